@@ -1,0 +1,114 @@
+"""The whatsapp-crm command: exit codes, --json payloads, the demo, and no key in any output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from whatsapp_crm.gateway import cli
+from whatsapp_crm.gateway.simulator import GatewaySimulator
+
+from .conftest import SENTINEL_KEY
+
+
+@pytest.fixture
+def gw():
+	with GatewaySimulator(api_key=SENTINEL_KEY, scenario="qr_now") as s:
+		yield s
+
+
+def run(capsys, *argv):
+	code = cli.main(list(argv))
+	out = capsys.readouterr()
+	assert SENTINEL_KEY not in out.out + out.err
+	return code, out.out, out.err
+
+
+def test_connect_json_prints_the_payload(gw, capsys):
+	code, out, _ = run(capsys, "connect", "--url", gw.url, "--session", "c1", "--api-key", SENTINEL_KEY, "--json")
+	p = json.loads(out)
+	assert code == 0
+	assert (p["status"], p["qr_available"], p["session_id"]) == ("QR Ready", True, "c1")
+	assert p["message"].startswith("Scan the QR code")
+
+
+def test_key_from_environment(gw, capsys, monkeypatch):
+	monkeypatch.setenv("WHATSAPP_CRM_API_KEY", SENTINEL_KEY)
+	code, out, _ = run(capsys, "status", "--url", gw.url, "--session", "nope", "--json")
+	assert code == 3
+	assert json.loads(out)["qr_error"] == "SESSION_NOT_FOUND"
+
+
+def test_connect_without_json_follows_until_linked(gw, capsys):
+	gw.set_scenario("c2", "linked")
+	code, out, _ = run(capsys, "connect", "--url", gw.url, "--session", "c2", "--api-key", SENTINEL_KEY, "--wait", "30")
+	assert code == 0
+	assert "█" in out and "WhatsApp is linked to 34600111222." in out
+
+
+def test_rejected_key_is_exit_2(gw, capsys):
+	code, out, err = run(capsys, "connect", "--url", gw.url, "--session", "c3", "--api-key", "wrong")
+	assert code == 2 and "refused the API key" in err
+
+
+def test_missing_key_and_bad_url_are_exit_2(gw, capsys, monkeypatch):
+	monkeypatch.delenv("WHATSAPP_CRM_API_KEY", raising=False)
+	assert run(capsys, "connect", "--url", gw.url, "--session", "c4")[0] == 2
+	code, out, _ = run(capsys, "status", "--url", "ftp://x", "--session", "c4", "--api-key", "k", "--json")
+	assert code == 2 and json.loads(out)["qr_error"] == "NOT_CONFIGURED"
+
+
+def test_bad_session_id_is_exit_2(gw, capsys):
+	code, _, err = run(capsys, "connect", "--url", gw.url, "--session", "a/b", "--api-key", SENTINEL_KEY)
+	assert code == 2 and "letters, digits" in err
+
+
+def test_gateway_failure_is_exit_3(gw, capsys):
+	gw.set_scenario("c5", "not_json")
+	code, out, _ = run(
+		capsys, "connect", "--url", gw.url, "--session", "c5", "--api-key", SENTINEL_KEY, "--json", "--deadline", "3"
+	)
+	assert code == 3 and json.loads(out)["qr_error"] == "BAD_RESPONSE"
+
+
+def test_unreachable_is_exit_3(capsys):
+	code, _, err = run(capsys, "connect", "--url", "http://127.0.0.1:9", "--session", "c6", "--api-key", "k")
+	assert code == 3 and "Cannot reach" in err
+
+
+def test_no_qr_is_exit_4(gw, capsys):
+	gw.set_scenario("c7", "qr_after")
+	code, out, _ = run(
+		capsys, "connect", "--url", gw.url, "--session", "c7", "--api-key", SENTINEL_KEY, "--json", "--deadline", "1"
+	)
+	assert code == 4 and json.loads(out)["keep_polling"] is True
+
+
+def test_status_human_output(gw, capsys):
+	gw.set_scenario("c8", "qr_now")
+	run(capsys, "connect", "--url", gw.url, "--session", "c8", "--api-key", SENTINEL_KEY, "--json")
+	code, out, _ = run(capsys, "status", "--url", gw.url, "--session", "c8", "--api-key", SENTINEL_KEY)
+	assert code == 0 and "gateway says: qr, has QR: True" in out
+
+
+def test_bad_usage_is_exit_2(capsys):
+	with pytest.raises(SystemExit) as e:
+		cli.main(["connect", "--url", "http://x"])
+	assert e.value.code == 2
+	assert cli.main(["status", "--url", "http://x", "--session", "a", "--deadline", "0"]) == 2
+
+
+def test_demo_end_to_end_as_installed_command():
+	"""The README's demo, run as a separate process: draws a QR and ends linked."""
+	proc = subprocess.run(
+		[sys.executable, "-m", "whatsapp_crm.gateway.cli", "demo", "--scan-after", "1"],
+		capture_output=True,
+		text=True,
+		timeout=120,
+	)
+	assert proc.returncode == 0, proc.stderr
+	assert "QR_GENERATION_ERROR" in proc.stdout and "█" in proc.stdout
+	assert proc.stdout.rstrip().splitlines()[-2].startswith("WhatsApp is linked")

@@ -1,0 +1,232 @@
+"""``whatsapp-crm``: demo, simulate, connect and status, from a terminal.
+
+Exit codes: 0 a QR or a link was obtained; 2 bad usage or configuration (a rejected key included);
+3 gateway failure; 4 gave up without a QR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from . import errors, messages
+from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
+from .client import GatewayClient, Timeouts
+from .errors import GatewayError
+from .qr import is_data_uri, render_terminal
+
+EXIT_OK, EXIT_USAGE, EXIT_GATEWAY, EXIT_NO_QR = 0, 2, 3, 4
+KEY_ENV = "WHATSAPP_CRM_API_KEY"
+CONFIG_CODES = {errors.NOT_CONFIGURED, errors.UNAUTHORIZED, errors.INVALID_SESSION_ID}
+NO_QR_CODES = {errors.QR_NOT_READY, errors.QR_GENERATION_ERROR}
+
+
+def exit_code(outcome: QrOutcome) -> int:
+	if outcome.state in ("qr", "connected"):
+		return EXIT_OK
+	code = outcome.error_code
+	if code in CONFIG_CODES:
+		return EXIT_USAGE
+	if code in NO_QR_CODES:
+		return EXIT_NO_QR
+	return EXIT_GATEWAY
+
+
+def user_message(outcome: QrOutcome) -> str:
+	template, args = messages.for_outcome(
+		outcome.state, outcome.error.code if outcome.error else None, outcome.phone
+	)
+	return template.format(*args)
+
+
+def _print_attempt(out: Callable[[str], None]) -> Callable[[Attempt], None]:
+	def show(a: Attempt) -> None:
+		facts = [a.outcome]
+		if a.http_status:
+			facts.append(f"HTTP {a.http_status}")
+		facts.append(f"at {a.elapsed_ms / 1000:.1f} s")
+		if a.wait_s:
+			facts.append(f"next try in {a.wait_s:g} s")
+		said = messages.BY_CODE.get(a.outcome, "")
+		out(f"  attempt {a.number}: {said} [{', '.join(facts)}]" if said else f"  attempt {a.number}: [{', '.join(facts)}]")
+
+	return show
+
+
+def _draw(outcome: QrOutcome, out: Callable[[str], None]) -> None:
+	if is_data_uri(outcome.qr_payload):
+		out(f"(the gateway sent the QR as an image, {len(outcome.qr_payload)} bytes: open it from the desk)")
+	else:
+		out(render_terminal(outcome.qr_payload))
+
+
+def follow(
+	client: GatewayClient,
+	session_id: str,
+	policy: QrPolicy,
+	*,
+	give_up_after: float,
+	out: Callable[[str], None] = print,
+	clock: Callable[[], float] = time.monotonic,
+	sleep: Callable[[float], None] = time.sleep,
+) -> QrOutcome:
+	"""What the desk form does: acquire, show each new QR, keep polling until linked or clearly over."""
+	started = clock()
+	shown_payload = None
+	outcome = acquire_qr(client, session_id, policy, clock=clock, sleep=sleep, on_attempt=_print_attempt(out))
+	poll = QrPolicy(**{**policy.__dict__, "max_attempts": 1})
+	last_message = None
+	while True:
+		message = user_message(outcome)
+		if message != last_message:
+			out(message)
+			last_message = message
+		if outcome.state == "qr" and outcome.qr_payload != shown_payload:
+			if shown_payload is not None:
+				out("The QR code changed (the gateway rotates it); scan this one:")
+			_draw(outcome, out)
+			shown_payload = outcome.qr_payload
+		if not outcome.keep_polling:
+			return outcome
+		if clock() - started > give_up_after:
+			out(f"Gave up after {give_up_after:g} s.")
+			return outcome
+		sleep(outcome.poll_after_ms / 1000)
+		outcome = acquire_qr(client, session_id, poll, clock=clock, sleep=sleep)
+
+
+def _policy(args: argparse.Namespace) -> QrPolicy:
+	return QrPolicy(deadline=args.deadline)
+
+
+def _client(args: argparse.Namespace, policy: QrPolicy) -> GatewayClient:
+	key = args.api_key or os.environ.get(KEY_ENV, "")
+	return GatewayClient(args.url, key, Timeouts(connect=policy.connect_timeout, read=policy.status_timeout))
+
+
+def _report_failure(e: GatewayError, session_id: str, policy: QrPolicy, as_json: bool) -> int:
+	outcome = outcome_from_error(session_id, e, policy)
+	if as_json:
+		print(json.dumps(build_payload(outcome, message=user_message(outcome)), indent=2))
+	else:
+		print(f"error: {user_message(outcome)} ({e})", file=sys.stderr)
+	return exit_code(outcome)
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+	policy = _policy(args)
+	try:
+		client = _client(args, policy)
+		client.create_session(args.session, timeout=policy.status_timeout)
+	except GatewayError as e:
+		return _report_failure(e, args.session, policy, args.json)
+	with client:
+		if args.json:
+			outcome = acquire_qr(client, args.session, policy)
+			print(json.dumps(build_payload(outcome, message=user_message(outcome)), indent=2))
+		else:
+			print(messages.CREATING)
+			outcome = follow(client, args.session, policy, give_up_after=args.wait)
+	return exit_code(outcome)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+	policy = QrPolicy(max_attempts=1, deadline=args.deadline)
+	try:
+		client = _client(args, policy)
+	except GatewayError as e:
+		return _report_failure(e, args.session, policy, args.json)
+	with client:
+		outcome = acquire_qr(client, args.session, policy, recreate_missing=False)
+	payload = build_payload(outcome, message=user_message(outcome))
+	if args.json:
+		print(json.dumps(payload, indent=2))
+	else:
+		d = payload["debug"]
+		print(
+			f"status: {payload['status']}  (gateway says: {d['gateway_status'] or '-'}, has QR: {d['has_qr']})"
+		)
+		print(payload["message"])
+		if outcome.error:
+			print(f"last error: {outcome.error}")
+	return exit_code(outcome)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+	from . import simulator
+
+	argv = ["--host", args.host, "--port", str(args.port), "--scenario", args.scenario]
+	if args.api_key:
+		argv += ["--api-key", args.api_key]
+	return simulator.main(argv)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+	from .simulator import GatewaySimulator, SessionOptions
+
+	# The problem this app exists for: a slow gateway that first fails to generate the QR.
+	scenario = SessionOptions(qr_after_s=1.0, qr_errors=1, scan_after_s=args.scan_after, rotate_s=0)
+	key = "demo-key"
+	policy = QrPolicy(deadline=20.0, qr_error_wait=2.0, poll_interval=1.0)
+	with GatewaySimulator(api_key=key, scenario=scenario) as sim:
+		print(f"Gateway simulator running at {sim.url}")
+		print("A user opens a WhatsApp Session and clicks Create session.")
+		with GatewayClient(sim.url, key, Timeouts(connect=3.0, read=10.0)) as client:
+			session_id = "demo-sales"
+			print(messages.CREATING)
+			created = client.create_session(session_id)
+			print(f"  session {created.session_id!r} created (gateway status: {created.raw_status})")
+			print(f"  (the simulated phone will scan the QR {args.scan_after:g} s after it is shown)")
+			outcome = follow(client, session_id, policy, give_up_after=60.0)
+			print(f"Gateway requests sent: {sim.count()}")
+	return exit_code(outcome) if outcome.state == "connected" else EXIT_NO_QR
+
+
+def build_parser() -> argparse.ArgumentParser:
+	parser = argparse.ArgumentParser(prog="whatsapp-crm", description=__doc__.split("\n")[0])
+	sub = parser.add_subparsers(dest="command", required=True)
+
+	demo = sub.add_parser("demo", help="run the whole flow against the built-in gateway simulator")
+	demo.add_argument("--scan-after", type=float, default=3.0, help="seconds until the simulated phone scans")
+	demo.set_defaults(func=cmd_demo)
+
+	sim = sub.add_parser("simulate", help="run the gateway simulator on its own")
+	sim.add_argument("--scenario", default="linked")
+	sim.add_argument("--host", default="127.0.0.1")
+	sim.add_argument("--port", type=int, default=3000)
+	sim.add_argument("--api-key", default=None, help=f"default: ${KEY_ENV} or sim-secret-key")
+	sim.set_defaults(func=cmd_simulate)
+
+	for name, func, text in (
+		("connect", cmd_connect, "create a session and get its QR (polls until linked unless --json)"),
+		("status", cmd_status, "one status read"),
+	):
+		p = sub.add_parser(name, help=text)
+		p.add_argument("--url", required=True, help="gateway base URL, e.g. http://127.0.0.1:3000")
+		p.add_argument("--session", required=True, help="session id: 1-64 of A-Z a-z 0-9 _ -")
+		p.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
+		p.add_argument("--deadline", type=float, default=20.0, help="seconds one acquisition may take")
+		p.add_argument("--json", action="store_true", help="print the structured payload and exit")
+		if name == "connect":
+			p.add_argument("--wait", type=float, default=180.0, help="seconds to keep polling for the scan")
+		p.set_defaults(func=func)
+	return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+	args = build_parser().parse_args(argv)
+	if getattr(args, "deadline", 1) <= 0 or getattr(args, "wait", 1) <= 0:
+		print("error: --deadline and --wait must be positive", file=sys.stderr)
+		return EXIT_USAGE
+	try:
+		return args.func(args)
+	except KeyboardInterrupt:
+		return 130
+
+
+if __name__ == "__main__":
+	raise SystemExit(main())

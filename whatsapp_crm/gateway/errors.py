@@ -1,0 +1,149 @@
+"""Typed gateway errors, each with a stable ``code`` (DESIGN.md §5).
+
+The codes are the contract with the Frappe layer and the form: they are persisted, put in payloads and
+mapped to translated messages there. Exception texts are for developers and logs; they never contain the
+API key, and server text is kept apart in ``server_message`` because it is untrusted.
+"""
+
+from __future__ import annotations
+
+# Stable codes. Never rename one: they are stored on documents and matched in JS.
+QR_GENERATION_ERROR = "QR_GENERATION_ERROR"
+QR_NOT_READY = "QR_NOT_READY"
+TIMEOUT = "TIMEOUT"
+UNREACHABLE = "UNREACHABLE"
+UNAUTHORIZED = "UNAUTHORIZED"
+SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+SESSION_ENDED = "SESSION_ENDED"
+BAD_RESPONSE = "BAD_RESPONSE"
+SERVER_ERROR = "SERVER_ERROR"
+NOT_CONFIGURED = "NOT_CONFIGURED"
+INVALID_SESSION_ID = "INVALID_SESSION_ID"
+
+ALL_CODES = (
+	QR_GENERATION_ERROR,
+	QR_NOT_READY,
+	TIMEOUT,
+	UNREACHABLE,
+	UNAUTHORIZED,
+	SESSION_NOT_FOUND,
+	SESSION_ENDED,
+	BAD_RESPONSE,
+	SERVER_ERROR,
+	NOT_CONFIGURED,
+)
+
+EXCERPT_LIMIT = 1024
+
+
+class GatewayError(Exception):
+	"""Base of every failure talking to the gateway.
+
+	Attributes are safe to log: method and path (never the key or the host's credentials), the HTTP status,
+	the first KB of the body, and the server's own ``message``/``error`` words (untrusted, escape before
+	showing them).
+	"""
+
+	code: str = SERVER_ERROR
+	retryable: bool = False
+
+	def __init__(
+		self,
+		detail: str = "",
+		*,
+		method: str | None = None,
+		path: str | None = None,
+		http_status: int | None = None,
+		body_excerpt: str = "",
+		server_error: str | None = None,
+		server_message: str | None = None,
+	) -> None:
+		self.detail = detail
+		self.method = method
+		self.path = path
+		self.http_status = http_status
+		self.body_excerpt = body_excerpt[:EXCERPT_LIMIT]
+		self.server_error = server_error
+		self.server_message = server_message
+		super().__init__(self._summary())
+
+	def _summary(self) -> str:
+		where = f" {self.method} {self.path}" if self.method and self.path else ""
+		status = f" -> HTTP {self.http_status}" if self.http_status is not None else ""
+		detail = f": {self.detail}" if self.detail else ""
+		return f"{self.code}{where}{status}{detail}"
+
+	def as_dict(self) -> dict:
+		"""Everything an Error Log or a ``debug`` payload may hold (no secrets by construction)."""
+		return {
+			"code": self.code,
+			"detail": self.detail,
+			"method": self.method,
+			"path": self.path,
+			"http_status": self.http_status,
+			"server_error": self.server_error,
+			"server_message": self.server_message,
+			"body_excerpt": self.body_excerpt,
+		}
+
+
+class NotConfigured(GatewayError):
+	"""Settings are missing or unusable (no URL, bad URL, no key). Never retried."""
+
+	code = NOT_CONFIGURED
+
+	def __init__(self, detail: str = "", *, reason: str = "missing_url", **kwargs) -> None:
+		# reason: missing_url | bad_url | credentials_in_url | missing_key | disabled
+		self.reason = reason
+		super().__init__(detail, **kwargs)
+
+
+class InvalidSessionId(GatewayError, ValueError):
+	"""A session id outside ``[A-Za-z0-9_-]{1,64}``; refused before any request is sent."""
+
+	code = INVALID_SESSION_ID
+
+
+class Unreachable(GatewayError):
+	code = UNREACHABLE
+	retryable = True
+
+
+class GatewayTimeout(GatewayError):
+	code = TIMEOUT
+	retryable = True
+
+
+class Unauthorized(GatewayError):
+	code = UNAUTHORIZED
+
+
+class SessionNotFound(GatewayError):
+	code = SESSION_NOT_FOUND
+
+
+class SessionEnded(GatewayError):
+	code = SESSION_ENDED
+
+
+class QrNotReady(GatewayError):
+	code = QR_NOT_READY
+	retryable = True
+
+
+class QrGenerationError(GatewayError):
+	code = QR_GENERATION_ERROR
+	retryable = True
+
+
+class BadResponse(GatewayError):
+	"""Not JSON, not an object, over the size cap, or an invalid QR: usually the URL points elsewhere."""
+
+	code = BAD_RESPONSE
+
+
+class ServerError(GatewayError):
+	"""5xx (often HTML from a proxy) or a body that says it failed."""
+
+	code = SERVER_ERROR
+	retryable = True

@@ -1,0 +1,56 @@
+"""Plain-words messages for each outcome, in English; one source for the CLI and the Frappe layer.
+
+The Frappe layer passes the template through ``frappe._`` and formats it; the local ``_`` below only marks
+the strings so that ``bench generate-pot-file`` extracts them (this package never imports frappe).
+"""
+
+from __future__ import annotations
+
+from . import errors
+
+
+def _(text: str) -> str:
+	return text
+
+
+QR_READY = _("Scan the QR code with your phone: WhatsApp > Linked devices > Link a device.")
+CONNECTED = _("WhatsApp is linked to {0}.")
+CONNECTED_NO_PHONE = _("WhatsApp is linked.")
+CREATING = _("Creating the session on the gateway...")
+
+BY_CODE = {
+	errors.QR_NOT_READY: _("Waiting for the gateway to generate the QR code..."),
+	errors.QR_GENERATION_ERROR: _(
+		"The gateway could not generate the QR code (a known gateway problem). Retrying automatically..."
+	),
+	errors.TIMEOUT: _("The gateway is taking too long to answer. Retrying automatically..."),
+	errors.UNREACHABLE: _(
+		"Cannot reach the WhatsApp gateway. Check that it is running and that the URL in WhatsApp CRM Settings is right."
+	),
+	errors.UNAUTHORIZED: _("The gateway refused the API key. Check the API key in WhatsApp CRM Settings."),
+	errors.SESSION_NOT_FOUND: _(
+		"The gateway no longer knows this session. Click Create session to start again."
+	),
+	errors.SESSION_ENDED: _(
+		"This WhatsApp session has ended (logged out or closed). Click Create session to link the phone again."
+	),
+	errors.BAD_RESPONSE: _(
+		"The gateway sent an answer that could not be understood. Check that the URL points at the WhatsApp gateway."
+	),
+	errors.SERVER_ERROR: _("The gateway reported an internal error. Retrying automatically..."),
+	errors.NOT_CONFIGURED: _(
+		"The WhatsApp gateway is not configured. Set its URL and API key in WhatsApp CRM Settings."
+	),
+	errors.INVALID_SESSION_ID: _(
+		"The session ID may only contain letters, digits, hyphens and underscores (up to 64 characters)."
+	),
+}
+
+
+def for_outcome(state: str, error_code: str | None, phone: str | None = None) -> tuple[str, list[str]]:
+	"""(template, format args) for an acquisition's result; templates use positional ``{0}`` only."""
+	if state == "connected":
+		return (CONNECTED, [phone]) if phone else (CONNECTED_NO_PHONE, [])
+	if state == "qr" and not error_code:
+		return QR_READY, []
+	return BY_CODE.get(error_code or errors.QR_NOT_READY, BY_CODE[errors.SERVER_ERROR]), []
