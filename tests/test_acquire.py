@@ -30,7 +30,15 @@ PAYLOAD_KEYS = {
 	"poll_after_ms",
 	"debug",
 }
-DEBUG_KEYS = {"qr_attempts", "qr_error", "elapsed_ms", "last_http_status", "gateway_status", "has_qr", "attempts"}
+DEBUG_KEYS = {
+	"qr_attempts",
+	"qr_error",
+	"elapsed_ms",
+	"last_http_status",
+	"gateway_status",
+	"has_qr",
+	"attempts",
+}
 
 
 def run(client, clock, session_id, policy=None, **kw):
@@ -110,7 +118,12 @@ def test_unauthorized_stops_at_once(client, sim, clock):
 		out = run(bad, clock, "x")
 	assert len(out.attempts) == 1 and clock.sleeps == []
 	p = build_payload(out)
-	assert (p["success"], p["status"], p["qr_error"], p["keep_polling"]) == (False, "Failed", "UNAUTHORIZED", False)
+	assert (p["success"], p["status"], p["qr_error"], p["keep_polling"]) == (
+		False,
+		"Failed",
+		"UNAUTHORIZED",
+		False,
+	)
 
 
 def test_session_ended_stops_at_once(clock):

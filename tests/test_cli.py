@@ -28,7 +28,9 @@ def run(capsys, *argv):
 
 
 def test_connect_json_prints_the_payload(gw, capsys):
-	code, out, _ = run(capsys, "connect", "--url", gw.url, "--session", "c1", "--api-key", SENTINEL_KEY, "--json")
+	code, out, _ = run(
+		capsys, "connect", "--url", gw.url, "--session", "c1", "--api-key", SENTINEL_KEY, "--json"
+	)
 	p = json.loads(out)
 	assert code == 0
 	assert (p["status"], p["qr_available"], p["session_id"]) == ("QR Ready", True, "c1")
@@ -44,13 +46,15 @@ def test_key_from_environment(gw, capsys, monkeypatch):
 
 def test_connect_without_json_follows_until_linked(gw, capsys):
 	gw.set_scenario("c2", "linked")
-	code, out, _ = run(capsys, "connect", "--url", gw.url, "--session", "c2", "--api-key", SENTINEL_KEY, "--wait", "30")
+	code, out, _ = run(
+		capsys, "connect", "--url", gw.url, "--session", "c2", "--api-key", SENTINEL_KEY, "--wait", "30"
+	)
 	assert code == 0
 	assert "█" in out and "WhatsApp is linked to 34600111222." in out
 
 
 def test_rejected_key_is_exit_2(gw, capsys):
-	code, out, err = run(capsys, "connect", "--url", gw.url, "--session", "c3", "--api-key", "wrong")
+	code, _, err = run(capsys, "connect", "--url", gw.url, "--session", "c3", "--api-key", "wrong")
 	assert code == 2 and "refused the API key" in err
 
 
@@ -69,7 +73,17 @@ def test_bad_session_id_is_exit_2(gw, capsys):
 def test_gateway_failure_is_exit_3(gw, capsys):
 	gw.set_scenario("c5", "not_json")
 	code, out, _ = run(
-		capsys, "connect", "--url", gw.url, "--session", "c5", "--api-key", SENTINEL_KEY, "--json", "--deadline", "3"
+		capsys,
+		"connect",
+		"--url",
+		gw.url,
+		"--session",
+		"c5",
+		"--api-key",
+		SENTINEL_KEY,
+		"--json",
+		"--deadline",
+		"3",
 	)
 	assert code == 3 and json.loads(out)["qr_error"] == "BAD_RESPONSE"
 
@@ -82,7 +96,17 @@ def test_unreachable_is_exit_3(capsys):
 def test_no_qr_is_exit_4(gw, capsys):
 	gw.set_scenario("c7", "qr_after")
 	code, out, _ = run(
-		capsys, "connect", "--url", gw.url, "--session", "c7", "--api-key", SENTINEL_KEY, "--json", "--deadline", "1"
+		capsys,
+		"connect",
+		"--url",
+		gw.url,
+		"--session",
+		"c7",
+		"--api-key",
+		SENTINEL_KEY,
+		"--json",
+		"--deadline",
+		"1",
 	)
 	assert code == 4 and json.loads(out)["keep_polling"] is True
 

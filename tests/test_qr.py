@@ -7,9 +7,7 @@ import pytest
 from whatsapp_crm.gateway.errors import BadResponse
 from whatsapp_crm.gateway.qr import render_svg, render_terminal, to_data_uri, validate_data_uri
 
-PNG_1PX = (
-	"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
+PNG_1PX = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
 def test_raw_payload_renders_to_svg_data_uri():

@@ -66,7 +66,9 @@ def test_qr_field_names(key):
 def test_qr_field_empty_is_absent_and_envelopes_are_read():
 	assert extract_qr({"qr": ""}) is None
 	assert extract_qr({"data": {"qrCode": "2@in"}}) == "2@in"
-	state = parse_status({"success": True, "data": {"state": "open", "me": {"id": "34600111222:7@s.whatsapp.net"}}})
+	state = parse_status(
+		{"success": True, "data": {"state": "open", "me": {"id": "34600111222:7@s.whatsapp.net"}}}
+	)
 	assert state.kind == Kind.CONNECTED
 	assert state.phone == "34600111222"
 

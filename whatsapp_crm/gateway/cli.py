@@ -52,7 +52,11 @@ def _print_attempt(out: Callable[[str], None]) -> Callable[[Attempt], None]:
 		if a.wait_s:
 			facts.append(f"next try in {a.wait_s:g} s")
 		said = messages.BY_CODE.get(a.outcome, "")
-		out(f"  attempt {a.number}: {said} [{', '.join(facts)}]" if said else f"  attempt {a.number}: [{', '.join(facts)}]")
+		out(
+			f"  attempt {a.number}: {said} [{', '.join(facts)}]"
+			if said
+			else f"  attempt {a.number}: [{', '.join(facts)}]"
+		)
 
 	return show
 
