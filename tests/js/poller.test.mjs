@@ -440,8 +440,23 @@ test("gives up after give_up_after_ms", async () => {
 	assert.equal(last().phase, "gave_up");
 	assert.equal(last().running, false);
 	assert.equal(last().elapsed_ms, 600000);
-	assert.equal(fetch.calls, 21); // t = 0, 30 s, ..., 600 s
+	assert.equal(fetch.calls, 20); // t = 0, 30 s, ..., 570 s; the tick due at 600 s gives up instead of polling
 	assert.equal(stuck_calls(), 1);
+	assert.equal(clock.pending(), 0);
+});
+
+test("gives up when a result arrives after the cap (no further poll is scheduled)", async () => {
+	const fetch = deferred_fetch();
+	const { poller, clock, last } = make({ fetch_status: fetch.fn, give_up_after_ms: 10000, stuck_after_ms: 1e9 });
+	poller.start(payload({ poll_after_ms: 9000 }));
+	await clock.advance(9000);
+	assert.equal(fetch.calls, 1);
+	await clock.advance(2000); // the request is slow: the answer comes at 11 s
+	fetch.resolve_next(qr_payload());
+	await clock.advance(0);
+	assert.equal(last().phase, "gave_up");
+	assert.equal(last().qr_code, QR_A); // the last answer is still shown
+	assert.equal(poller.running, false);
 	assert.equal(clock.pending(), 0);
 });
 

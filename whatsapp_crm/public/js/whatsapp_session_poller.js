@@ -230,8 +230,11 @@
 			this._emit(this._make_view(Object.assign({ qr_changed: false }, fields, { phase: phase, running: false })), false);
 		}
 
-		// Schedules the next tick after delay_ms, or gives up if the overall cap is reached.
-		// Returns false when it gave up (the poller is then stopped, nothing emitted yet).
+		_gave_up() {
+			return this._elapsed() >= this.give_up_after_ms;
+		}
+
+		// (Re)arms the single timer: the next tick runs after delay_ms.
 		_schedule(delay_ms) {
 			if (this._timer !== null) {
 				const clear_timeout = this._clear_timeout;
@@ -242,7 +245,6 @@
 				}
 				this._timer = null;
 			}
-			if (this._elapsed() >= this.give_up_after_ms) return false;
 			this._delay = delay_ms;
 			const generation = this._generation;
 			const set_timeout = this._set_timeout;
@@ -252,26 +254,29 @@
 				self._timer = null;
 				self._tick();
 			}, delay_ms);
-			return true;
 		}
 
+		// After a payload or an error that does not stop the poller: give up, or schedule and emit.
 		_settle(fields, next_delay_ms) {
-			if (!this._schedule(next_delay_ms)) {
+			if (this._gave_up()) {
 				this._halt("gave_up", fields);
 				return;
 			}
+			this._schedule(next_delay_ms);
 			const fire_stuck = this._check_stuck();
 			this._emit(this._make_view(Object.assign({}, fields, { running: true, stuck: this._stuck_fired && !this._qr_seen })), fire_stuck);
 		}
 
 		_tick() {
 			if (!this._running) return;
+			if (this._gave_up()) {
+				this._halt("gave_up", {});
+				return;
+			}
 			if (this._in_flight_request !== 0) {
-				// A request is still outstanding (e.g. apply() rescheduled us): skip this tick.
-				if (!this._schedule(this._delay)) {
-					this._halt("gave_up", {});
-					return;
-				}
+				// A request is still outstanding (apply() rescheduled us, or this is the watchdog):
+				// skip this tick and reschedule; the settling request reschedules properly.
+				this._schedule(this._delay);
 				if (this._check_stuck()) {
 					this._emit(this._make_view({ qr_changed: false, stuck: true }), true);
 				}
@@ -301,6 +306,9 @@
 					self._request_settled(request, generation, false, err);
 				}
 			);
+			// Watchdog: while the request is outstanding, ticks keep coming (and are skipped), so a
+			// request that never settles still leads to "stuck" and "gave_up". Replaced on settle.
+			if (this._running && generation === this._generation) this._schedule(this._delay);
 		}
 
 		_request_settled(request, generation, ok, value) {
