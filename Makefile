@@ -24,7 +24,7 @@ pytest: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; exit $$rc
 
 nodetest:
-	@if ls whatsapp_crm/public/js/*.test.mjs >/dev/null 2>&1; then node --test whatsapp_crm/public/js/; fi
+	node --test tests/js/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
