@@ -112,7 +112,9 @@ def main() -> int:
 		print(f"    ratio naive/ours: {naive / ours:.1f}x")
 		print()
 		peak, left = memory(sim)
-		print(f"(d) Python heap for {RUNS} concurrent acquisitions: peak {peak:.2f} MiB, retained {left:.2f} MiB")
+		print(
+			f"(d) Python heap for {RUNS} concurrent acquisitions: peak {peak:.2f} MiB, retained {left:.2f} MiB"
+		)
 	return 0
 
 
