@@ -94,6 +94,7 @@ class QrOutcome:
 	last_http_status: int | None = None
 	poll_after_ms: int = 3000
 	recreated: bool = False
+	failures: list[tuple[int, GatewayError]] = field(default_factory=list)  # (attempt, error), for logging
 
 	@property
 	def error_code(self) -> str | None:
@@ -160,6 +161,7 @@ def acquire_qr(
 			if e.http_status is not None:
 				record.http_status = e.http_status
 			outcome.error = e
+			outcome.failures.append((number, e))
 			if e.http_status is not None:
 				outcome.last_http_status = e.http_status
 			raise

@@ -1,0 +1,46 @@
+"""Whitelisted endpoints for other UIs and integrations (e.g. Frappe CRM's own UI).
+
+Each one takes the WhatsApp Session document name, checks permissions itself (through the controller,
+which also reloads from the database), and returns the structured payload of DESIGN.md §5. Everything that
+talks to the gateway or stores state is POST only. Arguments are plain strings and bools, which is what desk's
+form-encoded ``frappe.call`` sends (Frappe v15 enforces these hints).
+"""
+
+from __future__ import annotations
+
+import frappe
+from frappe import _
+
+from whatsapp_crm.integration import SESSION
+
+
+def _session(session: str):
+	if not session or not frappe.db.exists(SESSION, session):
+		frappe.throw(
+			_("WhatsApp Session {0} not found.").format(frappe.bold(session)), frappe.DoesNotExistError
+		)
+	return frappe.get_doc(SESSION, session)
+
+
+@frappe.whitelist(methods=["POST"])
+def create_session(session: str) -> dict:
+	"""Create the session on the gateway and wait, within the configured deadline, for its QR."""
+	return _session(session).create_session()
+
+
+@frappe.whitelist(methods=["POST"])
+def get_status(session: str, recreate: bool = False) -> dict:
+	"""One status read (plus the QR when the gateway has one); stores what it learnt."""
+	return _session(session).get_status(recreate=recreate)
+
+
+@frappe.whitelist(methods=["POST"])
+def refresh_qr(session: str) -> dict:
+	"""Wait, within the configured deadline, for a fresh QR."""
+	return _session(session).refresh_qr()
+
+
+@frappe.whitelist(methods=["POST"])
+def logout(session: str) -> dict:
+	"""Unlink the phone and remove the session from the gateway."""
+	return _session(session).logout()

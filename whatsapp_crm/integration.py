@@ -1,0 +1,200 @@
+"""Frappe glue shared by the controllers: settings -> client and policy, translated messages, the Error Log
+(once per window, surviving a failed request), the per-attempt log line and realtime progress.
+
+The protocol and the retry policy live in ``whatsapp_crm.gateway``; nothing here talks HTTP itself.
+"""
+
+from __future__ import annotations
+
+import frappe
+from frappe import _
+from frappe.utils import add_to_date, now_datetime
+
+from whatsapp_crm.gateway import errors, messages
+from whatsapp_crm.gateway.acquire import Attempt, QrOutcome, QrPolicy
+from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.errors import GatewayError, NotConfigured
+
+SETTINGS = "WhatsApp CRM Settings"
+SESSION = "WhatsApp Session"
+MANAGER_ROLE = "WhatsApp Manager"
+PROGRESS_EVENT = "whatsapp_session_progress"
+
+# Error Log titles: short, fixed, untranslated (they are the Error Log's `method`, a 140-char field).
+TITLE_QR = "WhatsApp QR Generation Error"
+TITLE_GATEWAY = "WhatsApp Gateway Error"
+# Outcomes that are news for an admin. QR_NOT_READY and SESSION_ENDED are normal life, not failures.
+LOGGED_CODES = frozenset(
+	{
+		errors.TIMEOUT,
+		errors.UNREACHABLE,
+		errors.UNAUTHORIZED,
+		errors.BAD_RESPONSE,
+		errors.SERVER_ERROR,
+		errors.NOT_CONFIGURED,
+		errors.SESSION_NOT_FOUND,
+	}
+)
+
+
+def logger():
+	return frappe.logger("whatsapp_crm", allow_site=True)
+
+
+def get_settings():
+	return frappe.get_cached_doc(SETTINGS)
+
+
+def policy_from(settings) -> QrPolicy:
+	return QrPolicy(
+		max_attempts=settings.max_attempts,
+		connect_timeout=settings.connect_timeout,
+		status_timeout=settings.status_timeout,
+		qr_timeout=settings.qr_timeout,
+		not_ready_wait=settings.wait_initial,
+		not_ready_step=settings.wait_step,
+		not_ready_max=settings.wait_max,
+		qr_error_wait=settings.qr_error_wait,
+		timeout_wait=settings.timeout_wait,
+		deadline=settings.deadline,
+		poll_interval=settings.poll_interval,
+	)
+
+
+def client_from(settings) -> GatewayClient:
+	"""A client for the saved settings; raises NotConfigured (a GatewayError) when they are unusable."""
+	if not settings.enabled:
+		raise NotConfigured("the integration is disabled in WhatsApp CRM Settings", reason="disabled")
+	api_key = settings.get_password("api_key", raise_exception=False) or ""
+	return GatewayClient(
+		settings.gateway_url or "",
+		api_key,
+		Timeouts(connect=settings.connect_timeout, read=max(settings.status_timeout, settings.qr_timeout)),
+	)
+
+
+def outcome_message(outcome: QrOutcome) -> str:
+	template, args = messages.for_outcome(outcome.state, outcome.error_code, outcome.phone)
+	return _(template).format(*args)
+
+
+def code_message(code: str) -> str:
+	return _(messages.BY_CODE.get(code, messages.BY_CODE[errors.SERVER_ERROR]))
+
+
+def log_attempt(session: str, operation: str, attempt: Attempt) -> None:
+	logger().info(
+		"session=%s op=%s attempt=%s outcome=%s http=%s elapsed_ms=%s gateway_status=%s wait_s=%s",
+		session,
+		operation,
+		attempt.number,
+		attempt.outcome,
+		attempt.http_status,
+		attempt.elapsed_ms,
+		attempt.gateway_status,
+		attempt.wait_s,
+	)
+
+
+def publish_progress(session: str, attempt: Attempt) -> None:
+	"""Tell the user's browser what the gateway just answered, while the request is still running."""
+	frappe.publish_realtime(
+		PROGRESS_EVENT,
+		{
+			"session": session,
+			"attempt": attempt.number,
+			"outcome": attempt.outcome,
+			"wait_s": attempt.wait_s,
+			"elapsed_ms": attempt.elapsed_ms,
+			"message": code_message(attempt.outcome)
+			if attempt.outcome not in ("qr", "connected", "recreated")
+			else "",
+		},
+		user=frappe.session.user,
+	)
+
+
+def failures_to_log(outcome: QrOutcome) -> list[tuple[str, GatewayError, int]]:
+	"""(title, error, attempt number) for each distinct failure an admin should see."""
+	seen: dict[str, tuple[str, GatewayError, int]] = {}
+	for number, error in outcome.failures:
+		if error.code == errors.QR_GENERATION_ERROR:
+			seen.setdefault(error.code, (TITLE_QR, error, number))
+	if outcome.error is not None and outcome.error.code in LOGGED_CODES:
+		number = outcome.attempts[-1].number if outcome.attempts else 0
+		seen[outcome.error.code] = (TITLE_GATEWAY, outcome.error, number)
+	return list(seen.values())
+
+
+def log_gateway_error(
+	title: str,
+	error: GatewayError,
+	session: str,
+	*,
+	attempt: int = 0,
+	elapsed_ms: int = 0,
+	operation: str = "",
+) -> str:
+	"""Write (or count again) an Error Log entry for this failure of this session, and commit it.
+
+	The same code for the same session within the settings' window updates the existing entry's count
+	instead of adding one per poll. The commit makes the entry survive a request that fails later; callers
+	persist the session's own state before calling this, so nothing half-done is committed with it.
+	"""
+	window = get_settings().error_log_window or 10
+	since = add_to_date(now_datetime(), minutes=-window)
+	marker = f"code: {error.code}"
+	existing = frappe.get_all(
+		"Error Log",
+		filters={
+			"method": title,
+			"reference_doctype": SESSION,
+			"reference_name": session,
+			"creation": (">", since),
+			"error": ("like", f"%{marker}\n%"),
+		},
+		fields=["name", "error"],
+		order_by="creation desc",
+		limit=1,
+	)
+	details = _details(error, session, attempt=attempt, elapsed_ms=elapsed_ms, operation=operation)
+	if existing:
+		entry = existing[0]
+		count = _count(entry.error) + 1
+		text = f"occurrences: {count} in the last {window} min\n{details}"
+		frappe.db.set_value("Error Log", entry.name, "error", text, update_modified=False)
+		name = entry.name
+	else:
+		text = f"occurrences: 1 in the last {window} min\n{details}"
+		name = frappe.log_error(
+			title=title, message=text, reference_doctype=SESSION, reference_name=session
+		).name
+	frappe.db.commit()  # nosemgrep: the entry must survive a request that fails after this point
+	return name
+
+
+def _count(text: str) -> int:
+	first = (text or "").split("\n", 1)[0]
+	try:
+		return int(first.split(":", 1)[1].split()[0])
+	except (IndexError, ValueError):
+		return 1
+
+
+def _details(error: GatewayError, session: str, *, attempt: int, elapsed_ms: int, operation: str) -> str:
+	d = error.as_dict()
+	lines = [
+		f"code: {error.code}",
+		f"session: {session}",
+		f"operation: {operation}",
+		f"request: {d['method'] or '-'} {d['path'] or '-'}",
+		f"http status: {d['http_status'] if d['http_status'] is not None else '-'}",
+		f"attempt: {attempt}",
+		f"elapsed: {elapsed_ms} ms",
+		f"detail: {d['detail']}",
+		f"gateway error: {d['server_error'] or '-'}",
+		f"gateway message: {d['server_message'] or '-'}",
+		"body (first 1 KB):",
+		d["body_excerpt"] or "-",
+	]
+	return "\n".join(lines)

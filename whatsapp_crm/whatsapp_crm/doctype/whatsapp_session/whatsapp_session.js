@@ -1,0 +1,266 @@
+// Copyright (c) 2026, whatsapp_crm developers
+// For license information, please see license.txt
+//
+// The polling logic lives in public/js/whatsapp_session_poller.js (appended to this script by the
+// doctype_js hook, tested with node); this file only renders and wires Frappe in.
+
+const WA_API = "whatsapp_crm.api.session.";
+const WA_PROGRESS_EVENT = "whatsapp_session_progress";
+const WA_CAN_CREATE = ["Not Created", "Failed", "Disconnected"];
+const WA_WAITING = ["Connecting", "QR Ready"];
+const WA_HEADLINE_COLORS = {
+	"Not Created": "gray",
+	Connecting: "orange",
+	"QR Ready": "blue",
+	Connected: "green",
+	Disconnected: "gray",
+	Failed: "red",
+};
+
+frappe.ui.form.on("WhatsApp Session", {
+	setup(frm) {
+		frm.wa = { dialog: null, poller: null, clock: null, on_progress: null };
+	},
+
+	refresh(frm) {
+		wa_teardown(frm);
+		wa_headline(frm);
+		if (frm.is_new()) return;
+		const status = frm.doc.status;
+		if (WA_CAN_CREATE.includes(status)) {
+			frm.add_custom_button(__("Create session"), () => wa_open_dialog(frm, "create")).addClass("btn-primary");
+		}
+		if (WA_WAITING.includes(status)) {
+			frm.add_custom_button(__("Show QR"), () => wa_open_dialog(frm, "poll")).addClass("btn-primary");
+		}
+		frm.add_custom_button(__("Status"), () => wa_show_status(frm));
+		if (status === "Connected") {
+			frm.add_custom_button(__("Log out"), () => wa_logout(frm));
+		}
+	},
+
+	on_hide(frm) {
+		wa_teardown(frm);
+	},
+});
+
+function wa_esc(value) {
+	return frappe.utils.escape_html(value == null ? "" : String(value));
+}
+
+function wa_headline(frm) {
+	frm.dashboard.clear_headline();
+	if (frm.is_new()) return;
+	const status = frm.doc.status || "Not Created";
+	let text = __("Status: {0}", [__(status)]);
+	if (frm.doc.phone_number && status === "Connected") {
+		text += " · " + __("Phone: {0}", [frm.doc.phone_number]);
+	}
+	if (frm.doc.last_error_message && status !== "Connected") {
+		text += " · " + frm.doc.last_error_message;
+	}
+	frm.dashboard.set_headline_alert(wa_esc(text), WA_HEADLINE_COLORS[status] || "gray");
+}
+
+// Stops everything this form started: poller, clock, realtime handler, dialog.
+function wa_teardown(frm) {
+	const wa = frm.wa;
+	if (!wa) return;
+	if (wa.poller) wa.poller.stop();
+	wa.poller = null;
+	if (wa.clock) clearInterval(wa.clock);
+	wa.clock = null;
+	if (wa.on_progress) frappe.realtime.off(WA_PROGRESS_EVENT, wa.on_progress);
+	wa.on_progress = null;
+	if (wa.dialog) {
+		const dialog = wa.dialog;
+		wa.dialog = null;
+		dialog.hide();
+	}
+}
+
+function wa_call(method, args) {
+	return frappe.xcall(WA_API + method, args);
+}
+
+function wa_open_dialog(frm, mode) {
+	wa_teardown(frm);
+	const wa = frm.wa;
+	const started = Date.now();
+	const dialog = new frappe.ui.Dialog({
+		title: __("Link WhatsApp: {0}", [frm.doc.label || frm.doc.name]),
+		fields: [{ fieldtype: "HTML", fieldname: "qr_area" }],
+		primary_action_label: __("Close"),
+		primary_action: () => dialog.hide(),
+	});
+	wa.dialog = dialog;
+	dialog.onhide = () => {
+		if (wa.dialog !== dialog) return; // closed by wa_teardown itself
+		wa.dialog = null;
+		wa_teardown(frm);
+		frm.reload_doc();
+	};
+
+	const state = { message: __("Creating the session on the gateway..."), progress: "", qr: "", note: "" };
+	state.stuck = false;
+	state.final = null;
+	const render = () => wa_render(dialog, state, started);
+
+	wa.clock = setInterval(render, 1000);
+	wa.on_progress = (data) => {
+		if (!data || data.session !== frm.doc.name) return;
+		state.progress = wa_progress_text(data);
+		render();
+	};
+	frappe.realtime.on(WA_PROGRESS_EVENT, wa.on_progress);
+
+	const poller = new whatsapp_crm.SessionPoller({
+		fetch_status: () => wa_call("get_status", { session: frm.doc.name, recreate: 1 }),
+		on_update: (view) => wa_on_view(frm, dialog, state, view, render),
+		on_stuck: () => {
+			state.stuck = true;
+			render();
+		},
+		default_interval_ms: 3000,
+	});
+	wa.poller = poller;
+	dialog.show();
+	render();
+
+	if (mode === "create") {
+		wa_call("create_session", { session: frm.doc.name })
+			.then((payload) => {
+				if (wa.poller === poller) poller.start(payload);
+			})
+			.catch(() => {
+				// frappe.xcall already showed the server's error (e.g. no permission)
+				if (wa.dialog === dialog) dialog.hide();
+			});
+	} else {
+		state.message = __("Checking the session...");
+		poller.start();
+	}
+}
+
+function wa_progress_text(data) {
+	if (!data.message) return "";
+	let text = __("Attempt {0}: {1}", [data.attempt, data.message]);
+	if (data.wait_s) text += " " + __("Next try in {0} s.", [Math.round(data.wait_s)]);
+	return text;
+}
+
+function wa_on_view(frm, dialog, state, view, render) {
+	state.message = view.message || state.message;
+	state.progress = "";
+	if (view.qr_code) {
+		state.note = view.qr_changed && state.qr ? __("The QR code changed; scan the new one.") : state.note;
+		state.qr = view.qr_code;
+	}
+	if (view.phase !== "qr" && view.phase !== "waiting") state.qr = "";
+	state.transport_error = view.transport_error;
+	if (view.phase === "connected") {
+		frappe.show_alert({ message: wa_esc(view.message || __("WhatsApp is linked.")), indicator: "green" }, 7);
+		dialog.hide();
+		return;
+	}
+	if (["failed", "ended", "error", "gave_up"].includes(view.phase)) {
+		state.final = view.phase;
+		if (view.phase === "error") state.message = __("The server stopped answering. Check your connection and click Status.");
+		if (view.phase === "gave_up") state.message = __("Stopped waiting for the phone. Click Show QR or Status to check again.");
+	}
+	render();
+}
+
+function wa_render(dialog, state, started) {
+	const seconds = Math.floor((Date.now() - started) / 1000);
+	const elapsed = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+	const parts = [];
+	if (state.qr) {
+		// is_safe_qr_src() (in the poller) only lets base64 PNG/SVG data URIs through.
+		parts.push(
+			`<div class="text-center"><img class="wa-qr" alt="${wa_esc(__("WhatsApp QR code"))}" src="${state.qr}"
+				style="width:264px;height:264px;image-rendering:pixelated;background:#fff"></div>`,
+			`<p class="text-center text-muted">${wa_esc(__("On your phone: WhatsApp > Linked devices > Link a device"))}</p>`
+		);
+	} else if (!state.final) {
+		parts.push(`<div class="text-center" style="padding:24px"><div class="wa-spinner spinner-border text-muted" role="status"></div></div>`);
+	}
+	const indicator = state.final ? "red" : state.qr ? "blue" : "orange";
+	parts.push(`<p class="wa-message indicator-pill ${indicator}" style="white-space:normal">${wa_esc(state.message)}</p>`);
+	if (state.note) parts.push(`<p class="text-muted small">${wa_esc(state.note)}</p>`);
+	if (state.progress) parts.push(`<p class="wa-progress text-muted small">${wa_esc(state.progress)}</p>`);
+	if (state.transport_error && !state.final) {
+		parts.push(`<p class="text-muted small">${wa_esc(__("The server did not answer the last check; trying again."))}</p>`);
+	}
+	if (!state.final) {
+		parts.push(`<p class="wa-elapsed text-muted small">${wa_esc(__("Waiting for {0}", [elapsed]))}</p>`);
+	}
+	if (state.stuck || state.final) parts.push(wa_diagnosis_html());
+	dialog.get_field("qr_area").$wrapper.html(parts.join(""));
+}
+
+function wa_diagnosis_html() {
+	const steps = [
+		__("Open WhatsApp CRM Settings and click Test connection: it checks the gateway URL and the API key."),
+		__("Make sure the gateway is running and reachable from the Frappe server."),
+		__("Open the Error Log and look for WhatsApp QR Generation Error or WhatsApp Gateway Error."),
+		__("Click Status on this session to see what the gateway says."),
+	];
+	const links = [
+		`<a href="/app/whatsapp-crm-settings">${wa_esc(__("WhatsApp CRM Settings"))}</a>`,
+		`<a href="/app/error-log?reference_doctype=WhatsApp%20Session">${wa_esc(__("Error Log"))}</a>`,
+	];
+	return `<div class="wa-diagnosis alert alert-warning small">
+		<b>${wa_esc(__("No QR code yet. What to check:"))}</b>
+		<ol>${steps.map((s) => `<li>${wa_esc(s)}</li>`).join("")}</ol>
+		<div>${links.join(" · ")}</div></div>`;
+}
+
+function wa_show_status(frm) {
+	frappe.call({
+		method: WA_API + "get_status",
+		args: { session: frm.doc.name },
+		freeze: true,
+		freeze_message: __("Asking the gateway..."),
+		callback: (r) => {
+			const p = r.message || {};
+			const d = p.debug || {};
+			frm.reload_doc().then(() => {
+				const yes_no = (v) => (v ? __("Yes") : __("No"));
+				const rows = [
+					[__("Status"), __(p.status || frm.doc.status)],
+					[__("Gateway says"), d.gateway_status || "-"],
+					[__("Gateway has a QR"), yes_no(d.has_qr)],
+					[__("Last checked"), frappe.datetime.str_to_user(frm.doc.last_checked) || "-"],
+					[
+						__("Last error"),
+						frm.doc.last_error_code ? frm.doc.last_error_code + ": " + (frm.doc.last_error_message || "") : "-",
+					],
+					[__("Phone Number"), frm.doc.phone_number || "-"],
+				];
+				const table = rows.map(([k, v]) => `<tr><th style="width:35%">${wa_esc(k)}</th><td>${wa_esc(v)}</td></tr>`).join("");
+				frappe.msgprint({
+					title: __("Session status"),
+					indicator: WA_HEADLINE_COLORS[p.status] || "gray",
+					message: `<p>${wa_esc(p.message)}</p><table class="table table-bordered small">${table}</table>`,
+				});
+			});
+		},
+	});
+}
+
+function wa_logout(frm) {
+	frappe.confirm(__("Unlink this phone from WhatsApp CRM? You will need to scan a new QR code to link it again."), () => {
+		frappe.call({
+			method: WA_API + "logout",
+			args: { session: frm.doc.name },
+			freeze: true,
+			freeze_message: __("Logging out..."),
+			callback: (r) => {
+				const p = r.message || {};
+				frappe.show_alert({ message: wa_esc(p.message), indicator: p.success ? "green" : "red" }, 7);
+				frm.reload_doc();
+			},
+		});
+	});
+}
