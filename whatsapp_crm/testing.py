@@ -1,0 +1,78 @@
+"""Shared fixtures for the bench test suite (FrappeTestCase): a gateway simulator on loopback, settings
+pointing at it with a fast policy, and session factories. Not imported by production code."""
+
+from __future__ import annotations
+
+import frappe
+
+from whatsapp_crm.gateway.simulator import GatewaySimulator
+from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
+
+TEST_KEY = "bench-SENTINEL-key-7c2d"
+DESK_ROLE = "WhatsApp CRM Test Desk"
+# Fast, but the same shape as the defaults: progressive waits, a deadline, bounded attempts.
+FAST_POLICY = {
+	"max_attempts": 5,
+	"connect_timeout": 0.5,
+	"status_timeout": 1,
+	"qr_timeout": 1,
+	"wait_initial": 0.2,
+	"wait_step": 0.1,
+	"wait_max": 0.5,
+	"qr_error_wait": 0.5,
+	"timeout_wait": 0.3,
+	"deadline": 3,
+	"poll_interval": 1,
+	"error_log_window": 10,
+}
+
+
+def start_simulator(scenario: str = "qr_now") -> GatewaySimulator:
+	return GatewaySimulator(api_key=TEST_KEY, scenario=scenario).start()
+
+
+def configure(url: str, api_key: str = TEST_KEY, **overrides) -> None:
+	settings = frappe.get_single(SETTINGS)
+	settings.update({"enabled": 1, "gateway_url": url, "api_key": api_key, **FAST_POLICY, **overrides})
+	settings.save(ignore_permissions=True)
+
+
+def make_session(session_id: str, **fields):
+	doc = frappe.get_doc({"doctype": SESSION, "session_id": session_id, "label": session_id, **fields})
+	return doc.insert(ignore_permissions=True)
+
+
+def error_logs(session: str) -> list:
+	return frappe.get_all(
+		"Error Log",
+		filters={
+			"reference_doctype": SESSION,
+			"reference_name": session,
+			"method": ("in", [TITLE_QR, TITLE_GATEWAY]),
+		},
+		fields=["name", "method", "error"],
+		order_by="creation asc",
+	)
+
+
+def cleanup(prefix: str) -> None:
+	for name in frappe.get_all(SESSION, filters={"name": ("like", f"{prefix}%")}, pluck="name"):
+		frappe.db.delete(SESSION, name)
+	frappe.db.delete("Error Log", {"reference_doctype": SESSION, "reference_name": ("like", f"{prefix}%")})
+	frappe.db.commit()  # nosemgrep: tests clean up what the code under test committed
+
+
+def make_user(email: str, roles: list[str] | None = None) -> str:
+	"""A desk user with exactly these roles (plus a harmless desk role so the user is a System User)."""
+	if not frappe.db.exists("Role", DESK_ROLE):
+		frappe.get_doc({"doctype": "Role", "role_name": DESK_ROLE, "desk_access": 1}).insert(
+			ignore_permissions=True
+		)
+	if not frappe.db.exists("User", email):
+		frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": email.split("@")[0], "send_welcome_email": 0}
+		).insert(ignore_permissions=True)
+	user = frappe.get_doc("User", email)
+	user.set("roles", [])
+	user.add_roles(DESK_ROLE, *(roles or []))
+	return email

@@ -1,0 +1,80 @@
+# Copyright (c) 2026, whatsapp_crm developers
+# For license information, please see license.txt
+
+import frappe
+from frappe.tests.utils import FrappeTestCase
+
+from whatsapp_crm.integration import SETTINGS
+from whatsapp_crm.testing import TEST_KEY, configure, make_user, start_simulator
+from whatsapp_crm.whatsapp_crm.doctype.whatsapp_crm_settings.whatsapp_crm_settings import test_connection
+
+
+class TestWhatsAppCRMSettings(FrappeTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.sim = start_simulator()
+		cls.addClassCleanup(cls.sim.stop)
+
+	def setUp(self):
+		configure(self.sim.url)
+
+	def stored(self, field):
+		return frappe.db.get_single_value(SETTINGS, field)
+
+	def test_url_is_normalised(self):
+		configure(self.sim.url + "//")
+		self.assertEqual(self.stored("gateway_url"), self.sim.url)
+
+	def test_bad_urls_are_refused_and_change_nothing(self):
+		for bad in ("ftp://gateway", "http://user:secret@gateway:3000", "gateway:3000", "http://gw/?k=1"):
+			with self.subTest(bad=bad):
+				with self.assertRaises(frappe.ValidationError):
+					configure(bad)
+				self.assertEqual(self.stored("gateway_url"), self.sim.url)
+
+	def test_policy_bounds(self):
+		for field, value in (
+			("max_attempts", 0),
+			("deadline", 200),
+			("poll_interval", 0.1),
+			("wait_max", 0.1),
+		):
+			with self.subTest(field=field):
+				with self.assertRaises(frappe.ValidationError):
+					configure(self.sim.url, **{field: value})
+		self.assertEqual(self.stored("deadline"), 3)
+
+	def test_api_key_is_stored_encrypted(self):
+		self.assertNotEqual(self.stored("api_key"), TEST_KEY)
+		self.assertEqual(frappe.get_single(SETTINGS).get_password("api_key"), TEST_KEY)
+
+	def test_connection_reachable_and_key_accepted(self):
+		result = test_connection()
+		self.assertTrue(result["reachable"])
+		self.assertTrue(result["key_accepted"])
+		self.assertIsNone(result["error_code"])
+		self.assertEqual(result["gateway_name"], "whatsapp-crm-simulator")
+		self.assertNotIn(TEST_KEY, frappe.as_json(result))
+
+	def test_connection_wrong_key(self):
+		configure(self.sim.url, api_key="not-the-key")
+		result = test_connection()
+		self.assertTrue(result["reachable"])
+		self.assertFalse(result["key_accepted"])
+		self.assertEqual(result["error_code"], "UNAUTHORIZED")
+
+	def test_connection_unreachable(self):
+		configure("http://127.0.0.1:9")
+		result = test_connection()
+		self.assertFalse(result["reachable"])
+		self.assertEqual(result["error_code"], "UNREACHABLE")
+
+	def test_connection_not_configured(self):
+		configure(self.sim.url, enabled=0)
+		self.assertEqual(test_connection()["error_code"], "NOT_CONFIGURED")
+
+	def test_connection_needs_the_role(self):
+		user = make_user("wa-settings-nobody@example.com")
+		with self.set_user(user), self.assertRaises(frappe.PermissionError):
+			test_connection()
