@@ -34,7 +34,7 @@ def test_connect_json_prints_the_payload(gw, capsys):
 	p = json.loads(out)
 	assert code == 0
 	assert (p["status"], p["qr_available"], p["session_id"]) == ("QR Ready", True, "c1")
-	assert p["message"].startswith("Scan the QR code")
+	assert p["message"].startswith("Scan this QR code")
 
 
 def test_key_from_environment(gw, capsys, monkeypatch):

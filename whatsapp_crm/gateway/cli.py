@@ -93,6 +93,7 @@ def follow(
 			if shown_payload is not None:
 				out("The QR code changed (the gateway rotates it); scan this one:")
 			_draw(outcome, out)
+			out(messages.WHERE_TO_SCAN)
 			shown_payload = outcome.qr_payload
 		if not outcome.keep_polling:
 			return outcome

@@ -13,7 +13,8 @@ def _(text: str) -> str:
 	return text
 
 
-QR_READY = _("Scan the QR code with your phone: WhatsApp > Linked devices > Link a device.")
+QR_READY = _("Scan this QR code with the phone you want to link.")
+WHERE_TO_SCAN = _("On your phone: WhatsApp > Linked devices > Link a device")
 CONNECTED = _("WhatsApp is linked to {0}.")
 CONNECTED_NO_PHONE = _("WhatsApp is linked.")
 CREATING = _("Creating the session on the gateway...")

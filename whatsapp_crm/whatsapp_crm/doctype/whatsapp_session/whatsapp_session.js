@@ -193,7 +193,7 @@ function wa_render(dialog, state, started) {
 		parts.push(`<p class="text-muted small">${wa_esc(__("The server did not answer the last check; trying again."))}</p>`);
 	}
 	if (!state.final) {
-		parts.push(`<p class="wa-elapsed text-muted small">${wa_esc(__("Waiting for {0}", [elapsed]))}</p>`);
+		parts.push(`<p class="wa-elapsed text-muted small">${wa_esc(__("Elapsed: {0}", [elapsed]))}</p>`);
 	}
 	if (state.stuck || state.final) parts.push(wa_diagnosis_html());
 	dialog.get_field("qr_area").$wrapper.html(parts.join(""));

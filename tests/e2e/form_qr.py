@@ -1,0 +1,105 @@
+"""End-to-end check of the WhatsApp Session form in a real desk, driven in headless Chromium.
+
+Needs a running site with whatsapp_crm installed and WhatsApp CRM Settings pointing at a gateway simulator
+that has the same key (``whatsapp-crm simulate --port 3100 --scenario qr_now --api-key ...``). It creates a
+session, clicks Create session, waits for the QR in the dialog (screenshot), makes the simulated phone scan
+through the simulator's control route, and waits for Connected. Not collected by pytest (CI has no bench).
+
+Usage: python tests/e2e/form_qr.py --base http://127.0.0.1:8000 --gateway http://127.0.0.1:3100 \
+	--api-key KEY [--user Administrator --password admin] [--shots docs/] [--lang es]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_ARGS = [
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+	"--no-first-run",
+]
+
+
+def scan(gateway: str, api_key: str, session_id: str) -> None:
+	req = urllib.request.Request(
+		f"{gateway}/_sim/sessions/{session_id}/scan",
+		data=json.dumps({"phone": "34600111222"}).encode(),
+		headers={"X-API-Key": api_key, "Content-Type": "application/json"},
+		method="POST",
+	)
+	urllib.request.urlopen(req, timeout=5).read()
+
+
+def main() -> int:
+	ap = argparse.ArgumentParser()
+	ap.add_argument("--base", default="http://127.0.0.1:8000")
+	ap.add_argument("--gateway", default="http://127.0.0.1:3100")
+	ap.add_argument("--api-key", required=True)
+	ap.add_argument("--user", default="Administrator")
+	ap.add_argument("--password", default="admin")
+	ap.add_argument("--shots", default="/tmp")
+	ap.add_argument("--lang", default="en")
+	ap.add_argument("--session", default=f"e2e-{int(time.time())}")
+	args = ap.parse_args()
+	shots = Path(args.shots)
+	shots.mkdir(parents=True, exist_ok=True)
+	errors: list[str] = []
+
+	with sync_playwright() as p:
+		browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+		page = browser.new_page(viewport={"width": 1280, "height": 900})
+		page.on("pageerror", lambda e: errors.append(str(e)))
+		page.goto(f"{args.base}/login")
+		page.fill("#login_email", args.user)
+		page.fill("#login_password", args.password)
+		page.click(".btn-login")
+		page.wait_for_url("**/app**", timeout=30000)
+		if args.lang != "en":
+			page.evaluate(
+				"(lang) => frappe.xcall('frappe.client.set_value', "
+				"{doctype: 'User', name: frappe.session.user, fieldname: 'language', value: lang})",
+				args.lang,
+			)
+			page.reload()
+
+		# a new session, saved through the form like a user would
+		page.goto(f"{args.base}/app/whatsapp-session/new")
+		page.wait_for_selector('input[data-fieldname="session_id"]', timeout=30000)
+		page.fill('input[data-fieldname="session_id"]', args.session)
+		page.fill('input[data-fieldname="label"]', "Sales Madrid")
+		page.keyboard.press("Control+s")
+		page.wait_for_url(f"**/app/whatsapp-session/{args.session}", timeout=30000)
+		create = "Crear sesión" if args.lang == "es" else "Create session"
+		page.get_by_role("button", name=create).click()
+
+		page.wait_for_selector(".modal.show img.wa-qr", timeout=40000)
+		page.wait_for_timeout(500)
+		page.screenshot(path=str(shots / f"qr-dialog-{args.lang}.png"))
+		src = page.get_attribute(".modal.show img.wa-qr", "src")
+		assert src and src.startswith("data:image/"), src
+
+		scan(args.gateway, args.api_key, args.session)
+		page.wait_for_selector(".modal.show", state="hidden", timeout=30000)
+		page.wait_for_function("() => cur_frm && cur_frm.doc.status === 'Connected'", timeout=30000)
+		page.wait_for_timeout(800)
+		page.screenshot(path=str(shots / f"connected-{args.lang}.png"))
+		status = page.evaluate("() => cur_frm.doc.status")
+		phone = page.evaluate("() => cur_frm.doc.phone_number")
+		browser.close()
+
+	print(f"session {args.session}: status={status} phone={phone} page errors={errors}")
+	return 0 if status == "Connected" and not errors else 1
+
+
+if __name__ == "__main__":
+	sys.exit(main())
