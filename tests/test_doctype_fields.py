@@ -146,4 +146,4 @@ def test_hooks_point_at_files_that_exist():
 	for path in hooks.doctype_js.values():
 		assert (APP / path).is_file(), path
 	module, func = hooks.after_install.rsplit(".", 1)
-	assert (APP.parent / (module.replace(".", "/") + ".py")).is_file()
+	assert f"def {func}(" in (APP.parent / (module.replace(".", "/") + ".py")).read_text()
