@@ -6,6 +6,8 @@ The protocol and the retry policy live in ``whatsapp_crm.gateway``; nothing here
 
 from __future__ import annotations
 
+import logging
+
 import frappe
 from frappe import _
 from frappe.utils import add_to_date, now_datetime
@@ -37,8 +39,11 @@ LOGGED_CODES = frozenset(
 )
 
 
-def logger():
-	return frappe.logger("whatsapp_crm", allow_site=True)
+def logger() -> logging.Logger:
+	log = frappe.logger("whatsapp_crm", allow_site=True)
+	# Frappe's default level is WARNING; one INFO line per attempt is the point of this log.
+	log.setLevel(logging.INFO)
+	return log
 
 
 def get_settings():
