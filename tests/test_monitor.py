@@ -1,0 +1,111 @@
+"""The monitor loop against the simulator over loopback, on a fake clock shared with the simulator."""
+
+from __future__ import annotations
+
+from whatsapp_crm.gateway.acquire import QrPolicy
+from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.monitor import MonitorPolicy, watch
+from whatsapp_crm.gateway.simulator import SessionOptions
+
+from .conftest import SENTINEL_KEY
+
+
+def run(client, clock, sid, policy=None, **kw):
+	changes = []
+	reason = watch(
+		client,
+		sid,
+		QrPolicy(),
+		policy or MonitorPolicy(),
+		on_change=changes.append,
+		clock=clock.now,
+		sleep=clock.sleep,
+		**kw,
+	)
+	return reason, changes
+
+
+def test_waits_for_qr_then_follows_rotation_until_linked(client, sim, clock):
+	sim.set_scenario("m1", SessionOptions(qr_after_s=3, rotate_s=20, scan_after_s=45))
+	client.create_session("m1")
+	sim.reset_log()
+	reason, changes = run(client, clock, "m1")
+	assert reason == "connected"
+	states = [c.doc_status for c in changes]
+	assert states[0] == "Connecting" and states[-1] == "Connected"
+	qrs = [c.qr_payload for c in changes if c.state == "qr"]
+	assert len(qrs) >= 3 and len(set(qrs)) == len(qrs)  # one change per rotation, none repeated
+	# write-on-change: far fewer changes than gateway reads
+	assert len(changes) < sim.count(endpoint="status")
+
+
+def test_nothing_changes_nothing_reported(client, sim, clock):
+	sim.set_scenario("m2", SessionOptions(qr_after_s=999))
+	client.create_session("m2")
+	reason, changes = run(client, clock, "m2", MonitorPolicy(cap_s=60))
+	assert reason == "cap"
+	assert len(changes) == 1 and changes[0].error_code == "QR_NOT_READY"
+	assert clock.t - 1000 <= 60 + 1e-6
+
+
+def test_qr_lifetime_over(client, sim, clock):
+	sim.set_scenario("m3", SessionOptions(rotate_s=0))  # one QR that never rotates: the gateway gave up
+	client.create_session("m3")
+	reason, _ = run(client, clock, "m3", MonitorPolicy(cap_s=600))
+	assert reason == "qr_expired"
+	assert 70 <= clock.t - 1000 <= 75  # first QR lifetime 60 s + 10 s grace, at poll resolution
+
+
+def test_later_qrs_have_the_shorter_lifetime(client, sim, clock):
+	sim.set_scenario("m4", SessionOptions(rotate_s=20))
+	client.create_session("m4")
+	reason, changes = run(client, clock, "m4", MonitorPolicy(cap_s=100))
+	assert reason == "cap"  # rotating every 20 s keeps it alive
+	assert len([c for c in changes if c.state == "qr"]) >= 5
+
+
+def test_ended_and_failed_stop_at_once(sim, clock):
+	with GatewayClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
+		reason, changes = run(bad, clock, "m5")
+	assert reason == "failed" and changes[-1].error_code == "UNAUTHORIZED"
+
+
+def test_heartbeat_lost_stops(client, sim, clock):
+	sim.set_scenario("m6", SessionOptions(qr_after_s=999))
+	client.create_session("m6")
+	beats = iter([True, True, False])
+	reason, _ = run(client, clock, "m6", heartbeat=lambda: next(beats))
+	assert reason == "stopped"
+
+
+def test_create_first_and_error_waits(client, sim, clock):
+	sim.set_scenario("m7", SessionOptions(qr_errors=2, scan_after_s=5))
+	reason, changes = run(client, clock, "m7", create_first=True)
+	assert reason == "connected"
+	assert "QR_GENERATION_ERROR" in [c.error_code for c in changes]
+	assert 5.0 in clock.sleeps  # the §4 wait after a generation error
+
+
+def test_gateway_restart_is_recovered(client, sim, clock):
+	sim.set_scenario("m8", SessionOptions(scan_after_s=30))
+	client.create_session("m8")
+	sim.restart()
+	reason, changes = run(client, clock, "m8")
+	assert reason == "connected"
+	assert sim.count(endpoint="create", session_id="m8") >= 2
+
+
+def test_hanging_gateway_bounded_by_cap(sim, clock):
+	sim.set_scenario("m9", "hang")
+	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(0.5, 0.1)) as c:
+		reason = watch(
+			c,
+			"m9",
+			QrPolicy(status_timeout=0.1, qr_timeout=0.1),
+			MonitorPolicy(cap_s=30),
+			on_change=lambda o: None,
+			clock=clock.now,
+			sleep=clock.sleep,
+		)
+	assert reason == "cap"
+	assert 3.0 in clock.sleeps and max(clock.sleeps) <= 3.0  # the §4 wait after a timeout, never more
