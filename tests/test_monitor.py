@@ -90,7 +90,7 @@ def test_gateway_restart_is_recovered(client, sim, clock):
 	sim.set_scenario("m8", SessionOptions(scan_after_s=30))
 	client.create_session("m8")
 	sim.restart()
-	reason, changes = run(client, clock, "m8")
+	reason, _ = run(client, clock, "m8")
 	assert reason == "connected"
 	assert sim.count(endpoint="create", session_id="m8") >= 2
 
