@@ -715,3 +715,113 @@ def test_main_port_in_use_returns_1(capsys: pytest.CaptureFixture[str]) -> None:
 		assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
 	out, err = capsys.readouterr()
 	assert "Cannot listen" in err and "SECRET" not in out + err
+
+
+# -- pairing code --
+
+
+def pair(c: Client, sid: str, body: Any = None, **kw: Any) -> requests.Response:
+	return c.call("POST", f"/api/sessions/{sid}/pairing-code", json=body, **kw)
+
+
+def test_pairing_code(sim: GatewaySimulator, c: Client) -> None:
+	c.create("p")
+	r = pair(c, "p", {"phoneNumber": "+34600111222"})
+	assert r.status_code == 200 and is_json(r)
+	code = r.json()["code"]
+	assert r.json() == {"success": True, "code": code} and re.fullmatch(r"[A-Z0-9]{8}", code)
+	again = pair(c, "p", {"phoneNumber": "34600111222"}).json()["code"]
+	assert again != code  # a new code per request
+	c.delete("p")
+	c.create("p")
+	assert pair(c, "p", {"phoneNumber": "34600111222"}).json()["code"] == code  # deterministic
+	c.create("q")
+	assert pair(c, "q", {"phoneNumber": "34600111222"}).json()["code"] != code  # per session
+	assert pair(c, "q", {"phoneNumber": "12345678"}).status_code == 200
+	assert pair(c, "q", {"phoneNumber": "1" * 15}).status_code == 200
+	assert sim.requests[-1]["endpoint"] == "pairing" and sim.requests[-1]["session_id"] == "q"
+	assert c.status("p").json()["status"] == "qr"  # asking for a code changes nothing else
+
+
+@pytest.mark.parametrize(
+	"body",
+	[
+		None,
+		{},
+		{"phoneNumber": ""},
+		{"phoneNumber": "1234567"},
+		{"phoneNumber": "1" * 16},
+		{"phoneNumber": "34 600 111 222"},
+		{"phoneNumber": "++34600111222"},
+		{"phoneNumber": 34600111222},
+		{"phone": "34600111222"},
+	],
+)
+def test_pairing_code_invalid_phone(c: Client, body: Any) -> None:
+	c.create("p")
+	r = pair(c, "p", body)
+	assert r.status_code == 400 and is_json(r)
+	assert r.json()["success"] is False and r.json()["error"] in ("INVALID_PHONE", "INVALID_JSON")
+	if body is not None:
+		assert r.json()["error"] == "INVALID_PHONE"
+
+
+def test_pairing_code_connected_unknown_and_methods(sim: GatewaySimulator, c: Client) -> None:
+	c.create("p")
+	sim.scan("p")
+	r = pair(c, "p", {"phoneNumber": "34600111222"})
+	assert r.status_code == 409 and r.json()["success"] is False and r.json()["error"] == "ALREADY_CONNECTED"
+	r = pair(c, "ghost", {"phoneNumber": "34600111222"})
+	assert r.status_code == 404 and r.json()["error"] == "SESSION_NOT_FOUND"
+	assert c.call("GET", "/api/sessions/p/pairing-code").status_code == 405
+	assert pair(c, "a.b", {"phoneNumber": "34600111222"}).status_code == 400
+	assert pair(Client(sim, "wrong"), "p", {"phoneNumber": "34600111222"}).status_code == 401
+
+
+def test_pairing_code_faults(sim: GatewaySimulator, c: Client) -> None:
+	phone = {"phoneNumber": "34600111222"}
+	r = pair(c, "u--unauthorized", phone)
+	assert r.status_code == 401 and r.json()["error"] == "UNAUTHORIZED"
+	c.create("h--html_502")
+	r = pair(c, "h--html_502", phone)
+	assert r.status_code == 502 and r.text == NGINX_502
+	c.create("f--success_false")
+	assert pair(c, "f--success_false", phone).json()["success"] is False
+	assert pair(c, "n--not_json", phone).content == b'{"success": tru'
+	sim.set_scenario("big", SessionOptions(fault="huge_body", huge_mb=0.1))
+	r = pair(c, "big", phone)
+	assert len(r.content) == int(0.1 * 1024 * 1024)
+	assert re.fullmatch(r"[A-Z0-9]{8}", r.json()["code"])
+	with pytest.raises(requests.ReadTimeout):
+		pair(c, "z--hang", phone, timeout=(3, 0.2))
+	assert sim.count("pairing") == 6
+
+
+# -- webhook control route --
+
+
+def test_webhook_control_route(sim: GatewaySimulator, c: Client) -> None:
+	r = c.call("POST", "/_sim/webhook", json={"url": "http://127.0.0.1:9/hook", "secret": "s3cr3t-VALUE"})
+	assert r.status_code == 200 and r.json() == {
+		"success": True,
+		"url": "http://127.0.0.1:9/hook",
+		"mode": "hmac",
+	}
+	assert "s3cr3t-VALUE" not in r.text
+	r = c.call("POST", "/_sim/webhook", json={"url": "http://127.0.0.1:9/hook", "mode": "secret"})
+	assert r.json()["mode"] == "secret"
+	for body in (
+		{"url": "ftp://x"},
+		{"url": "nope"},
+		{"url": 5},
+		{"url": "http://h", "mode": "md5"},
+		{"url": "http://h", "secret": 5},
+	):
+		r = c.call("POST", "/_sim/webhook", json=body)
+		assert r.status_code == 400 and r.json()["error"] == "INVALID_WEBHOOK", body
+	r = c.call("POST", "/_sim/webhook", data=b"[1]", headers={"Content-Type": "application/json"})
+	assert r.status_code == 400 and r.json()["error"] == "INVALID_JSON"
+	assert Client(sim, "wrong").call("POST", "/_sim/webhook", json={"url": None}).status_code == 401
+	assert c.call("GET", "/_sim/webhook").status_code == 405
+	assert c.call("POST", "/_sim/webhook", json={"url": None}).json()["url"] is None
+	assert sim.webhook_log == []  # nothing to send: no session, and the URL is gone

@@ -9,6 +9,7 @@ app_license = "mit"
 export_python_type_annotations = True
 
 after_install = "whatsapp_crm.install.after_install"
+after_migrate = ["whatsapp_crm.install.set_missing_defaults"]
 
 # The form's polling state machine is a plain script shared with the node tests; Frappe appends it to the
 # WhatsApp Session form's own script (doctype JS is not bundled, so it cannot be imported).

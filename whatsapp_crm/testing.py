@@ -24,6 +24,12 @@ FAST_POLICY = {
 	"deadline": 3,
 	"poll_interval": 1,
 	"error_log_window": 10,
+	# the in-request path; live-session tests switch the monitor on themselves
+	"use_monitor": 0,
+	"request_wait": 0.5,
+	"monitor_cap": 30,
+	"pairing_limit": 5,
+	"pairing_window": 10,
 }
 
 

@@ -44,3 +44,9 @@ def refresh_qr(session: str) -> dict:
 def logout(session: str) -> dict:
 	"""Unlink the phone and remove the session from the gateway."""
 	return _session(session).logout()
+
+
+@frappe.whitelist(methods=["POST"])
+def request_pairing_code(session: str, phone: str) -> dict:
+	"""An 8-character code to type on the phone instead of scanning the QR (rate-limited per session)."""
+	return _session(session).request_pairing_code(phone)

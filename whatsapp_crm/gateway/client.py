@@ -23,6 +23,7 @@ from .errors import (
 	BadResponse,
 	GatewayError,
 	GatewayTimeout,
+	InvalidPhone,
 	InvalidSessionId,
 	NotConfigured,
 	QrGenerationError,
@@ -84,6 +85,16 @@ def validate_session_id(session_id: Any) -> str:
 	if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
 		raise InvalidSessionId("session id must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
 	return session_id
+
+
+def normalise_phone(phone: Any) -> str:
+	"""International number as digits: spaces, dashes, parentheses and a leading "+" dropped; 8-15 digits."""
+	digits = re.sub(r"[\s()-]", "", phone) if isinstance(phone, str) else ""
+	digits = digits.removeprefix("+")
+	if not re.fullmatch(r"[0-9]{8,15}", digits):
+		# The number itself is personal data: never in the message.
+		raise InvalidPhone("phone number must be 8-15 digits, with an optional leading +")
+	return digits
 
 
 def normalise_base_url(url: Any) -> str:
@@ -183,6 +194,41 @@ class GatewayClient:
 		except SessionNotFound:
 			return False
 		return True
+
+	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
+		"""Ask for an 8-character code to link by typing it on the phone instead of scanning a QR.
+
+		``phone`` is the number to link, international format: spaces, dashes, parentheses and a leading "+"
+		are dropped; what remains must be 8-15 digits. Returns the code uppercased, without a dash.
+		"""
+		path = f"/api/sessions/{self._seg(session_id)}/pairing-code"
+		digits = normalise_phone(phone)
+		try:
+			status, body = self._call(
+				"POST", path, json_body={"phoneNumber": digits}, timeout=timeout, not_found=SessionNotFound
+			)
+		except BadResponse as e:
+			if (e.server_error or "").upper() == errors.INVALID_PHONE:
+				# The gateway's own rules are stricter: still the user's input, not a broken gateway.
+				raise InvalidPhone(
+					"the gateway refused the phone number",
+					method=e.method,
+					path=e.path,
+					http_status=e.http_status,
+					body_excerpt=e.body_excerpt,
+					server_error=e.server_error,
+					server_message=e.server_message,
+				)
+			raise
+		for key in ("code", "pairingCode", "pairing_code"):
+			value = body.get(key)
+			if isinstance(value, str):
+				code = value.strip().replace("-", "", 1)
+				if re.fullmatch(r"[A-Za-z0-9]{8}", code):
+					return code.upper()
+		raise BadResponse(
+			"the answer holds no 8-character pairing code", method="POST", path=path, http_status=status
+		)
 
 	def health(self, *, timeout: float | None = None) -> Health:
 		"""Reachability and self-description (``GET /api/health``), then a key check.

@@ -19,6 +19,7 @@ BAD_RESPONSE = "BAD_RESPONSE"
 SERVER_ERROR = "SERVER_ERROR"
 NOT_CONFIGURED = "NOT_CONFIGURED"
 INVALID_SESSION_ID = "INVALID_SESSION_ID"
+INVALID_PHONE = "INVALID_PHONE"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -102,6 +103,12 @@ class InvalidSessionId(GatewayError, ValueError):
 	"""A session id outside ``[A-Za-z0-9_-]{1,64}``; refused before any request is sent."""
 
 	code = INVALID_SESSION_ID
+
+
+class InvalidPhone(GatewayError, ValueError):
+	"""A phone number that is not 8-15 digits; refused before any request (or refused by the gateway)."""
+
+	code = INVALID_PHONE
 
 
 class Unreachable(GatewayError):

@@ -7,6 +7,11 @@ that forgets sessions). Standard library only, and never imports frappe.
 Times are read from an injectable ``clock`` so a test can drive a session by hand; only real blocking
 (``delay_s`` and ``hang``) uses wall time, through ``threading.Event`` waits that ``stop()`` releases at once.
 
+With a webhook URL set, a sender thread also pushes events the way webhook.py reads them ("qr" on the first QR
+and on each rotation, "connection" once linked, "logout" on DELETE), signed with HMAC or carrying the shared
+secret. It signs with its own copy of the scheme so that it stays a standalone script and an independent
+implementation for webhook.verify() to be checked against.
+
 Run it as a dev server: ``python -m whatsapp_crm.gateway.simulator --port 3000 --scenario qr_error``.
 """
 
@@ -25,6 +30,10 @@ import socketserver
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +87,11 @@ _NGINX_502 = (
 	b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
 	b"<hr><center>nginx</center></body></html>"
 )
+_PHONE_RE = re.compile(r"\+?[0-9]{8,15}")
+_PAIRING_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+WEBHOOK_MODES = ("hmac", "secret")
+WEBHOOK_POLL_S = 0.05
+WEBHOOK_TIMEOUT_S = 3.0
 _UNAUTHORIZED = {"success": False, "error": "UNAUTHORIZED", "message": "Invalid API key"}
 _NOT_FOUND = {"success": False, "error": "SESSION_NOT_FOUND", "message": "Session not found"}
 
@@ -106,6 +120,29 @@ def qr_payload(session_id: str, generation: int) -> str:
 	return f"2@{part('ref', 60)},{part('noise', 32)},{part('identity', 32)},{generation}"
 
 
+def pairing_code(session_id: str, phone: str, count: int) -> str:
+	"""8 characters of [A-Z0-9], deterministic per (session, phone digits, request number)."""
+	digest = hashlib.sha256(f"pair:{session_id}:{phone}:{count}".encode()).digest()
+	return "".join(_PAIRING_ALPHABET[b % len(_PAIRING_ALPHABET)] for b in digest[:8])
+
+
+def _webhook_auth(body: bytes, secret: str, mode: str) -> dict[str, str]:
+	"""Headers authenticating one webhook POST (the contract in webhook.py). No secret: none at all."""
+	if not secret:
+		return {}
+	if mode == "secret":
+		return {"X-Webhook-Secret": secret}
+	ts = str(int(time.time()))
+	digest = hmac.new(secret.encode("utf-8"), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+	return {"X-Webhook-Timestamp": ts, "X-Webhook-Signature": f"sha256={digest}"}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+	# A redirected POST would turn into a GET elsewhere: report the 3xx instead.
+	def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+		return None
+
+
 @dataclass
 class _Session:
 	session_id: str
@@ -114,6 +151,10 @@ class _Session:
 	first_qr_at: float | None = None
 	connected: bool = False
 	phone: str | None = None
+	pairing_requests: int = 0
+	# what the webhook sender already announced for this session object (a re-created session starts over)
+	wh_generation: int | None = None
+	wh_connected: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -292,8 +333,12 @@ def _route(method: str, path: str) -> tuple[str, str | None, str | None, bool]:
 		return "delete", parts[2], None, method == "DELETE"
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] in ("status", "qr"):
 		return parts[3], parts[2], None, method == "GET"
+	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "pairing-code":
+		return "pairing", parts[2], None, method == "POST"
 	if parts == ["_sim", "restart"]:
 		return "control", None, "restart", method == "POST"
+	if parts == ["_sim", "webhook"]:
+		return "control", None, "webhook", method == "POST"
 	if len(parts) == 4 and parts[:2] == ["_sim", "sessions"] and parts[3] in ("scan", "scenario"):
 		return "control", parts[2], parts[3], method == "POST"
 	return "other", None, None, True
@@ -315,6 +360,9 @@ class GatewaySimulator:
 		scenario: str | SessionOptions = DEFAULT_SCENARIO,
 		clock: Callable[[], float] = time.monotonic,
 		hang_max_s: float = 120.0,
+		webhook_url: str | None = None,
+		webhook_secret: str = "",
+		webhook_mode: str = "hmac",
 	) -> None:
 		self.api_key = api_key
 		self.host = host
@@ -332,6 +380,15 @@ class GatewaySimulator:
 		self._server: _Server | None = None
 		self._thread: threading.Thread | None = None
 		self._bound: tuple[str, int] | None = None
+		# webhooks: (url, secret, mode) or None; events wait in one queue so each session's stay in order
+		self._webhook: tuple[str, str, str] | None = None
+		self._wh_queue: deque[dict[str, Any]] = deque()
+		self._wh_log: list[dict[str, Any]] = []
+		self._wh_wake = threading.Event()
+		self._wh_stop: threading.Event | None = None
+		self._wh_thread: threading.Thread | None = None
+		self._wh_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+		self.set_webhook(webhook_url, webhook_secret, webhook_mode)
 
 	# -- lifecycle --
 
@@ -350,20 +407,35 @@ class GatewaySimulator:
 			)
 			thread.start()
 			self._server, self._thread = server, thread
+			# Always running (idle without a URL), so set_webhook() works on a started simulator too.
+			self._wh_stop = threading.Event()
+			self._wh_thread = threading.Thread(
+				target=self._webhook_loop,
+				args=(self._wh_stop,),
+				name="gateway-simulator-webhooks",
+				daemon=True,
+			)
+			self._wh_thread.start()
 		return self
 
 	def stop(self) -> None:
 		with self._lock:
 			server, thread = self._server, self._thread
-			self._server = self._thread = None
+			wh_stop, wh_thread = self._wh_stop, self._wh_thread
+			self._server = self._thread = self._wh_thread = self._wh_stop = None
 		if server is None:
 			return
+		if wh_stop is not None:
+			wh_stop.set()
+			self._wh_wake.set()
 		server.stopping.set()  # releases hanging and delayed requests at once
 		server.shutdown()
 		server.server_close()
 		server.drop_connections()
 		if thread is not None:
 			thread.join(timeout=5)
+		if wh_thread is not None:
+			wh_thread.join(timeout=WEBHOOK_TIMEOUT_S + 2)  # at most one delivery in flight
 
 	def __enter__(self) -> GatewaySimulator:
 		return self.start()
@@ -397,6 +469,36 @@ class GatewaySimulator:
 		with self._lock:
 			self._sessions.clear()
 			self._lost.clear()
+
+	def set_webhook(self, url: str | None, secret: str = "", mode: str = "hmac") -> None:
+		"""Where to POST events (None: nowhere), signed ("hmac") or with the shared secret ("secret").
+
+		An empty secret sends events without credentials: useful to check that a receiver refuses them.
+		"""
+		if mode not in WEBHOOK_MODES:
+			raise ValueError(f"unknown webhook mode {mode!r}; expected one of {', '.join(WEBHOOK_MODES)}")
+		if not isinstance(secret, str):
+			raise ValueError("webhook secret must be a string")
+		if url is not None:
+			parts = urlsplit(url) if isinstance(url, str) else None
+			if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+				raise ValueError("webhook URL must start with http:// or https:// and name a host")
+		with self._lock:
+			self._webhook = (url, secret, mode) if url is not None else None
+			if url is None:
+				self._wh_queue.clear()
+		self._wh_wake.set()
+
+	@property
+	def webhook_log(self) -> list[dict[str, Any]]:
+		"""One entry per delivery attempt: event, session_id, status (HTTP or None), error (None when 2xx)."""
+		with self._lock:
+			return [dict(entry) for entry in self._wh_log]
+
+	@property
+	def webhook_failures(self) -> int:
+		with self._lock:
+			return sum(1 for entry in self._wh_log if entry["error"] is not None)
 
 	# -- request log --
 
@@ -476,6 +578,90 @@ class GatewaySimulator:
 			payload.update(status="connecting", hasQR=False)
 		return payload
 
+	# -- webhooks --
+
+	def _queue_event(self, event: str, session_id: str, **fields: Any) -> None:
+		"""Under self._lock: one queue for every event keeps each session's events in order."""
+		if self._webhook is None:
+			return
+		payload = {
+			"event": event,
+			"sessionId": session_id,
+			"id": f"sim-{uuid.uuid4().hex}",
+			"timestamp": int(time.time()),  # wall time: receivers compare it with their own clock
+			**fields,
+		}
+		self._wh_queue.append(payload)
+		self._wh_wake.set()
+
+	def _poll_webhook_events(self) -> None:
+		with self._lock:
+			if self._webhook is None:
+				return
+			now = self.clock()
+			for session_id in list(self._sessions):
+				session = self._live(session_id, now)
+				if session is None:
+					continue
+				if session.connected:
+					if not session.wh_connected:
+						session.wh_connected = True
+						self._queue_event("connection", session_id, status="connected", phone=session.phone)
+					continue
+				opts = self.options_for(session_id)
+				if not self._qr_due(session, opts, now):
+					continue
+				generation = self._generation(session, opts, now)
+				if session.wh_generation != generation:
+					session.wh_generation = generation
+					if session.first_qr_at is None:
+						session.first_qr_at = now  # the QR reached the app: scan_after_s counts from here
+					self._queue_event("qr", session_id, qr=qr_payload(session_id, generation))
+
+	def _webhook_loop(self, stop: threading.Event) -> None:
+		while not stop.is_set():
+			self._wh_wake.wait(WEBHOOK_POLL_S)
+			self._wh_wake.clear()
+			if stop.is_set():
+				return
+			self._poll_webhook_events()
+			while not stop.is_set():
+				with self._lock:
+					if not self._wh_queue or self._webhook is None:
+						break
+					event = self._wh_queue.popleft()
+					url, secret, mode = self._webhook
+				self._deliver(url, secret, mode, event)
+
+	def _deliver(self, url: str, secret: str, mode: str, event: dict[str, Any]) -> None:
+		"""POST one event; every outcome is logged, nothing is raised (a real gateway shrugs too)."""
+		body = json.dumps(event).encode("utf-8")
+		headers = {
+			"Content-Type": _JSON,
+			"User-Agent": "whatsapp-crm-simulator/1.0",
+			**_webhook_auth(body, secret, mode),
+		}
+		request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+		status: int | None = None
+		error: str | None = None
+		try:
+			with self._wh_opener.open(request, timeout=WEBHOOK_TIMEOUT_S) as resp:
+				status = resp.status
+				resp.read(MAX_BODY)
+		except urllib.error.HTTPError as exc:
+			status, error = exc.code, f"HTTP {exc.code}"
+			exc.close()
+		except urllib.error.URLError as exc:
+			error = f"URLError: {exc.reason}"[:200]
+		except Exception as exc:  # the sender thread must survive any receiver
+			error = f"{type(exc).__name__}: {exc}"[:200]
+		if error is not None and secret:
+			error = error.replace(secret, "***")
+		with self._lock:
+			self._wh_log.append(
+				{"event": event["event"], "session_id": event["sessionId"], "status": status, "error": error}
+			)
+
 	# -- HTTP handling --
 
 	def _log_status(self, handler: _Handler, status: int) -> None:
@@ -546,13 +732,32 @@ class GatewaySimulator:
 			self.restart()
 			handler.send_json(200, {"success": True})
 			return
+		if endpoint == "control" and action == "webhook":
+			self._control_webhook(handler, body)
+			return
 		if not _valid_id(session_id):
 			handler.send_json(400, {"success": False, "error": "INVALID_SESSION_ID"})
 			return
 		if endpoint == "control":
 			self._control(handler, action, session_id, body)
 			return
-		self._session_call(handler, endpoint, session_id)
+		self._session_call(handler, endpoint, session_id, body)
+
+	def _control_webhook(self, handler: _Handler, body: bytes) -> None:
+		data = _parse_json_object(body)
+		if data is None:
+			handler.send_json(
+				400, {"success": False, "error": "INVALID_JSON", "message": "Body must be a JSON object"}
+			)
+			return
+		url, secret, mode = data.get("url"), data.get("secret", ""), data.get("mode", "hmac")
+		try:
+			self.set_webhook(url, secret, mode)
+		except (TypeError, ValueError) as exc:
+			handler.send_json(400, {"success": False, "error": "INVALID_WEBHOOK", "message": str(exc)})
+			return
+		# Never the secret back: this answer may be printed by whoever set it.
+		handler.send_json(200, {"success": True, "url": url, "mode": mode})
 
 	def _control(self, handler: _Handler, action: str | None, session_id: str, body: bytes) -> None:
 		data = _parse_json_object(body) if body else {}
@@ -582,7 +787,7 @@ class GatewaySimulator:
 		self.set_scenario(session_id, name)
 		handler.send_json(200, {"success": True, "sessionId": session_id, "scenario": name})
 
-	def _session_call(self, handler: _Handler, endpoint: str, session_id: str) -> None:
+	def _session_call(self, handler: _Handler, endpoint: str, session_id: str, body: bytes) -> None:
 		opts = self.options_for(session_id)
 		stopping = handler.server.stopping
 		if opts.delay_s > 0 and stopping.wait(opts.delay_s):
@@ -592,14 +797,39 @@ class GatewaySimulator:
 		if fault == "unauthorized":
 			handler.send_json(401, _UNAUTHORIZED)
 			return
-		if fault == "hang" and endpoint in ("create", "status", "qr"):
+		if fault == "hang" and endpoint in ("create", "status", "qr", "pairing"):
 			# Accept and never answer: the client's read timeout is what is under test.
 			stopping.wait(self.hang_max_s)
 			handler.hang_up()
 			return
-		if endpoint in ("status", "qr") and fault in ("html_502", "success_false", "not_json", "huge_body"):
+		if endpoint in ("status", "qr", "pairing") and fault in (
+			"html_502",
+			"success_false",
+			"not_json",
+			"huge_body",
+		):
 			self._send_fault(handler, fault, endpoint, session_id, opts)
 			return
+		phone = ""
+		if endpoint == "pairing":
+			data = _parse_json_object(body)
+			if data is None:
+				handler.send_json(
+					400, {"success": False, "error": "INVALID_JSON", "message": "Body must be a JSON object"}
+				)
+				return
+			raw_phone = data.get("phoneNumber")
+			if not isinstance(raw_phone, str) or not _PHONE_RE.fullmatch(raw_phone):
+				handler.send_json(
+					400,
+					{
+						"success": False,
+						"error": "INVALID_PHONE",
+						"message": "phoneNumber must be 8-15 digits, with an optional leading +",
+					},
+				)
+				return
+			phone = raw_phone.removeprefix("+")
 
 		with self._lock:
 			now = self.clock()
@@ -617,7 +847,22 @@ class GatewaySimulator:
 				status, payload = 404, _NOT_FOUND
 			elif endpoint == "delete":
 				del self._sessions[session_id]
+				self._queue_event("logout", session_id)
 				status, payload = 200, {"success": True}
+			elif endpoint == "pairing":
+				if session.connected:
+					status, payload = (
+						409,
+						{
+							"success": False,
+							"error": "ALREADY_CONNECTED",
+							"message": "Session already connected",
+						},
+					)
+				else:
+					session.pairing_requests += 1
+					code = pairing_code(session_id, phone, session.pairing_requests)
+					status, payload = 200, {"success": True, "code": code}
 			elif endpoint == "status":
 				opts = self.options_for(session_id)  # may have changed to qr_now through a loss
 				status, payload = 200, self._status_payload(session, opts, now)
@@ -662,6 +907,8 @@ class GatewaySimulator:
 		else:
 			if endpoint == "qr":
 				payload: dict[str, Any] = {"success": True, "qr": qr_payload(session_id, 0)}
+			elif endpoint == "pairing":
+				payload = {"success": True, "code": pairing_code(session_id, "", 0)}
 			else:
 				payload = {"success": True, "sessionId": session_id, "status": "qr", "hasQR": True}
 			handler.send_huge(payload, int(opts.huge_mb * 1024 * 1024))

@@ -25,6 +25,10 @@ BOUNDS = {
 	"wait_max": (0, 60),
 	"qr_error_wait": (0, 60),
 	"timeout_wait": (0, 60),
+	"request_wait": (0, 20),
+	"monitor_cap": (30, 900),
+	"pairing_limit": (1, 20),
+	"pairing_window": (1, 120),
 }
 
 
@@ -50,14 +54,20 @@ class WhatsAppCRMSettings(Document):
 		error_log_window: DF.Int
 		gateway_url: DF.Data | None
 		max_attempts: DF.Int
+		monitor_cap: DF.Float
+		pairing_limit: DF.Int
+		pairing_window: DF.Int
 		poll_interval: DF.Float
 		qr_error_wait: DF.Float
 		qr_timeout: DF.Float
+		request_wait: DF.Float
 		status_timeout: DF.Float
 		timeout_wait: DF.Float
+		use_monitor: DF.Check
 		wait_initial: DF.Float
 		wait_max: DF.Float
 		wait_step: DF.Float
+		webhook_secret: DF.Password | None
 	# end: auto-generated types
 
 	def validate(self) -> None:

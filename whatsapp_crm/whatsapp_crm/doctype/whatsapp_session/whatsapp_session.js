@@ -6,6 +6,9 @@
 
 const WA_API = "whatsapp_crm.api.session.";
 const WA_PROGRESS_EVENT = "whatsapp_session_progress";
+const WA_UPDATE_EVENT = "whatsapp_session_update";
+// With the socket up, changes are pushed; polling is only the fallback, so it slows down.
+const WA_POLL_WITH_SOCKET_MS = 10000;
 const WA_CAN_CREATE = ["Not Created", "Failed", "Disconnected"];
 const WA_WAITING = ["Connecting", "QR Ready"];
 const WA_HEADLINE_COLORS = {
@@ -19,13 +22,14 @@ const WA_HEADLINE_COLORS = {
 
 frappe.ui.form.on("WhatsApp Session", {
 	setup(frm) {
-		frm.wa = { dialog: null, poller: null, clock: null, on_progress: null };
+		frm.wa = { dialog: null, poller: null, clock: null, on_progress: null, on_update: null, pending: null };
 	},
 
 	refresh(frm) {
 		wa_teardown(frm);
 		wa_headline(frm);
 		if (frm.is_new()) return;
+		wa_listen(frm);
 		const status = frm.doc.status;
 		if (WA_CAN_CREATE.includes(status)) {
 			frm.add_custom_button(__("Create session"), () => wa_open_dialog(frm, "create")).addClass("btn-primary");
@@ -72,6 +76,9 @@ function wa_teardown(frm) {
 	wa.clock = null;
 	if (wa.on_progress) frappe.realtime.off(WA_PROGRESS_EVENT, wa.on_progress);
 	wa.on_progress = null;
+	if (wa.on_update) frappe.realtime.off(WA_UPDATE_EVENT, wa.on_update);
+	wa.on_update = null;
+	wa.pending = null;
 	if (wa.dialog) {
 		const dialog = wa.dialog;
 		wa.dialog = null;
@@ -83,15 +90,46 @@ function wa_call(method, args) {
 	return frappe.xcall(WA_API + method, args);
 }
 
+function wa_socket_up() {
+	return !!(frappe.realtime && frappe.realtime.socket && frappe.realtime.socket.connected);
+}
+
+function wa_stretch(payload) {
+	if (payload && typeof payload === "object" && payload.keep_polling && wa_socket_up()) {
+		payload.poll_after_ms = Math.max(payload.poll_after_ms || 0, WA_POLL_WITH_SOCKET_MS);
+	}
+	return payload;
+}
+
+// Changes pushed by the monitor, a webhook or another user's action (the doc room checks read permission).
+function wa_listen(frm) {
+	const wa = frm.wa;
+	wa.on_update = (payload) => {
+		if (!payload || payload.session_db_id !== frm.doc.name) return;
+		if (wa.poller && wa.poller.running) {
+			wa.poller.apply(wa_stretch(payload));
+		} else if (wa.dialog) {
+			wa.pending = payload; // the create call has not answered yet
+		} else if (payload.status !== frm.doc.status) {
+			frm.reload_doc();
+		}
+	};
+	frappe.realtime.on(WA_UPDATE_EVENT, wa.on_update);
+}
+
 function wa_open_dialog(frm, mode) {
 	wa_teardown(frm);
 	const wa = frm.wa;
 	const started = Date.now();
+	let state = null;
+	let render = null;
 	const dialog = new frappe.ui.Dialog({
 		title: __("Link WhatsApp: {0}", [frm.doc.label || frm.doc.name]),
 		fields: [{ fieldtype: "HTML", fieldname: "qr_area" }],
 		primary_action_label: __("Close"),
 		primary_action: () => dialog.hide(),
+		secondary_action_label: __("Link with phone number"),
+		secondary_action: () => wa_pairing(frm, state, render),
 	});
 	wa.dialog = dialog;
 	dialog.onhide = () => {
@@ -101,10 +139,11 @@ function wa_open_dialog(frm, mode) {
 		frm.reload_doc();
 	};
 
-	const state = { message: __("Creating the session on the gateway..."), progress: "", qr: "", note: "" };
+	state = { message: __("Creating the session on the gateway..."), progress: "", qr: "", note: "" };
 	state.stuck = false;
 	state.final = null;
-	const render = () => wa_render(dialog, state, started);
+	state.pairing = "";
+	render = () => wa_render(dialog, state, started);
 
 	wa.clock = setInterval(render, 1000);
 	wa.on_progress = (data) => {
@@ -115,7 +154,7 @@ function wa_open_dialog(frm, mode) {
 	frappe.realtime.on(WA_PROGRESS_EVENT, wa.on_progress);
 
 	const poller = new whatsapp_crm.SessionPoller({
-		fetch_status: () => wa_call("get_status", { session: frm.doc.name, recreate: 1 }),
+		fetch_status: () => wa_call("get_status", { session: frm.doc.name, recreate: 1 }).then(wa_stretch),
 		on_update: (view) => wa_on_view(frm, dialog, state, view, render),
 		on_stuck: () => {
 			state.stuck = true;
@@ -130,7 +169,10 @@ function wa_open_dialog(frm, mode) {
 	if (mode === "create") {
 		wa_call("create_session", { session: frm.doc.name })
 			.then((payload) => {
-				if (wa.poller === poller) poller.start(payload);
+				if (wa.poller !== poller) return;
+				poller.start(wa_stretch(payload));
+				if (wa.pending) poller.apply(wa_stretch(wa.pending)); // pushed while the call was running
+				wa.pending = null;
 			})
 			.catch(() => {
 				// frappe.xcall already showed the server's error (e.g. no permission)
@@ -175,14 +217,20 @@ function wa_render(dialog, state, started) {
 	const seconds = Math.floor((Date.now() - started) / 1000);
 	const elapsed = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
 	const parts = [];
-	if (state.qr) {
+	if (state.pairing) {
+		parts.push(
+			`<div class="text-center"><div class="wa-pairing-code" style="font:600 32px/1.4 monospace;letter-spacing:4px">${wa_esc(state.pairing)}</div>
+			<p class="text-muted">${wa_esc(state.pairing_help)}</p></div>`
+		);
+	}
+	if (state.qr && !state.pairing) {
 		// is_safe_qr_src() (in the poller) only lets base64 PNG/SVG data URIs through.
 		parts.push(
 			`<div class="text-center"><img class="wa-qr" alt="${wa_esc(__("WhatsApp QR code"))}" src="${state.qr}"
 				style="width:264px;height:264px;image-rendering:pixelated;background:#fff"></div>`,
 			`<p class="text-center text-muted">${wa_esc(__("On your phone: WhatsApp > Linked devices > Link a device"))}</p>`
 		);
-	} else if (!state.final) {
+	} else if (!state.final && !state.pairing) {
 		parts.push(`<div class="text-center" style="padding:24px"><div class="wa-spinner spinner-border text-muted" role="status"></div></div>`);
 	}
 	const indicator = state.final ? "red" : state.qr ? "blue" : "orange";
@@ -263,4 +311,38 @@ function wa_logout(frm) {
 			},
 		});
 	});
+}
+
+function wa_pairing(frm, state, render) {
+	frappe.prompt(
+		[
+			{
+				fieldname: "phone",
+				fieldtype: "Data",
+				label: __("Phone Number"),
+				description: __("With the country code, digits only, for example 34600111222."),
+				reqd: 1,
+			},
+		],
+		(values) => {
+			frappe.call({
+				method: WA_API + "request_pairing_code",
+				args: { session: frm.doc.name, phone: values.phone },
+				freeze: true,
+				freeze_message: __("Asking the gateway for a pairing code..."),
+				callback: (r) => {
+					const p = r.message || {};
+					if (!p.success) {
+						frappe.msgprint({ title: __("No pairing code"), indicator: "red", message: wa_esc(p.message) });
+						return;
+					}
+					state.pairing = p.code;
+					state.pairing_help = p.message;
+					render();
+				},
+			});
+		},
+		__("Link with phone number"),
+		__("Get code")
+	);
 }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from functools import partial
@@ -12,11 +13,14 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import now_datetime
 
-from whatsapp_crm.gateway import errors
+from whatsapp_crm import live
+from whatsapp_crm.gateway import errors, messages
 from whatsapp_crm.gateway.acquire import (
 	CONNECTED,
+	CONNECTING,
 	DISCONNECTED,
 	NOT_CREATED,
+	QR_READY,
 	Attempt,
 	QrOutcome,
 	QrPolicy,
@@ -24,8 +28,11 @@ from whatsapp_crm.gateway.acquire import (
 	build_payload,
 	outcome_from_error,
 )
-from whatsapp_crm.gateway.client import SESSION_ID_RE, GatewayClient
-from whatsapp_crm.gateway.errors import GatewayError
+from whatsapp_crm.gateway.client import SESSION_ID_RE, GatewayClient, normalise_phone
+from whatsapp_crm.gateway.errors import GatewayError, InvalidPhone
+from whatsapp_crm.gateway.monitor import MonitorPolicy, watch
+from whatsapp_crm.gateway.qr import to_data_uri
+from whatsapp_crm.gateway.status import Kind, SessionState
 from whatsapp_crm.integration import (
 	MANAGER_ROLE,
 	SESSION,
@@ -36,6 +43,7 @@ from whatsapp_crm.integration import (
 	get_settings,
 	log_attempt,
 	log_gateway_error,
+	logger,
 	outcome_message,
 	policy_from,
 	publish_progress,
@@ -87,18 +95,46 @@ class WhatsAppSession(Document):
 
 	@frappe.whitelist(methods=["POST"])
 	def create_session(self) -> dict:
-		"""Create the session on the gateway, then wait (bounded) for its QR."""
-		return self._run("create")
+		"""Create the session on the gateway and get its QR: through the background monitor when a worker
+		runs (the request returns at once), else within the request's deadline."""
+		self._prepare()
+		settings = get_settings()
+		mode = self._live_mode(settings)
+		if mode == "monitor":
+			return self._start_monitor(settings, create=True, wait_s=settings.request_wait)
+		return self._run_inline("create", settings, debug={"monitor": mode})
 
 	@frappe.whitelist(methods=["POST"])
 	def get_status(self, recreate: bool = False) -> dict:
-		"""One status read, plus a QR read when the gateway has one (the Status button and the poll)."""
-		return self._run("status", recreate=recreate)
+		"""The Status button and the form's poll. With a live monitor it answers from the stored state;
+		otherwise one request per session goes to the gateway at a time, and none while the breaker is open."""
+		self._prepare()
+		settings = get_settings()
+		if live.monitor_alive(self.name):
+			return self._stored_payload(settings, source="monitor")
+		breaker = live.breaker_for(settings.gateway_url)
+		state = breaker.state()
+		if state.open:
+			return self._stored_payload(
+				settings, source="breaker", error_code=state.code, retry_in_s=state.retry_in_s
+			)
+		token = live.try_single_flight(self.name, settings.status_timeout + settings.qr_timeout + 2)
+		if token is None:
+			return self._stored_payload(settings, source="single_flight")
+		try:
+			payload = self._run_inline("status", settings, recreate=recreate)
+		finally:
+			live.end_single_flight(self.name, token)
+		if payload["keep_polling"] and self._live_mode(settings) == "monitor":
+			self._start_monitor(settings, create=False, wait_s=0)
+			payload["debug"]["monitor"] = "started"
+		return payload
 
 	@frappe.whitelist(methods=["POST"])
 	def refresh_qr(self) -> dict:
 		"""Wait (bounded) for a fresh QR for a session that already exists on the gateway."""
-		return self._run("refresh")
+		self._prepare()
+		return self._run_inline("refresh", get_settings())
 
 	@frappe.whitelist(methods=["POST"])
 	def logout(self) -> dict:
@@ -123,11 +159,112 @@ class WhatsAppSession(Document):
 			},
 			update_modified=False,
 		)
-		return build_payload(
+		payload = build_payload(
 			outcome,
 			message=_("The phone was unlinked and the session was removed from the gateway."),
 			session_db_id=self.name,
 		)
+		self._share(payload)
+		return payload
+
+	@frappe.whitelist(methods=["POST"])
+	def request_pairing_code(self, phone: str) -> dict:
+		"""Link by typing a code on the phone instead of scanning; rate-limited per session."""
+		self._prepare()
+		settings = get_settings()
+		limit = live.pairing_limit(self.name, settings.pairing_limit, settings.pairing_window * 60)
+		decision = limit.peek()
+		if not decision.allowed:
+			frappe.throw(
+				_(
+					"Too many pairing codes for this session. WhatsApp limits device linking; try again in {0} minutes."
+				).format(max(1, math.ceil(decision.retry_after_s / 60))),
+				exc=frappe.RateLimitExceededError,
+				title=_("Please wait"),
+			)
+		try:
+			phone = normalise_phone(phone)  # bad input costs nothing from the quota
+			with client_from(settings) as client:
+				limit.hit()
+				code = client.request_pairing_code(self.session_id, phone, timeout=settings.status_timeout)
+		except InvalidPhone:
+			frappe.throw(
+				_(
+					"Enter the phone number with its country code, digits only (8 to 15), for example 34600111222."
+				),
+				title=_("Invalid phone number"),
+			)
+		except GatewayError as e:
+			outcome = outcome_from_error(self.session_id, e)
+			self._record_failures(outcome, "pairing")
+			return {"success": False, "code": "", "qr_error": e.code, "message": code_message(e.code)}
+		if self._live_mode(settings) == "monitor":
+			self._start_monitor(settings, create=False, wait_s=0)
+		return {
+			"success": True,
+			"code": f"{code[:4]}-{code[4:]}",
+			"qr_error": None,
+			"message": _(
+				"On your phone: WhatsApp > Linked devices > Link a device > Link with phone number instead, then type this code."
+			),
+			"remaining": limit.peek().remaining,
+		}
+
+	# -- the background monitor (a job; not callable from the browser) ---------------------------------------
+
+	def run_monitor(self, create: bool = False) -> str:
+		"""Watch the session until it is linked, ended, failed, its QR expired or the cap is reached.
+		Only one runs per session, across workers and hosts (a Redis lock with a heartbeat)."""
+		settings = get_settings()
+		policy = policy_from(settings)
+		lock = live.MonitorLock(
+			self.name,
+			ttl_s=policy.status_timeout
+			+ policy.qr_timeout
+			+ max(policy.qr_error_wait, policy.timeout_wait)
+			+ 10,
+		)
+		if not lock.acquire():
+			return "already_running"
+		reason = "failed"
+		try:
+			try:
+				client = client_from(settings)
+			except GatewayError as e:
+				self._apply_live(settings, outcome_from_error(self.session_id, e, policy))
+				return reason
+			with client:
+				reason = watch(
+					client,
+					self.session_id,
+					policy,
+					MonitorPolicy(cap_s=settings.monitor_cap, poll_s=min(2.0, settings.poll_interval)),
+					on_change=partial(self._apply_live, settings),
+					heartbeat=lock.heartbeat,
+					create_first=bool(create),
+				)
+		finally:
+			lock.release()
+			logger().info("session=%s op=monitor stopped reason=%s", self.name, reason)
+		return reason
+
+	def apply_gateway_state(self, state: SessionState, source: str) -> dict:
+		"""Store what a trusted source (a verified webhook) says about the session, and push it."""
+		outcome = QrOutcome(
+			session_id=self.session_id,
+			state={Kind.QR: "qr", Kind.CONNECTED: "connected", Kind.ENDED: "ended"}.get(
+				state.kind, "waiting"
+			),
+			gateway_status=state.raw_status,
+			has_qr=state.qr_available,
+			phone=state.phone,
+		)
+		if state.kind == Kind.QR:
+			if not state.qr:
+				outcome.state = "waiting"
+			else:
+				outcome.qr_payload, outcome.qr_code = state.qr, to_data_uri(state.qr)
+		return self._persist(outcome, source)
 
 	# -- plumbing -------------------------------------------------------------------------------------------
 
@@ -136,9 +273,47 @@ class WhatsAppSession(Document):
 		# frm.call builds the document from the browser's copy: only trust the database.
 		self.reload()
 
-	def _run(self, operation: str, recreate: bool = False) -> dict:
-		self._prepare()
-		settings = get_settings()
+	@staticmethod
+	def _live_mode(settings) -> str:
+		if not settings.use_monitor:
+			return "disabled"
+		return "monitor" if live.workers_available() else "no_worker"
+
+	def _start_monitor(self, settings, *, create: bool, wait_s: float) -> dict:
+		"""Hand the waiting to the monitor; optionally wait briefly for its first news."""
+		if create:
+			live.clear_payload(self.name)
+			self.db_set(
+				{"status": CONNECTING, "qr_code": "", "last_checked": now_datetime()}, update_modified=False
+			)
+			frappe.db.commit()  # nosemgrep: the monitor job must see the state this request wrote
+		frappe.enqueue_doc(
+			SESSION,
+			self.name,
+			"run_monitor",
+			queue=live.MONITOR_QUEUE,
+			timeout=int(settings.monitor_cap + settings.deadline + 60),
+			job_id=live.monitor_job_id(self.name),
+			deduplicate=True,
+			create=create,
+		)
+		deadline = time.monotonic() + max(0.0, wait_s)
+		while time.monotonic() < deadline:
+			payload = live.latest_payload(self.name)
+			if payload and (payload["qr_available"] or not payload["keep_polling"]):
+				payload["debug"]["monitor"] = "started"
+				return payload
+			time.sleep(0.1)
+		outcome = QrOutcome(
+			session_id=self.session_id, state="waiting", poll_after_ms=_ms(settings.poll_interval)
+		)
+		payload = build_payload(outcome, message=_(messages.CREATING), session_db_id=self.name)
+		payload["debug"]["monitor"] = "started"
+		return payload
+
+	def _run_inline(
+		self, operation: str, settings, recreate: bool = False, debug: dict | None = None
+	) -> dict:
 		policy = policy_from(settings)
 		if operation == "status":
 			policy = replace(policy, max_attempts=1)
@@ -149,10 +324,13 @@ class WhatsAppSession(Document):
 		else:
 			with client:
 				outcome = self._talk(client, operation, policy, recreate)
-		return self._persist(outcome, operation)
+			live.breaker_for(settings.gateway_url).record(outcome.error.code if outcome.error else None)
+		payload = self._persist(outcome, operation)
+		payload["debug"].update(debug or {})
+		return payload
 
 	def _talk(self, client: GatewayClient, operation: str, policy: QrPolicy, recreate: bool) -> QrOutcome:
-		"""The one place where a session's acquisition talks to the gateway."""
+		"""The one place where an in-request acquisition talks to the gateway."""
 		if operation == "create":
 			started = time.monotonic()
 			try:
@@ -175,6 +353,54 @@ class WhatsAppSession(Document):
 		log_attempt(self.name, operation, attempt)
 		if operation != "status":
 			publish_progress(self.name, attempt)
+
+	def _apply_live(self, settings, outcome: QrOutcome) -> None:
+		live.breaker_for(settings.gateway_url).record(outcome.error.code if outcome.error else None)
+		self._persist(outcome, "monitor")
+		frappe.db.commit()  # nosemgrep: each change is visible (and pushed) as it happens, not at job end
+
+	def _stored_payload(
+		self, settings, *, source: str, error_code: str | None = None, retry_in_s: float = 0
+	) -> dict:
+		"""Answer from what is known, without asking the gateway."""
+		payload = live.latest_payload(self.name) or self._payload_from_doc(settings)
+		payload["debug"]["source"] = source
+		if error_code:
+			payload.update(
+				success=False,
+				qr_error=error_code,
+				message=code_message(error_code),
+				poll_after_ms=max(payload["poll_after_ms"], _ms(retry_in_s)),
+			)
+			payload["debug"]["breaker_open"] = True
+		return payload
+
+	def _payload_from_doc(self, settings) -> dict:
+		status = self.status or NOT_CREATED
+		waiting = status in (CONNECTING, QR_READY)
+		qr = self.qr_code if status == QR_READY else ""
+		code = self.last_error_code or None
+		if status == CONNECTED:
+			message = outcome_message(QrOutcome(self.session_id, state="connected", phone=self.phone_number))
+		elif status == QR_READY and qr:
+			message = _(messages.QR_READY)
+		elif status == NOT_CREATED:
+			message = _("This session has not been created on the gateway yet. Click Create session.")
+		else:
+			message = code_message(code or errors.QR_NOT_READY)
+		return {
+			"success": True,
+			"message": message,
+			"session_db_id": self.name,
+			"session_id": self.session_id,
+			"status": status,
+			"qr_available": bool(qr),
+			"qr_code": qr,
+			"qr_error": code if status != CONNECTED else None,
+			"keep_polling": waiting,
+			"poll_after_ms": _ms(settings.poll_interval),
+			"debug": {"gateway_status": self.gateway_status, "last_checked": str(self.last_checked or "")},
+		}
 
 	def _persist(self, outcome: QrOutcome, operation: str) -> dict:
 		status = outcome.doc_status
@@ -214,13 +440,24 @@ class WhatsAppSession(Document):
 
 		payload = build_payload(outcome, message=message, session_db_id=self.name)
 		payload["status"] = status
+		payload["debug"]["source"] = operation
+		self._share(payload)
 		return payload
+
+	def _share(self, payload: dict) -> None:
+		"""Every viewer of the form gets the change (after commit), and status reads can answer from it."""
+		live.store_payload(self.name, payload)
+		live.publish_update(self.name, payload)
 
 	def _record_failures(self, outcome: QrOutcome, operation: str) -> None:
 		for title, error, attempt in failures_to_log(outcome):
 			log_gateway_error(
 				title, error, self.name, attempt=attempt, elapsed_ms=outcome.elapsed_ms, operation=operation
 			)
+
+
+def _ms(seconds: float) -> int:
+	return round(seconds * 1000)
 
 
 def delete_on_gateway(name: str, session_id: str) -> None:
