@@ -33,6 +33,24 @@ FAST_POLICY = {
 }
 
 
+def preserve_settings(case) -> None:
+	"""Put the site's settings back after a test class (the code under test commits, e.g. Error Logs)."""
+	saved = frappe.get_single(SETTINGS).as_dict()
+	key = frappe.get_single(SETTINGS).get_password("api_key", raise_exception=False)
+	secret = frappe.get_single(SETTINGS).get_password("webhook_secret", raise_exception=False)
+
+	def restore() -> None:
+		settings = frappe.get_single(SETTINGS)
+		settings.update(
+			{k: v for k, v in saved.items() if k in FAST_POLICY or k in ("enabled", "gateway_url")}
+		)
+		settings.api_key, settings.webhook_secret = key, secret
+		settings.save(ignore_permissions=True)
+		frappe.db.commit()  # nosemgrep: restoring what the tests changed
+
+	case.addClassCleanup(restore)
+
+
 def start_simulator(scenario: str = "qr_now") -> GatewaySimulator:
 	return GatewaySimulator(api_key=TEST_KEY, scenario=scenario).start()
 

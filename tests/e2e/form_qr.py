@@ -50,6 +50,7 @@ def main() -> int:
 	ap.add_argument("--shots", default="/tmp")
 	ap.add_argument("--lang", default="en")
 	ap.add_argument("--session", default=f"e2e-{int(time.time())}")
+	ap.add_argument("--live", action="store_true", help="use the background monitor; the QR must be pushed")
 	args = ap.parse_args()
 	shots = Path(args.shots)
 	shots.mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,29 @@ def main() -> int:
 			)
 			page.reload()
 
+		# point the settings at the simulator (as an admin would in WhatsApp CRM Settings)
+		page.evaluate(
+			"""(v) => frappe.xcall('frappe.client.set_value', {doctype: 'WhatsApp CRM Settings',
+				name: 'WhatsApp CRM Settings', fieldname: v})""",
+			{
+				"enabled": 1,
+				"gateway_url": args.gateway,
+				"api_key": args.api_key,
+				"use_monitor": 1 if args.live else 0,
+			},
+		)
+		polls: list[str] = []
+		created: list[dict] = []
+		page.on("request", lambda r: polls.append(r.url) if "api.session.get_status" in r.url else None)
+		page.on(
+			"response",
+			lambda r: (
+				created.append(r.json().get("message") or {})
+				if "api.session.create_session" in r.url
+				else None
+			),
+		)
+
 		# a new session, saved through the form like a user would
 		page.goto(f"{args.base}/app/whatsapp-session/new")
 		page.wait_for_selector('input[data-fieldname="session_id"]', timeout=30000)
@@ -83,6 +107,8 @@ def main() -> int:
 		page.get_by_role("button", name=create).click()
 
 		page.wait_for_selector(".modal.show img.wa-qr", timeout=40000)
+		polls_before_qr = len(polls)
+		socket_up = page.evaluate("() => !!(frappe.realtime.socket && frappe.realtime.socket.connected)")
 		page.wait_for_timeout(500)
 		page.screenshot(path=str(shots / f"qr-dialog-{args.lang}.png"))
 		src = page.get_attribute(".modal.show img.wa-qr", "src")
@@ -97,8 +123,25 @@ def main() -> int:
 		phone = page.evaluate("() => cur_frm.doc.phone_number")
 		browser.close()
 
-	print(f"session {args.session}: status={status} phone={phone} page errors={errors}")
-	return 0 if status == "Connected" and not errors else 1
+	print(
+		f"session {args.session}: status={status} phone={phone} socket={socket_up} "
+		f"polls before the QR showed={polls_before_qr} page errors={errors}"
+	)
+	answer = created[0] if created else {}
+	monitor = answer.get("debug", {}).get("monitor")
+	print(
+		f"create answered: status={answer.get('status')} qr_available={answer.get('qr_available')} monitor={monitor}"
+	)
+	ok = status == "Connected" and not errors
+	if args.live:  # the create call answered without a QR, and the QR was pushed, not polled for
+		ok = (
+			ok
+			and socket_up
+			and polls_before_qr == 0
+			and monitor == "started"
+			and not answer.get("qr_available")
+		)
+	return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import frappe
 from frappe.tests.utils import FrappeTestCase
 
 from whatsapp_crm.integration import SETTINGS
-from whatsapp_crm.testing import TEST_KEY, configure, make_user, start_simulator
+from whatsapp_crm.testing import TEST_KEY, configure, make_user, preserve_settings, start_simulator
 from whatsapp_crm.whatsapp_crm.doctype.whatsapp_crm_settings.whatsapp_crm_settings import test_connection
 
 
@@ -13,6 +13,7 @@ class TestWhatsAppCRMSettings(FrappeTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
+		preserve_settings(cls)
 		cls.sim = start_simulator()
 		cls.addClassCleanup(cls.sim.stop)
 

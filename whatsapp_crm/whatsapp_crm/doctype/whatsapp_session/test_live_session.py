@@ -17,7 +17,7 @@ from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.simulator import SessionOptions
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION, SETTINGS
-from whatsapp_crm.testing import cleanup, configure, make_session, start_simulator
+from whatsapp_crm.testing import cleanup, configure, make_session, preserve_settings, start_simulator
 
 PREFIX = "walive-"
 SECRET = "webhook-secret-for-tests"
@@ -33,6 +33,7 @@ class LiveCase(FrappeTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
+		preserve_settings(cls)
 		cls.sim = start_simulator()
 		cls.addClassCleanup(cls.sim.stop)
 

@@ -18,6 +18,7 @@ from whatsapp_crm.testing import (
 	error_logs,
 	make_session,
 	make_user,
+	preserve_settings,
 	start_simulator,
 )
 
@@ -28,6 +29,7 @@ class TestWhatsAppSession(FrappeTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
+		preserve_settings(cls)
 		cls.sim = start_simulator()
 		cls.addClassCleanup(cls.sim.stop)
 		cls.nobody = make_user("wa-nobody@example.com")

@@ -66,8 +66,17 @@ function wa_headline(frm) {
 	frm.dashboard.set_headline_alert(wa_esc(text), WA_HEADLINE_COLORS[status] || "gray");
 }
 
-// Stops everything this form started: poller, clock, realtime handler, dialog.
+// Stops everything this form started: the dialog's work and the form's realtime listener.
 function wa_teardown(frm) {
+	const wa = frm.wa;
+	if (!wa) return;
+	wa_close_dialog(frm);
+	if (wa.on_update) frappe.realtime.off(WA_UPDATE_EVENT, wa.on_update);
+	wa.on_update = null;
+}
+
+// Stops the dialog's poller, clock and progress listener, and closes it.
+function wa_close_dialog(frm) {
 	const wa = frm.wa;
 	if (!wa) return;
 	if (wa.poller) wa.poller.stop();
@@ -76,8 +85,6 @@ function wa_teardown(frm) {
 	wa.clock = null;
 	if (wa.on_progress) frappe.realtime.off(WA_PROGRESS_EVENT, wa.on_progress);
 	wa.on_progress = null;
-	if (wa.on_update) frappe.realtime.off(WA_UPDATE_EVENT, wa.on_update);
-	wa.on_update = null;
 	wa.pending = null;
 	if (wa.dialog) {
 		const dialog = wa.dialog;
@@ -118,7 +125,7 @@ function wa_listen(frm) {
 }
 
 function wa_open_dialog(frm, mode) {
-	wa_teardown(frm);
+	wa_close_dialog(frm);
 	const wa = frm.wa;
 	const started = Date.now();
 	let state = null;
@@ -133,9 +140,9 @@ function wa_open_dialog(frm, mode) {
 	});
 	wa.dialog = dialog;
 	dialog.onhide = () => {
-		if (wa.dialog !== dialog) return; // closed by wa_teardown itself
+		if (wa.dialog !== dialog) return; // closed by wa_close_dialog itself
 		wa.dialog = null;
-		wa_teardown(frm);
+		wa_close_dialog(frm);
 		frm.reload_doc();
 	};
 
