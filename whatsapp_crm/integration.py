@@ -84,7 +84,20 @@ def outcome_message(outcome: QrOutcome) -> str:
 
 
 def code_message(code: str) -> str:
-	return _(messages.BY_CODE.get(code, messages.BY_CODE[errors.SERVER_ERROR]))
+	return _(messages.for_code(code))
+
+
+def say(payload: dict, template: str, args: list | tuple = ()) -> dict:
+	"""Set a payload's message in the current language, and keep the English template and its arguments
+	so each viewer's form can show it in their own language (pushed payloads are built in a job)."""
+	payload["message"] = _(template).format(*args)
+	payload["message_template"] = template
+	payload["message_args"] = [str(a) for a in args]
+	return payload
+
+
+def say_outcome(payload: dict, outcome: QrOutcome) -> dict:
+	return say(payload, *messages.for_outcome(outcome.state, outcome.error_code, outcome.phone))
 
 
 def log_attempt(session: str, operation: str, attempt: Attempt) -> None:

@@ -18,6 +18,8 @@ WHERE_TO_SCAN = _("On your phone: WhatsApp > Linked devices > Link a device")
 CONNECTED = _("WhatsApp is linked to {0}.")
 CONNECTED_NO_PHONE = _("WhatsApp is linked.")
 CREATING = _("Creating the session on the gateway...")
+NOT_CREATED_YET = _("This session has not been created on the gateway yet. Click Create session.")
+LOGGED_OUT = _("The phone was unlinked and the session was removed from the gateway.")
 
 BY_CODE = {
 	errors.QR_NOT_READY: _("Waiting for the gateway to generate the QR code..."),
@@ -48,10 +50,14 @@ BY_CODE = {
 }
 
 
+def for_code(code: str | None) -> str:
+	return BY_CODE.get(code or errors.QR_NOT_READY, BY_CODE[errors.SERVER_ERROR])
+
+
 def for_outcome(state: str, error_code: str | None, phone: str | None = None) -> tuple[str, list[str]]:
 	"""(template, format args) for an acquisition's result; templates use positional ``{0}`` only."""
 	if state == "connected":
 		return (CONNECTED, [phone]) if phone else (CONNECTED_NO_PHONE, [])
 	if state == "qr" and not error_code:
 		return QR_READY, []
-	return BY_CODE.get(error_code or errors.QR_NOT_READY, BY_CODE[errors.SERVER_ERROR]), []
+	return for_code(error_code), []

@@ -81,6 +81,24 @@ class TestMonitor(LiveCase):
 		self.assertEqual(live.latest_payload(doc.name)["status"], "Connected")
 		self.assertFalse(live.monitor_alive(doc.name))  # the lock is released
 
+	def test_monitor_speaks_the_language_of_who_started_it(self):
+		from whatsapp_crm.testing import make_user
+
+		user = make_user("wa-manager-es@example.com", ["WhatsApp Manager"])
+		frappe.db.set_value("User", user, "language", "es")
+		frappe.clear_cache(user=user)
+		doc = self.session("lang", SessionOptions(scan_after_s=0.5, rotate_s=0))
+		old_lang = frappe.local.lang
+		try:
+			with self.set_user(user):
+				self.assertEqual(doc.run_monitor(create=True), "connected")
+		finally:
+			frappe.local.lang = old_lang
+		latest = live.latest_payload(doc.name)
+		self.assertEqual(latest["message_template"], "WhatsApp is linked to {0}.")
+		self.assertEqual(latest["message_args"], ["34600111222"])
+		self.assertEqual(latest["message"], "WhatsApp está vinculado a 34600111222.")
+
 	def test_only_one_monitor_per_session(self):
 		doc = self.session("one")
 		other = live.MonitorLock(doc.name, ttl_s=30)

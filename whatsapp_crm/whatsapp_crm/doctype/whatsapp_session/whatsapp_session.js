@@ -101,8 +101,14 @@ function wa_socket_up() {
 	return !!(frappe.realtime && frappe.realtime.socket && frappe.realtime.socket.connected);
 }
 
-function wa_stretch(payload) {
-	if (payload && typeof payload === "object" && payload.keep_polling && wa_socket_up()) {
+// Every payload from the server passes here: the message in this viewer's language (pushed payloads are
+// built in a background job), and a slower fallback poll while the socket pushes changes.
+function wa_prepare(payload) {
+	if (!payload || typeof payload !== "object") return payload;
+	if (typeof payload.message_template === "string" && payload.message_template) {
+		payload.message = __(payload.message_template, Array.isArray(payload.message_args) ? payload.message_args : []);
+	}
+	if (payload.keep_polling && wa_socket_up()) {
 		payload.poll_after_ms = Math.max(payload.poll_after_ms || 0, WA_POLL_WITH_SOCKET_MS);
 	}
 	return payload;
@@ -114,7 +120,7 @@ function wa_listen(frm) {
 	wa.on_update = (payload) => {
 		if (!payload || payload.session_db_id !== frm.doc.name) return;
 		if (wa.poller && wa.poller.running) {
-			wa.poller.apply(wa_stretch(payload));
+			wa.poller.apply(wa_prepare(payload));
 		} else if (wa.dialog) {
 			wa.pending = payload; // the create call has not answered yet
 		} else if (payload.status !== frm.doc.status) {
@@ -161,7 +167,7 @@ function wa_open_dialog(frm, mode) {
 	frappe.realtime.on(WA_PROGRESS_EVENT, wa.on_progress);
 
 	const poller = new whatsapp_crm.SessionPoller({
-		fetch_status: () => wa_call("get_status", { session: frm.doc.name, recreate: 1 }).then(wa_stretch),
+		fetch_status: () => wa_call("get_status", { session: frm.doc.name, recreate: 1 }).then(wa_prepare),
 		on_update: (view) => wa_on_view(frm, dialog, state, view, render),
 		on_stuck: () => {
 			state.stuck = true;
@@ -177,8 +183,8 @@ function wa_open_dialog(frm, mode) {
 		wa_call("create_session", { session: frm.doc.name })
 			.then((payload) => {
 				if (wa.poller !== poller) return;
-				poller.start(wa_stretch(payload));
-				if (wa.pending) poller.apply(wa_stretch(wa.pending)); // pushed while the call was running
+				poller.start(wa_prepare(payload));
+				if (wa.pending) poller.apply(wa_prepare(wa.pending)); // pushed while the call was running
 				wa.pending = null;
 			})
 			.catch(() => {
@@ -278,7 +284,7 @@ function wa_show_status(frm) {
 		freeze: true,
 		freeze_message: __("Asking the gateway..."),
 		callback: (r) => {
-			const p = r.message || {};
+			const p = wa_prepare(r.message || {});
 			const d = p.debug || {};
 			frm.reload_doc().then(() => {
 				const yes_no = (v) => (v ? __("Yes") : __("No"));
@@ -312,7 +318,7 @@ function wa_logout(frm) {
 			freeze: true,
 			freeze_message: __("Logging out..."),
 			callback: (r) => {
-				const p = r.message || {};
+				const p = wa_prepare(r.message || {});
 				frappe.show_alert({ message: wa_esc(p.message), indicator: p.success ? "green" : "red" }, 7);
 				frm.reload_doc();
 			},

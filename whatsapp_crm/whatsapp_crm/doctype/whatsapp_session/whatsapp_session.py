@@ -44,9 +44,10 @@ from whatsapp_crm.integration import (
 	log_attempt,
 	log_gateway_error,
 	logger,
-	outcome_message,
 	policy_from,
 	publish_progress,
+	say,
+	say_outcome,
 )
 
 
@@ -147,7 +148,7 @@ class WhatsAppSession(Document):
 		except GatewayError as e:
 			outcome = outcome_from_error(self.session_id, e)
 			self._record_failures(outcome, "logout")
-			return build_payload(outcome, message=outcome_message(outcome), session_db_id=self.name)
+			return say_outcome(build_payload(outcome, session_db_id=self.name), outcome)
 		self.db_set(
 			{
 				"status": DISCONNECTED,
@@ -159,11 +160,7 @@ class WhatsAppSession(Document):
 			},
 			update_modified=False,
 		)
-		payload = build_payload(
-			outcome,
-			message=_("The phone was unlinked and the session was removed from the gateway."),
-			session_db_id=self.name,
-		)
+		payload = say(build_payload(outcome, session_db_id=self.name), messages.LOGGED_OUT)
 		self._share(payload)
 		return payload
 
@@ -215,6 +212,8 @@ class WhatsAppSession(Document):
 	def run_monitor(self, create: bool = False) -> str:
 		"""Watch the session until it is linked, ended, failed, its QR expired or the cap is reached.
 		Only one runs per session, across workers and hosts (a Redis lock with a heartbeat)."""
+		# Jobs run in the site's default language; speak the language of the user who started it.
+		frappe.set_user_lang(frappe.session.user)
 		settings = get_settings()
 		policy = policy_from(settings)
 		lock = live.MonitorLock(
@@ -307,7 +306,7 @@ class WhatsAppSession(Document):
 		outcome = QrOutcome(
 			session_id=self.session_id, state="waiting", poll_after_ms=_ms(settings.poll_interval)
 		)
-		payload = build_payload(outcome, message=_(messages.CREATING), session_db_id=self.name)
+		payload = say(build_payload(outcome, session_db_id=self.name), messages.CREATING)
 		payload["debug"]["monitor"] = "started"
 		return payload
 
@@ -369,9 +368,9 @@ class WhatsAppSession(Document):
 			payload.update(
 				success=False,
 				qr_error=error_code,
-				message=code_message(error_code),
 				poll_after_ms=max(payload["poll_after_ms"], _ms(retry_in_s)),
 			)
+			say(payload, messages.for_code(error_code))
 			payload["debug"]["breaker_open"] = True
 		return payload
 
@@ -381,16 +380,15 @@ class WhatsAppSession(Document):
 		qr = self.qr_code if status == QR_READY else ""
 		code = self.last_error_code or None
 		if status == CONNECTED:
-			message = outcome_message(QrOutcome(self.session_id, state="connected", phone=self.phone_number))
+			template, args = messages.for_outcome("connected", None, self.phone_number)
 		elif status == QR_READY and qr:
-			message = _(messages.QR_READY)
+			template, args = messages.QR_READY, []
 		elif status == NOT_CREATED:
-			message = _("This session has not been created on the gateway yet. Click Create session.")
+			template, args = messages.NOT_CREATED_YET, []
 		else:
-			message = code_message(code or errors.QR_NOT_READY)
-		return {
+			template, args = messages.for_code(code or errors.QR_NOT_READY), []
+		payload = {
 			"success": True,
-			"message": message,
 			"session_db_id": self.name,
 			"session_id": self.session_id,
 			"status": status,
@@ -401,14 +399,13 @@ class WhatsAppSession(Document):
 			"poll_after_ms": _ms(settings.poll_interval),
 			"debug": {"gateway_status": self.gateway_status, "last_checked": str(self.last_checked or "")},
 		}
+		return say(payload, template, args)
 
 	def _persist(self, outcome: QrOutcome, operation: str) -> dict:
 		status = outcome.doc_status
-		message = outcome_message(outcome)
 		never_created = self.status == NOT_CREATED and outcome.error_code == errors.SESSION_NOT_FOUND
 		if never_created:
 			status = NOT_CREATED
-			message = _("This session has not been created on the gateway yet. Click Create session.")
 		values = {
 			"status": status,
 			"last_checked": now_datetime(),
@@ -438,7 +435,11 @@ class WhatsAppSession(Document):
 		if not never_created:
 			self._record_failures(outcome, operation)
 
-		payload = build_payload(outcome, message=message, session_db_id=self.name)
+		payload = build_payload(outcome, session_db_id=self.name)
+		if never_created:
+			say(payload, messages.NOT_CREATED_YET)
+		else:
+			say_outcome(payload, outcome)
 		payload["status"] = status
 		payload["debug"]["source"] = operation
 		self._share(payload)
