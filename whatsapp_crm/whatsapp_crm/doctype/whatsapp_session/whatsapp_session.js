@@ -258,6 +258,8 @@ function wa_render(dialog, state, started) {
 	}
 	if (state.stuck || state.final) parts.push(wa_diagnosis_html());
 	dialog.get_field("qr_area").$wrapper.html(parts.join(""));
+	// a pairing code needs a live session on the gateway
+	dialog.get_secondary_btn().toggleClass("hide", !!state.final);
 }
 
 function wa_diagnosis_html() {
