@@ -16,6 +16,7 @@ beside the new one where it applies.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import threading
@@ -50,9 +51,11 @@ created: list[str] = []
 
 
 class Site:
-	def __init__(self, base: str, user: str, password: str) -> None:
+	def __init__(self, base: str, user: str, password: str, site_name: str) -> None:
 		self.base = base.rstrip("/")
 		self.http = requests.Session()
+		# a production server (gunicorn behind no proxy) needs the site named; bench serve has a default
+		self.http.headers["X-Frappe-Site-Name"] = site_name
 		r = self.http.post(f"{self.base}/api/method/login", json={"usr": user, "pwd": password}, timeout=30)
 		r.raise_for_status()
 		self.sid = self.http.cookies.get("sid")
@@ -144,6 +147,7 @@ def p1(site: Site, sim: GatewaySimulator, runs: int) -> dict:
 
 def p2(site: Site, sim: GatewaySimulator, listener: Listener, runs: int, webhook_url: str) -> dict:
 	out = {}
+	rng = random.Random(7)
 	site.set_settings(use_monitor=1, request_wait=0)
 	for label, url in (("webhooks (+ monitor)", webhook_url), ("polling (monitor only)", None)):
 		sim.set_webhook(url, SECRET, "hmac")
@@ -154,7 +158,8 @@ def p2(site: Site, sim: GatewaySimulator, listener: Listener, runs: int, webhook
 			name = site.new_session(sid)
 			listener.subscribe(name)
 			site.call("create_session", session=name)
-			time.sleep(1.0)  # the monitor is up and polling; no QR yet
+			# the monitor is up and polling, no QR yet; a random phase so its poll cadence does not line up
+			time.sleep(rng.uniform(1.5, 3.5))
 			t0 = time.monotonic()
 			sim.set_scenario(sid, SessionOptions(qr_after_s=0, rotate_s=0))  # the gateway has the QR now
 			if wait_for(lambda n=name: n in listener.received, 15):
@@ -275,7 +280,7 @@ def main() -> int:
 	args = ap.parse_args()
 	only = set(args.only.upper().split(","))
 
-	site = Site(args.base, args.user, args.password)
+	site = Site(args.base, args.user, args.password, args.site)
 	saved = {k: v for k, v in site.settings().items() if k in SETTINGS_FIELDS}
 	webhook_url = f"{args.base}/api/method/whatsapp_crm.api.webhook.receive"
 	with GatewaySimulator(api_key=KEY, scenario="qr_now") as sim:
@@ -288,7 +293,7 @@ def main() -> int:
 			monitor_cap=30,
 			**DEFAULT_POLICY,
 		)
-		listener = Listener(site, args.socket, args.site)
+		listener = Listener(site, args.socket, args.site) if "P2" in only else None
 		try:
 			if "P1" in only:
 				print("P1 create request wall time, gateway hangs")
@@ -314,7 +319,8 @@ def main() -> int:
 						f"   {label:<34} p50 {median * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  errors {errors}/{total}"
 					)
 		finally:
-			listener.close()
+			if listener:
+				listener.close()
 			site.set_settings(**saved)
 			for name in created:
 				site.delete_session(name)

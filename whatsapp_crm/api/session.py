@@ -15,11 +15,15 @@ from whatsapp_crm.integration import SESSION
 
 
 def _session(session: str):
-	if not session or not frappe.db.exists(SESSION, session):
-		frappe.throw(
-			_("WhatsApp Session {0} not found.").format(frappe.bold(session)), frappe.DoesNotExistError
-		)
-	return frappe.get_doc(SESSION, session)
+	try:
+		if not session:
+			raise frappe.DoesNotExistError
+		doc = frappe.get_doc(SESSION, session)
+	except frappe.DoesNotExistError:
+		frappe.clear_last_message()
+		frappe.throw(_("WhatsApp Session {0} not found.").format(frappe.bold(session)), frappe.DoesNotExistError)
+	doc.flags.fresh_from_db = True  # no second load in the controller
+	return doc
 
 
 @frappe.whitelist(methods=["POST"])

@@ -270,7 +270,8 @@ class WhatsAppSession(Document):
 	def _prepare(self) -> None:
 		self.check_permission("write")
 		# frm.call builds the document from the browser's copy: only trust the database.
-		self.reload()
+		if not self.flags.fresh_from_db:
+			self.reload()
 
 	@staticmethod
 	def _live_mode(settings) -> str:
