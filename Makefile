@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pytest nodetest lint bench simulate clean
+.PHONY: demo test pytest nodetest lint bench bench-live simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_acquire.py
+
+## Live-session numbers (P1-P4) against a running site: make bench-live BASE=http://127.0.0.1:8000 SITE=mysite
+BASE ?= http://127.0.0.1:8000
+SOCKET ?= http://127.0.0.1:9000
+SITE ?= $(error set SITE to the site name, e.g. make bench-live SITE=crm.example.com)
+bench-live: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) benchmarks/bench_live.py --base $(BASE) --socket $(SOCKET) --site $(SITE)
 
 simulate: $(STAMP)
 	$(VENV)/bin/whatsapp-crm simulate

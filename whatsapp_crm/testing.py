@@ -4,6 +4,7 @@ pointing at it with a fast policy, and session factories. Not imported by produc
 from __future__ import annotations
 
 import frappe
+from frappe.tests.utils import FrappeTestCase
 
 from whatsapp_crm.gateway.simulator import GatewaySimulator
 from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
@@ -100,3 +101,24 @@ def make_user(email: str, roles: list[str] | None = None) -> str:
 	user.set("roles", [])
 	user.add_roles(DESK_ROLE, *(roles or []))
 	return email
+
+
+class GatewayTestCase(FrappeTestCase):
+	"""Starts the simulator, points the settings at it with the fast policy (restoring the site's own after
+	the class), and removes the sessions whose names start with ``prefix``, with their Error Logs."""
+
+	prefix = ""
+	settings_overrides: dict = {}  # noqa: RUF012 (read-only per class)
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		preserve_settings(cls)
+		cls.sim = start_simulator()
+		cls.addClassCleanup(cls.sim.stop)
+
+	def setUp(self):
+		configure(self.sim.url, **self.settings_overrides)
+		if self.prefix:
+			cleanup(self.prefix)
+			self.addCleanup(cleanup, self.prefix)

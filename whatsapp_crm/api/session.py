@@ -21,7 +21,9 @@ def _session(session: str):
 		doc = frappe.get_doc(SESSION, session)
 	except frappe.DoesNotExistError:
 		frappe.clear_last_message()
-		frappe.throw(_("WhatsApp Session {0} not found.").format(frappe.bold(session)), frappe.DoesNotExistError)
+		frappe.throw(
+			_("WhatsApp Session {0} not found.").format(frappe.bold(session)), frappe.DoesNotExistError
+		)
 	doc.flags.fresh_from_db = True  # no second load in the controller
 	return doc
 

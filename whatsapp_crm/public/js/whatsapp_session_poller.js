@@ -161,17 +161,20 @@
 			return Math.max(0, this._now() - this._started_at);
 		}
 
+		_clear_timer() {
+			if (this._timer === null) return;
+			const clear_timeout = this._clear_timeout;
+			try {
+				clear_timeout(this._timer);
+			} catch (e) {
+				log_error("clear_timeout failed", e);
+			}
+			this._timer = null;
+		}
+
 		_cancel() {
 			this._generation += 1; // late results of outstanding requests are now ignored
-			if (this._timer !== null) {
-				const clear_timeout = this._clear_timeout;
-				try {
-					clear_timeout(this._timer);
-				} catch (e) {
-					log_error("clear_timeout failed", e);
-				}
-				this._timer = null;
-			}
+			this._clear_timer();
 		}
 
 		_make_view(fields) {
@@ -236,15 +239,7 @@
 
 		// (Re)arms the single timer: the next tick runs after delay_ms.
 		_schedule(delay_ms) {
-			if (this._timer !== null) {
-				const clear_timeout = this._clear_timeout;
-				try {
-					clear_timeout(this._timer);
-				} catch (e) {
-					log_error("clear_timeout failed", e);
-				}
-				this._timer = null;
-			}
+			this._clear_timer();
 			this._delay = delay_ms;
 			const generation = this._generation;
 			const set_timeout = this._set_timeout;

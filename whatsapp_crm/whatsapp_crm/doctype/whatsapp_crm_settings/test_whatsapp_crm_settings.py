@@ -2,24 +2,13 @@
 # For license information, please see license.txt
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 
 from whatsapp_crm.integration import SETTINGS
-from whatsapp_crm.testing import TEST_KEY, configure, make_user, preserve_settings, start_simulator
+from whatsapp_crm.testing import TEST_KEY, GatewayTestCase, configure, make_user
 from whatsapp_crm.whatsapp_crm.doctype.whatsapp_crm_settings.whatsapp_crm_settings import test_connection
 
 
-class TestWhatsAppCRMSettings(FrappeTestCase):
-	@classmethod
-	def setUpClass(cls):
-		super().setUpClass()
-		preserve_settings(cls)
-		cls.sim = start_simulator()
-		cls.addClassCleanup(cls.sim.stop)
-
-	def setUp(self):
-		configure(self.sim.url)
-
+class TestWhatsAppCRMSettings(GatewayTestCase):
 	def stored(self, field):
 		return frappe.db.get_single_value(SETTINGS, field)
 

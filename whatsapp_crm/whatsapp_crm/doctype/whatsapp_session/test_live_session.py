@@ -7,7 +7,6 @@ import json
 import time
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import set_request
 from frappe.utils.background_jobs import get_redis_connection_without_auth
 
@@ -17,7 +16,7 @@ from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.simulator import SessionOptions
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION, SETTINGS
-from whatsapp_crm.testing import cleanup, configure, make_session, preserve_settings, start_simulator
+from whatsapp_crm.testing import GatewayTestCase, configure, make_session
 
 PREFIX = "walive-"
 SECRET = "webhook-secret-for-tests"
@@ -29,20 +28,9 @@ def reset_live_state(name: str, gateway_url: str) -> None:
 	live.STORE.delete(f"whatsapp_crm:breaker:{gateway_url}")
 
 
-class LiveCase(FrappeTestCase):
-	@classmethod
-	def setUpClass(cls):
-		super().setUpClass()
-		preserve_settings(cls)
-		cls.sim = start_simulator()
-		cls.addClassCleanup(cls.sim.stop)
-
-	def setUp(self):
-		configure(self.sim.url, webhook_secret=SECRET)
-		cleanup(PREFIX)
-
-	def tearDown(self):
-		cleanup(PREFIX)
+class LiveCase(GatewayTestCase):
+	prefix = PREFIX
+	settings_overrides = {"webhook_secret": SECRET}  # noqa: RUF012
 
 	def session(self, suffix: str, scenario=None):
 		doc = make_session(PREFIX + suffix)

@@ -5,7 +5,6 @@ import json
 import time
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils.background_jobs import get_redis_connection_without_auth
 
 from whatsapp_crm.api import session as api
@@ -13,34 +12,24 @@ from whatsapp_crm.gateway.simulator import SessionOptions
 from whatsapp_crm.integration import PROGRESS_EVENT, SESSION, TITLE_GATEWAY, TITLE_QR
 from whatsapp_crm.testing import (
 	TEST_KEY,
-	cleanup,
+	GatewayTestCase,
 	configure,
 	error_logs,
 	make_session,
 	make_user,
-	preserve_settings,
-	start_simulator,
 )
 
 PREFIX = "watest-"
 
 
-class TestWhatsAppSession(FrappeTestCase):
+class TestWhatsAppSession(GatewayTestCase):
+	prefix = PREFIX
+
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		preserve_settings(cls)
-		cls.sim = start_simulator()
-		cls.addClassCleanup(cls.sim.stop)
 		cls.nobody = make_user("wa-nobody@example.com")
 		cls.manager = make_user("wa-manager@example.com", ["WhatsApp Manager"])
-
-	def setUp(self):
-		configure(self.sim.url)
-		cleanup(PREFIX)
-
-	def tearDown(self):
-		cleanup(PREFIX)
 
 	# -- the happy path -------------------------------------------------------------------------------------
 
