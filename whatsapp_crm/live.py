@@ -71,6 +71,11 @@ def monitor_alive(session: str) -> bool:
 	return bool(frappe.cache.exists(_key("monitor", session)))
 
 
+def stop_monitor(session: str) -> None:
+	"""Take the lock away: the monitor's next heartbeat fails and it stops (within one poll)."""
+	STORE.delete(_key("monitor", session))
+
+
 def workers_available(queue: str = MONITOR_QUEUE) -> bool:
 	"""Whether an idle RQ worker listens on the queue. A monitor holds its worker while it waits (up to
 	its cap), so one queued behind busy workers would deliver nothing for minutes: better to wait in the

@@ -110,6 +110,14 @@ class TestMonitor(LiveCase):
 		first.release()
 		self.assertFalse(live.monitor_alive(doc.name))
 
+	def test_deleting_the_session_stops_its_monitor(self):
+		doc = self.session("delmon")
+		lock = live.MonitorLock(doc.name, ttl_s=30)
+		self.assertTrue(lock.acquire())
+		frappe.delete_doc(SESSION, doc.name)
+		frappe.db.commit()  # nosemgrep: the gateway call and the stop wait for the commit
+		self.assertFalse(lock.heartbeat())  # the running monitor would stop at its next beat
+
 	def test_stops_at_once_when_the_key_is_refused(self):
 		doc = self.session("key")
 		configure(self.sim.url, api_key="wrong")

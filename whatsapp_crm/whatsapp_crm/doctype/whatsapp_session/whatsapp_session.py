@@ -149,6 +149,7 @@ class WhatsAppSession(Document):
 			outcome = outcome_from_error(self.session_id, e)
 			self._record_failures(outcome, "logout")
 			return say_outcome(build_payload(outcome, session_db_id=self.name), outcome)
+		live.stop_monitor(self.name)
 		self.db_set(
 			{
 				"status": DISCONNECTED,
@@ -464,6 +465,7 @@ def _ms(seconds: float) -> int:
 
 def delete_on_gateway(name: str, session_id: str) -> None:
 	"""Remove a deleted document's session from the gateway; failures go to the Error Log."""
+	live.stop_monitor(name)
 	try:
 		with client_from(get_settings()) as client:
 			client.delete_session(session_id, timeout=5)
