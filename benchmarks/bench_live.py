@@ -211,22 +211,17 @@ def p4(site: Site, sim: GatewaySimulator, pollers: int, rounds: int) -> dict:
 	def ping() -> None:
 		site.http.post(f"{site.base}/api/method/ping", timeout=60).raise_for_status()
 
+	status = lambda: site.call("get_status", session=new)  # noqa: E731
+	new_settings = {"use_monitor": 0, **DEFAULT_POLICY}
+	# (label, settings, calls per poller, pollers, pause between a poller's calls, call)
 	cases = [
-		(
-			"new, 1 poller",
-			{"use_monitor": 0, **DEFAULT_POLICY},
-			rounds,
-			1,
-			lambda: site.call("get_status", session=new),
-		),
-		(
-			f"new, {pollers} pollers",
-			{"use_monitor": 0, **DEFAULT_POLICY},
-			rounds,
-			pollers,
-			lambda: site.call("get_status", session=new),
-		),
-		(f"floor: frappe ping, {pollers} pollers", {}, rounds, pollers, ping),
+		("new, 1 poller", new_settings, rounds, 1, 0.2, status),
+		# what 100 open forms do: each polls every 3 s (the default interval), starting at random times
+		(f"new, {pollers} forms polling every 3 s", new_settings, rounds, pollers, 3.0, status),
+		(f"floor: frappe ping, {pollers} x every 3 s", {}, rounds, pollers, 3.0, ping),
+		# a stress far above what forms do: every poller calls again 0.2 s after each answer
+		(f"new, {pollers} pollers every 0.2 s (stress)", new_settings, rounds, pollers, 0.2, status),
+		(f"floor: frappe ping, {pollers} x every 0.2 s", {}, rounds, pollers, 0.2, ping),
 		# what the seed did: every status call is one gateway read that waits for its timeout. Last, as
 		# these hold the server's threads for long after they time out on the client.
 		(
@@ -234,6 +229,7 @@ def p4(site: Site, sim: GatewaySimulator, pollers: int, rounds: int) -> dict:
 			{"use_monitor": 0, "max_attempts": 1, "deadline": 10},
 			1,
 			pollers,
+			3.0,
 			lambda: site.call("refresh_qr", session=seed),
 		),
 	]
@@ -249,14 +245,16 @@ def p4(site: Site, sim: GatewaySimulator, pollers: int, rounds: int) -> dict:
 		0,
 		1,
 	)
-	for label, settings, count, workers, call in cases:
+	jitter = random.Random(11)
+	for label, settings, count, workers, pause, call in cases:
 		if settings:
 			site.set_settings(**settings)
 		latencies, errors = [], 0
 		lock = threading.Lock()
 
-		def poller(call=call, count=count):
+		def poller(call=call, count=count, pause=pause, offset=0.0):
 			nonlocal errors
+			time.sleep(offset)
 			for _ in range(count):
 				started = time.monotonic()
 				try:
@@ -267,11 +265,11 @@ def p4(site: Site, sim: GatewaySimulator, pollers: int, rounds: int) -> dict:
 				with lock:
 					latencies.append(time.monotonic() - started)
 					errors += 0 if ok else 1
-				time.sleep(0.2)
+				time.sleep(pause)
 
 		with ThreadPoolExecutor(workers) as pool:
 			for _ in range(workers):
-				pool.submit(poller)
+				pool.submit(poller, offset=jitter.uniform(0, pause) if pause >= 1 else 0.0)
 		latencies.sort()
 		p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
 		out[label] = (statistics.median(latencies), p99, errors, len(latencies))
@@ -311,7 +309,7 @@ def main() -> int:
 				print("P1 create request wall time, gateway hangs")
 				for label, (median, worst, modes) in p1(site, sim, min(args.runs, 3)).items():
 					print(
-						f"   {label:<34} median {median:6.2f}s  worst {worst:6.2f}s  monitor={sorted(set(modes))}"
+						f"   {label:<42} median {median:6.2f}s  worst {worst:6.2f}s  monitor={sorted(set(modes))}"
 					)
 			if "P2" in only:
 				print("P2 simulator has the QR -> realtime client receives it")
@@ -319,16 +317,16 @@ def main() -> int:
 					shown = (
 						f"median {median:6.3f}s  worst {worst:6.3f}s" if median is not None else "no delivery"
 					)
-					print(f"   {label:<34} {shown}  missed {misses}/{args.runs}")
+					print(f"   {label:<42} {shown}  missed {misses}/{args.runs}")
 			if "P3" in only:
 				print(f"P3 gateway requests per minute, one waiting session ({args.p3_seconds:g} s each)")
 				for (label, forms), rate in p3(site, sim, args.p3_seconds).items():
-					print(f"   {label:<34} {forms:>2} form(s) open: {rate:6.1f}/min")
+					print(f"   {label:<42} {forms:>2} form(s) open: {rate:6.1f}/min")
 			if "P4" in only:
 				print(f"P4 status call latency, {args.pollers} concurrent pollers, gateway hangs")
 				for label, (median, p99, errors, total) in p4(site, sim, args.pollers, 10).items():
 					print(
-						f"   {label:<34} p50 {median * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  errors {errors}/{total}"
+						f"   {label:<42} p50 {median * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  errors {errors}/{total}"
 					)
 		finally:
 			if listener:
