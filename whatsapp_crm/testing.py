@@ -87,6 +87,27 @@ def cleanup(prefix: str) -> None:
 	frappe.db.commit()  # nosemgrep: tests clean up what the code under test committed
 
 
+def capture_realtime(action):
+	"""Run ``action()`` and return (its result, the realtime events it published), read from the Redis
+	channel the socket.io server listens on."""
+	import json
+
+	from frappe.utils.background_jobs import get_redis_connection_without_auth
+
+	pubsub = get_redis_connection_without_auth().pubsub()
+	pubsub.subscribe("events")
+	try:
+		pubsub.get_message(timeout=1)  # the subscribe confirmation
+		result = action()
+		events = []
+		while message := pubsub.get_message(timeout=0.5):
+			if message["type"] == "message":
+				events.append(json.loads(message["data"]))
+	finally:
+		pubsub.close()
+	return result, events
+
+
 def make_user(email: str, roles: list[str] | None = None) -> str:
 	"""A desk user with exactly these roles (plus a harmless desk role so the user is a System User)."""
 	if not frappe.db.exists("Role", DESK_ROLE):

@@ -8,7 +8,6 @@ import time
 
 import frappe
 from frappe.utils import set_request
-from frappe.utils.background_jobs import get_redis_connection_without_auth
 
 from whatsapp_crm import live
 from whatsapp_crm.api import session as api
@@ -16,7 +15,7 @@ from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.simulator import SessionOptions
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION, SETTINGS
-from whatsapp_crm.testing import GatewayTestCase, configure, make_session
+from whatsapp_crm.testing import GatewayTestCase, capture_realtime, configure, make_session
 
 PREFIX = "walive-"
 SECRET = "webhook-secret-for-tests"
@@ -44,17 +43,7 @@ class LiveCase(GatewayTestCase):
 class TestMonitor(LiveCase):
 	def test_runs_until_linked_and_writes_only_changes(self):
 		doc = self.session("mon", SessionOptions(qr_after_s=0.5, scan_after_s=1.5, rotate_s=0))
-		pubsub = get_redis_connection_without_auth().pubsub()
-		pubsub.subscribe("events")
-		pubsub.get_message(timeout=1)
-		try:
-			reason = doc.run_monitor(create=True)
-			events = []
-			while message := pubsub.get_message(timeout=0.5):
-				if message["type"] == "message":
-					events.append(json.loads(message["data"]))
-		finally:
-			pubsub.close()
+		reason, events = capture_realtime(lambda: doc.run_monitor(create=True))
 		self.assertEqual(reason, "connected")
 		self.assertEqual(frappe.db.get_value(SESSION, doc.name, "status"), "Connected")
 		updates = [e["message"] for e in events if e.get("event") == live.UPDATE_EVENT]

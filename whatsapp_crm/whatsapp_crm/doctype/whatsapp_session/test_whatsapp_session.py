@@ -5,7 +5,6 @@ import json
 import time
 
 import frappe
-from frappe.utils.background_jobs import get_redis_connection_without_auth
 
 from whatsapp_crm.api import session as api
 from whatsapp_crm.gateway.simulator import SessionOptions
@@ -13,6 +12,7 @@ from whatsapp_crm.integration import PROGRESS_EVENT, SESSION, TITLE_GATEWAY, TIT
 from whatsapp_crm.testing import (
 	TEST_KEY,
 	GatewayTestCase,
+	capture_realtime,
 	configure,
 	error_logs,
 	make_session,
@@ -174,17 +174,7 @@ class TestWhatsAppSession(GatewayTestCase):
 	def test_progress_is_pushed_per_attempt(self):
 		doc = make_session(PREFIX + "progress")
 		self.sim.set_scenario(doc.session_id, SessionOptions(qr_errors=1))
-		pubsub = get_redis_connection_without_auth().pubsub()
-		pubsub.subscribe("events")
-		try:
-			pubsub.get_message(timeout=1)  # the subscribe confirmation
-			api.create_session(doc.name)
-			events = []
-			while message := pubsub.get_message(timeout=0.5):
-				if message["type"] == "message":
-					events.append(json.loads(message["data"]))
-		finally:
-			pubsub.close()
+		_, events = capture_realtime(lambda: api.create_session(doc.name))
 		progress = [e["message"] for e in events if e.get("event") == PROGRESS_EVENT]
 		progress = [m for m in progress if m["session"] == doc.name]
 		self.assertEqual([m["outcome"] for m in progress], ["QR_GENERATION_ERROR", "qr"])
