@@ -78,11 +78,6 @@ def client_from(settings) -> GatewayClient:
 	)
 
 
-def outcome_message(outcome: QrOutcome) -> str:
-	template, args = messages.for_outcome(outcome.state, outcome.error_code, outcome.phone)
-	return _(template).format(*args)
-
-
 def code_message(code: str) -> str:
 	return _(messages.for_code(code))
 

@@ -16,12 +16,16 @@ UPDATE_EVENT = "whatsapp_session_update"
 MONITOR_QUEUE = "short"
 
 
+def _read(full_key: str) -> str | None:
+	value = frappe.cache.get(full_key)
+	return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisStore:
 	"""The gateway layer's Store over frappe.cache (site-prefixed keys, TTL on every value)."""
 
 	def get(self, key: str) -> str | None:
-		value = frappe.cache.get(frappe.cache.make_key(key))
-		return value.decode() if isinstance(value, bytes) else value
+		return _read(frappe.cache.make_key(key))
 
 	def set(self, key: str, value: str, ttl_s: float) -> None:
 		frappe.cache.set(frappe.cache.make_key(key), value, px=max(1, int(ttl_s * 1000)))
@@ -54,15 +58,13 @@ class MonitorLock:
 
 	def heartbeat(self) -> bool:
 		"""Refresh the TTL if this monitor still owns the lock; False means stop."""
-		current = frappe.cache.get(self.key)
-		if (current.decode() if isinstance(current, bytes) else current) != self.token:
+		if _read(self.key) != self.token:
 			return False
 		frappe.cache.pexpire(self.key, self.ttl_ms)
 		return True
 
 	def release(self) -> None:
-		current = frappe.cache.get(self.key)
-		if (current.decode() if isinstance(current, bytes) else current) == self.token:
+		if _read(self.key) == self.token:
 			frappe.cache.delete(self.key)
 
 
@@ -106,8 +108,7 @@ def try_single_flight(session: str, ttl_s: float) -> str | None:
 
 def end_single_flight(session: str, token: str) -> None:
 	key = frappe.cache.make_key(_key("flight", session))
-	current = frappe.cache.get(key)
-	if (current.decode() if isinstance(current, bytes) else current) == token:
+	if _read(key) == token:
 		frappe.cache.delete(key)
 
 

@@ -142,13 +142,13 @@ def acquire_qr(
 	"""Run the policy once; never raises a GatewayError, it is reported in the outcome instead."""
 	policy = policy or QrPolicy()
 	started = clock()
-	outcome = QrOutcome(session_id=session_id, state="waiting", poll_after_ms=_ms(policy.poll_interval))
+	outcome = QrOutcome(session_id=session_id, state="waiting", poll_after_ms=ms(policy.poll_interval))
 
 	def left() -> float:
 		return policy.deadline - (clock() - started)
 
 	def elapsed_ms() -> int:
-		return _ms(clock() - started)
+		return ms(clock() - started)
 
 	def one_attempt() -> None:
 		number = len(outcome.attempts) + 1
@@ -258,7 +258,7 @@ def _settle(outcome: QrOutcome, policy: QrPolicy) -> None:
 		outcome.state = "failed"
 	else:
 		outcome.state = "waiting"
-		outcome.poll_after_ms = _ms(max(policy.poll_interval, policy.wait_for(code or "", 1)))
+		outcome.poll_after_ms = ms(max(policy.poll_interval, policy.wait_for(code or "", 1)))
 
 
 def outcome_from_error(session_id: str, error: GatewayError, policy: QrPolicy | None = None) -> QrOutcome:
@@ -271,7 +271,7 @@ def outcome_from_error(session_id: str, error: GatewayError, policy: QrPolicy | 
 	return outcome
 
 
-def _ms(seconds: float) -> int:
+def ms(seconds: float) -> int:
 	return round(seconds * 1000)
 
 

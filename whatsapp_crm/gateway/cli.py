@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from . import errors, messages
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
@@ -82,7 +83,7 @@ def follow(
 	started = clock()
 	shown_payload = None
 	outcome = acquire_qr(client, session_id, policy, clock=clock, sleep=sleep, on_attempt=_print_attempt(out))
-	poll = QrPolicy(**{**policy.__dict__, "max_attempts": 1})
+	poll = replace(policy, max_attempts=1)
 	last_message = None
 	while True:
 		message = user_message(outcome)

@@ -26,6 +26,7 @@ from whatsapp_crm.gateway.acquire import (
 	QrPolicy,
 	acquire_qr,
 	build_payload,
+	ms,
 	outcome_from_error,
 )
 from whatsapp_crm.gateway.client import SESSION_ID_RE, GatewayClient, normalise_phone
@@ -306,7 +307,7 @@ class WhatsAppSession(Document):
 				return payload
 			time.sleep(0.1)
 		outcome = QrOutcome(
-			session_id=self.session_id, state="waiting", poll_after_ms=_ms(settings.poll_interval)
+			session_id=self.session_id, state="waiting", poll_after_ms=ms(settings.poll_interval)
 		)
 		payload = say(build_payload(outcome, session_db_id=self.name), messages.CREATING)
 		payload["debug"]["monitor"] = "started"
@@ -370,7 +371,7 @@ class WhatsAppSession(Document):
 			payload.update(
 				success=False,
 				qr_error=error_code,
-				poll_after_ms=max(payload["poll_after_ms"], _ms(retry_in_s)),
+				poll_after_ms=max(payload["poll_after_ms"], ms(retry_in_s)),
 			)
 			say(payload, messages.for_code(error_code))
 			payload["debug"]["breaker_open"] = True
@@ -398,7 +399,7 @@ class WhatsAppSession(Document):
 			"qr_code": qr,
 			"qr_error": code if status != CONNECTED else None,
 			"keep_polling": waiting,
-			"poll_after_ms": _ms(settings.poll_interval),
+			"poll_after_ms": ms(settings.poll_interval),
 			"debug": {"gateway_status": self.gateway_status, "last_checked": str(self.last_checked or "")},
 		}
 		return say(payload, template, args)
@@ -457,10 +458,6 @@ class WhatsAppSession(Document):
 			log_gateway_error(
 				title, error, self.name, attempt=attempt, elapsed_ms=outcome.elapsed_ms, operation=operation
 			)
-
-
-def _ms(seconds: float) -> int:
-	return round(seconds * 1000)
 
 
 def delete_on_gateway(name: str, session_id: str) -> None:
