@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.simulator import GatewaySimulator, SessionOptions
 
@@ -28,7 +29,7 @@ RUNS = 20
 
 
 def timed_acquisition(sim: GatewaySimulator, session_id: str, policy: QrPolicy) -> tuple[float, str, int]:
-	with GatewayClient(sim.url, KEY) as client:
+	with BaileysClient(sim.url, KEY) as client:
 		client.create_session(session_id)
 		started = time.monotonic()
 		outcome = acquire_qr(client, session_id, policy)
@@ -61,7 +62,7 @@ def table_b(sim: GatewaySimulator) -> list[tuple]:
 	):
 		sid = "b-" + str(len(rows))
 		sim.set_scenario(sid, options)
-		with GatewayClient(sim.url, KEY) as client:
+		with BaileysClient(sim.url, KEY) as client:
 			client.create_session(sid)
 			before = sim.count(session_id=sid)
 			started = time.monotonic()
@@ -74,7 +75,7 @@ def table_b(sim: GatewaySimulator) -> list[tuple]:
 def table_c(sim: GatewaySimulator) -> tuple[float, float, int]:
 	sim.set_scenario("c-hang", "hang")
 	policy = QrPolicy()
-	with GatewayClient(sim.url, KEY) as client:
+	with BaileysClient(sim.url, KEY) as client:
 		started = time.monotonic()
 		outcome = acquire_qr(client, "c-hang", policy)
 		ours = time.monotonic() - started

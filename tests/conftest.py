@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
 from whatsapp_crm.gateway.simulator import GatewaySimulator
 
@@ -46,5 +47,5 @@ def real_sim():
 
 @pytest.fixture
 def client(sim: GatewaySimulator):
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(connect=1.0, read=2.0)) as c:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(connect=1.0, read=2.0)) as c:
 		yield c

@@ -12,6 +12,7 @@ import pytest
 
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr, build_payload, outcome_from_error
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
 from whatsapp_crm.gateway.simulator import SessionOptions
 
@@ -114,7 +115,7 @@ def test_generation_error_every_time_reports_it(client, sim, clock):
 
 
 def test_unauthorized_stops_at_once(client, sim, clock):
-	with GatewayClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
+	with BaileysClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
 		out = run(bad, clock, "x")
 	assert len(out.attempts) == 1 and clock.sleeps == []
 	p = build_payload(out)
@@ -143,7 +144,7 @@ def test_session_ended_stops_at_once(clock):
 	server = HTTPServer(("127.0.0.1", 0), Ended)
 	threading.Thread(target=server.serve_forever, daemon=True).start()
 	try:
-		with GatewayClient(f"http://127.0.0.1:{server.server_port}", SENTINEL_KEY) as c:
+		with BaileysClient(f"http://127.0.0.1:{server.server_port}", SENTINEL_KEY) as c:
 			out = run(c, clock, "bye")
 	finally:
 		server.shutdown()
@@ -199,7 +200,7 @@ def test_faulty_answers(client, sim, clock, scenario, code, retried):
 
 def test_hang_with_fake_clock_respects_attempts_and_waits(sim, clock):
 	sim.set_scenario("hung", "hang")
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(0.5, 0.2)) as c:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(0.5, 0.2)) as c:
 		out = run(c, clock, "hung", QrPolicy(status_timeout=0.2))
 	assert [a.outcome for a in out.attempts] == ["TIMEOUT"] * 5
 	assert clock.sleeps == [3, 3, 3, 3]
@@ -218,7 +219,7 @@ def test_real_deadline_with_a_hanging_gateway(real_sim):
 	"""Real time: a 1.5 s deadline against a gateway that never answers returns promptly (no timing
 	assertion against noise: the bound is 5 x 10 s timeouts the policy would otherwise allow)."""
 	real_sim.set_scenario("hung", "hang")
-	with GatewayClient(real_sim.url, SENTINEL_KEY) as c:
+	with BaileysClient(real_sim.url, SENTINEL_KEY) as c:
 		started = time.monotonic()
 		out = acquire_qr(c, "hung", QrPolicy(deadline=1.5))
 		took = time.monotonic() - started
@@ -241,13 +242,13 @@ def test_payload_shape_is_exact(client, sim, clock):
 def test_key_absent_from_payloads(sim, clock):
 	for scenario in ("success_false", "html_502", "qr_now"):
 		sim.set_scenario(f"k-{scenario.replace('_', '-')}", scenario)
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(1, 1)) as c:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(1, 1)) as c:
 		dumps = []
 		for scenario in ("success_false", "html_502", "qr_now"):
 			sid = f"k-{scenario.replace('_', '-')}"
 			c.create_session(sid)
 			dumps.append(json.dumps(build_payload(run(c, clock, sid))))
-	with GatewayClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
+	with BaileysClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
 		dumps.append(json.dumps(build_payload(run(bad, clock, "x"))))
 	assert all(SENTINEL_KEY not in d for d in dumps)
 

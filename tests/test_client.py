@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from whatsapp_crm.gateway import errors
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts, normalise_base_url, validate_session_id
 from whatsapp_crm.gateway.simulator import GatewaySimulator, SessionOptions
 from whatsapp_crm.gateway.status import Kind
@@ -100,7 +101,7 @@ def test_unauthorized_scenario_and_wrong_key(client, sim):
 	sim.set_scenario("nokey", "unauthorized")
 	with pytest.raises(errors.Unauthorized):
 		client.create_session("nokey")
-	with GatewayClient(sim.url, "wrong-key") as bad:
+	with BaileysClient(sim.url, "wrong-key") as bad:
 		with pytest.raises(errors.Unauthorized) as e:
 			bad.get_status("alpha")
 	assert e.value.http_status == 401 and not e.value.retryable
@@ -165,7 +166,7 @@ def test_huge_body_without_content_length_is_capped_while_reading():
 
 	t = threading.Thread(target=serve, daemon=True)
 	t.start()
-	with GatewayClient(f"http://127.0.0.1:{port}", SENTINEL_KEY, Timeouts(1, 2)) as c:
+	with BaileysClient(f"http://127.0.0.1:{port}", SENTINEL_KEY, Timeouts(1, 2)) as c:
 		with pytest.raises(errors.BadResponse, match="cap"):
 			c.get_status("x")
 	t.join(5)
@@ -175,7 +176,7 @@ def test_huge_body_without_content_length_is_capped_while_reading():
 
 def test_hang_times_out_with_typed_error(sim):
 	sim.set_scenario("hung", "hang")
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(connect=1.0, read=0.3)) as c:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(connect=1.0, read=0.3)) as c:
 		with pytest.raises(errors.GatewayTimeout) as e:
 			c.get_status("hung")
 	assert e.value.code == "TIMEOUT" and e.value.retryable
@@ -193,7 +194,7 @@ def test_unreachable():
 	s.bind(("127.0.0.1", 0))
 	port = s.getsockname()[1]
 	s.close()  # nothing listens there now
-	with GatewayClient(f"http://127.0.0.1:{port}", SENTINEL_KEY) as c:
+	with BaileysClient(f"http://127.0.0.1:{port}", SENTINEL_KEY) as c:
 		with pytest.raises(errors.Unreachable) as e:
 			c.get_status("x")
 	assert e.value.code == "UNREACHABLE"
@@ -229,7 +230,7 @@ def test_ids_are_percent_encoded_paths(sim, client):
 )
 def test_bad_urls(url, reason):
 	with pytest.raises(errors.NotConfigured) as e:
-		GatewayClient(url, "k")
+		BaileysClient(url, "k")
 	assert e.value.reason == reason
 
 
@@ -238,18 +239,18 @@ def test_url_normalised_and_key_required():
 		normalise_base_url(" https://gw.example.com:8443/baileys/ ") == "https://gw.example.com:8443/baileys"
 	)
 	with pytest.raises(errors.NotConfigured) as e:
-		GatewayClient("http://h", "  ")
+		BaileysClient("http://h", "  ")
 	assert e.value.reason == "missing_key"
 
 
 def test_health_reports_reachability_key_and_identity(sim):
-	with GatewayClient(sim.url, SENTINEL_KEY) as good:
+	with BaileysClient(sim.url, SENTINEL_KEY) as good:
 		h = good.health()
 	assert h.reachable and h.key_accepted is True and h.name == "whatsapp-crm-simulator"
-	with GatewayClient(sim.url, "wrong") as bad:
+	with BaileysClient(sim.url, "wrong") as bad:
 		h = bad.health()
 	assert h.reachable and h.key_accepted is False and h.error.code == "UNAUTHORIZED"
-	with GatewayClient("http://127.0.0.1:9", "k", Timeouts(0.5, 0.5)) as down:
+	with BaileysClient("http://127.0.0.1:9", "k", Timeouts(0.5, 0.5)) as down:
 		h = down.health()
 	assert not h.reachable and h.key_accepted is None
 
@@ -257,7 +258,7 @@ def test_health_reports_reachability_key_and_identity(sim):
 def test_key_never_leaks(sim):
 	"""The key is only a header: absent from reprs, exception texts, excerpts and debug dicts."""
 	sim.set_scenario("leak", "success_false")
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(1, 1)) as c:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(1, 1)) as c:
 		assert SENTINEL_KEY not in repr(c)
 		c.create_session("leak")
 		seen = []
@@ -284,7 +285,7 @@ def test_a_server_echoing_the_key_is_redacted():
 		conn.close()
 
 	threading.Thread(target=serve, daemon=True).start()
-	with GatewayClient(f"http://127.0.0.1:{port}", SENTINEL_KEY) as c:
+	with BaileysClient(f"http://127.0.0.1:{port}", SENTINEL_KEY) as c:
 		with pytest.raises(errors.ServerError) as e:
 			c.get_status("x")
 	srv.close()

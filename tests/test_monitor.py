@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from whatsapp_crm.gateway.acquire import QrPolicy
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
 from whatsapp_crm.gateway.monitor import MonitorPolicy, watch
 from whatsapp_crm.gateway.simulator import SessionOptions
@@ -65,7 +66,7 @@ def test_later_qrs_have_the_shorter_lifetime(client, sim, clock):
 
 
 def test_ended_and_failed_stop_at_once(sim, clock):
-	with GatewayClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
+	with BaileysClient(sim.url, "wrong", Timeouts(1, 1)) as bad:
 		reason, changes = run(bad, clock, "m5")
 	assert reason == "failed" and changes[-1].error_code == "UNAUTHORIZED"
 
@@ -97,7 +98,7 @@ def test_gateway_restart_is_recovered(client, sim, clock):
 
 def test_hanging_gateway_bounded_by_cap(sim, clock):
 	sim.set_scenario("m9", "hang")
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(0.5, 0.1)) as c:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(0.5, 0.1)) as c:
 		reason = watch(
 			c,
 			"m9",

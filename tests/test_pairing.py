@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from whatsapp_crm.gateway import errors
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
 from whatsapp_crm.gateway.simulator import GatewaySimulator, pairing_code
 
@@ -89,11 +90,11 @@ def test_unknown_session_is_session_not_found(client: GatewayClient) -> None:
 
 
 def test_unauthorized(sim: GatewaySimulator) -> None:
-	with GatewayClient(sim.url, "wrong-key", Timeouts(1, 2)) as bad:
+	with BaileysClient(sim.url, "wrong-key", Timeouts(1, 2)) as bad:
 		with pytest.raises(errors.Unauthorized):
 			bad.request_pairing_code("any", "34600111222")
 	sim.set_scenario("locked", "unauthorized")
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(1, 2)) as good:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(1, 2)) as good:
 		with pytest.raises(errors.Unauthorized) as e:
 			good.request_pairing_code("locked", "34600111222")
 	assert SENTINEL_KEY not in str(e.value) + repr(e.value.as_dict())
@@ -104,7 +105,7 @@ def test_faults_apply(client: GatewayClient, sim: GatewaySimulator) -> None:
 		client.create_session(sid)
 		with pytest.raises(error):
 			client.request_pairing_code(sid, "34600111222")
-	with GatewayClient(sim.url, SENTINEL_KEY, Timeouts(1, 0.3)) as impatient:
+	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(1, 0.3)) as impatient:
 		with pytest.raises(errors.GatewayTimeout):
 			impatient.request_pairing_code("p--hang", "34600111222")
 
@@ -157,7 +158,7 @@ class FixedGateway:
 @pytest.fixture
 def fixed() -> Iterator[tuple[FixedGateway, GatewayClient]]:
 	gw = FixedGateway()
-	with GatewayClient(gw.url, SENTINEL_KEY, Timeouts(1, 2)) as c:
+	with BaileysClient(gw.url, SENTINEL_KEY, Timeouts(1, 2)) as c:
 		yield gw, c
 	gw.close()
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
 from whatsapp_crm.gateway.simulator import DEFAULT_PHONE, GatewaySimulator, qr_payload
 from whatsapp_crm.gateway.status import Kind
@@ -411,7 +412,7 @@ def test_simulator_sends_signed_events_in_order(receiver: Receiver) -> None:
 	clock = Clock()
 	sid = "sales--qr_rotating"
 	with GatewaySimulator(KEY, clock=clock.now, webhook_url=receiver.url, webhook_secret=SECRET) as sim:
-		with GatewayClient(sim.url, KEY, Timeouts(1, 3)) as client:
+		with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 			client.create_session(sid)
 			receiver.wait_for(1)
 			clock.t += 2.0  # rotate_s=2: the next generation
@@ -453,7 +454,7 @@ def test_simulator_shared_secret_mode_and_linked_timer(receiver: Receiver) -> No
 		webhook_secret=SECRET,
 		webhook_mode="secret",
 	) as sim:
-		with GatewayClient(sim.url, KEY, Timeouts(1, 3)) as client:
+		with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 			client.create_session("desk")
 			receiver.wait_for(1)
 			# the QR went out by webhook (no GET /qr at all): the scan timer runs from there
@@ -469,7 +470,7 @@ def test_simulator_shared_secret_mode_and_linked_timer(receiver: Receiver) -> No
 
 def test_set_webhook_on_a_running_simulator_and_control_route(receiver: Receiver) -> None:
 	with GatewaySimulator(KEY, scenario="qr_now") as sim:
-		with GatewayClient(sim.url, KEY, Timeouts(1, 3)) as client:
+		with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 			client.create_session("early")  # before any webhook: announced once one is set
 			time.sleep(0.15)
 			assert sim.webhook_log == []
@@ -494,7 +495,7 @@ def test_failed_deliveries_are_logged_never_raised() -> None:
 	refusing = Receiver(answer_status=401)
 	try:
 		with GatewaySimulator(KEY, scenario="qr_now", webhook_url=refusing.url) as sim:  # no secret: no auth
-			with GatewayClient(sim.url, KEY, Timeouts(1, 3)) as client:
+			with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 				client.create_session("a")
 				headers, body = refusing.wait_for(1)[0]
 				e = rejected(lambda: verify(headers, body, SECRET, now=time.time()))

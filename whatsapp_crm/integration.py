@@ -14,7 +14,8 @@ from frappe.utils import add_to_date, now_datetime
 
 from whatsapp_crm.gateway import errors, messages
 from whatsapp_crm.gateway.acquire import Attempt, QrOutcome, QrPolicy
-from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.adapters import AUTO, Detection, detect, make_client
+from whatsapp_crm.gateway.client import GatewayClient, Timeouts, WebhookTarget
 from whatsapp_crm.gateway.errors import GatewayError, NotConfigured
 
 SETTINGS = "WhatsApp CRM Settings"
@@ -35,8 +36,17 @@ LOGGED_CODES = frozenset(
 		errors.SERVER_ERROR,
 		errors.NOT_CONFIGURED,
 		errors.SESSION_NOT_FOUND,
+		errors.SESSION_NOT_ALLOWED,
 	}
 )
+# The Gateway Type select's options (what admins read) -> the gateway layer's type names.
+GATEWAY_TYPES = {
+	"Baileys REST": "baileys",
+	"Evolution API": "evolution",
+	"WAHA": "waha",
+	"Auto-detect": AUTO,
+}
+WEBHOOK_METHOD = "/api/method/whatsapp_crm.api.webhook.receive"
 
 
 def logger() -> logging.Logger:
@@ -66,16 +76,47 @@ def policy_from(settings) -> QrPolicy:
 	)
 
 
+def timeouts_from(settings) -> Timeouts:
+	return Timeouts(connect=settings.connect_timeout, read=max(settings.status_timeout, settings.qr_timeout))
+
+
 def client_from(settings) -> GatewayClient:
-	"""A client for the saved settings; raises NotConfigured (a GatewayError) when they are unusable."""
+	"""A client for the saved settings; raises NotConfigured (a GatewayError) when they are unusable.
+
+	With Auto-detect, the gateway is identified once (a few GETs, no session touched) and the answer is
+	stored, so later calls cost nothing; changing the URL or the type forgets it."""
 	if not settings.enabled:
 		raise NotConfigured("the integration is disabled in WhatsApp CRM Settings", reason="disabled")
 	api_key = settings.get_password("api_key", raise_exception=False) or ""
-	return GatewayClient(
+	gateway_type = GATEWAY_TYPES.get(settings.gateway_type or "Baileys REST", "baileys")
+	if gateway_type == AUTO:
+		gateway_type = settings.detected_gateway_type or remember_detection(
+			settings, detect(settings.gateway_url or "", api_key, timeouts_from(settings), timeout=5.0)
+		)
+	return make_client(
+		gateway_type,
 		settings.gateway_url or "",
 		api_key,
-		Timeouts(connect=settings.connect_timeout, read=max(settings.status_timeout, settings.qr_timeout)),
+		timeouts_from(settings),
+		webhook=webhook_target(settings),
 	)
+
+
+def remember_detection(settings, found: Detection) -> str:
+	values = {"detected_gateway_type": found.gateway_type, "detected_gateway": found.description}
+	for field, value in values.items():
+		frappe.db.set_single_value(SETTINGS, field, value)
+		settings.set(field, value)
+	return found.gateway_type
+
+
+def webhook_target(settings) -> WebhookTarget | None:
+	"""Where gateways should push events, when the admin gave the site's public URL and a secret."""
+	secret = settings.get_password("webhook_secret", raise_exception=False) or ""
+	base = (settings.public_site_url or "").strip().rstrip("/")
+	if not base or not secret:
+		return None
+	return WebhookTarget(url=base + WEBHOOK_METHOD, secret=secret)
 
 
 def code_message(code: str) -> str:

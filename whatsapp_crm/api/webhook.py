@@ -1,8 +1,10 @@
 """The gateway's webhook: ``POST /api/method/whatsapp_crm.api.webhook.receive``.
 
 Guest-callable, because the gateway has no Frappe login: every event is authenticated with the shared
-secret from WhatsApp CRM Settings (compared in constant time, or an HMAC of the body; see
-``whatsapp_crm.gateway.webhook`` for the wire format). Bodies are capped, replays within the signature
+secret from WhatsApp CRM Settings (compared in constant time as a header or a ``secret`` query parameter, or
+an HMAC of the body, ours or WAHA's; see ``whatsapp_crm.gateway.webhook`` for the wire format). Events of
+every gateway type (Baileys REST, Evolution API, WAHA) are read by their adapter into one event type.
+Events the app has no use for (messages, presence...) are answered 200 and change nothing. Bodies are capped, replays within the signature
 window are refused, unknown sessions and malformed events get a clear 4xx, and nothing is changed for them.
 """
 
@@ -12,12 +14,12 @@ import time
 
 import frappe
 
+from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.webhook import (
 	MAX_WEBHOOK_BODY,
 	WebhookRejected,
 	event_state,
-	parse_event,
 	replay_key,
 	verify,
 )
@@ -46,10 +48,18 @@ def receive() -> dict:
 	try:
 		body = _read_body()
 		secret = get_settings().get_password("webhook_secret", raise_exception=False) or ""
-		verify(dict(frappe.request.headers), body, secret, now=time.time())
-		event = parse_event(body)
+		verify(
+			dict(frappe.request.headers),
+			body,
+			secret,
+			now=time.time(),
+			query_secret=frappe.request.args.get("secret"),
+		)
+		event = parse_webhook(body)
 	except WebhookRejected as e:
 		return _refuse(e.code, e.http_status)
+	if event.kind == "ignored":
+		return {"ok": True, "ignored": True}
 	if not frappe.cache.set(
 		frappe.cache.make_key(f"whatsapp_crm:webhook:{replay_key(event, body)}"),
 		1,
@@ -62,7 +72,7 @@ def receive() -> dict:
 		return _refuse("UNKNOWN_SESSION", 404)
 	doc = frappe.get_doc(SESSION, name)
 	try:
-		payload = doc.apply_gateway_state(event_state(event), source="webhook")
+		payload = doc.apply_gateway_state(event_state(event), source="webhook", fetch_qr=event.needs_qr)
 	except GatewayError:  # e.g. a QR that is not a valid image or payload
 		return _refuse("MALFORMED", 400)
 	logger().info("webhook session=%s event=%s status=%s", name, event.kind, payload["status"])

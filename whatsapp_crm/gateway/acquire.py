@@ -37,6 +37,7 @@ HARD_FAILURES = frozenset(
 		errors.BAD_RESPONSE,
 		errors.SESSION_NOT_FOUND,
 		errors.INVALID_SESSION_ID,
+		errors.SESSION_NOT_ALLOWED,
 	}
 )
 # The request itself did not work (as opposed to "it worked, the QR is just not there yet").

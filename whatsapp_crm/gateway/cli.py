@@ -1,7 +1,7 @@
-"""``whatsapp-crm``: demo, simulate, connect and status, from a terminal.
+"""``whatsapp-crm``: demo, simulate, connect, status and doctor, from a terminal.
 
-Exit codes: 0 a QR or a link was obtained; 2 bad usage or configuration (a rejected key included);
-3 gateway failure; 4 gave up without a QR.
+Exit codes: 0 a QR or a link was obtained (doctor: every check passed); 2 bad usage or configuration (a
+rejected key included); 3 gateway failure; 4 gave up without a QR.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from dataclasses import replace
 
 from . import errors, messages
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
+from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
 from .client import GatewayClient, Timeouts
 from .errors import GatewayError
 from .qr import is_data_uri, render_terminal
 
 EXIT_OK, EXIT_USAGE, EXIT_GATEWAY, EXIT_NO_QR = 0, 2, 3, 4
 KEY_ENV = "WHATSAPP_CRM_API_KEY"
+TYPE_ENV = "WHATSAPP_CRM_GATEWAY_TYPE"
 CONFIG_CODES = {errors.NOT_CONFIGURED, errors.UNAUTHORIZED, errors.INVALID_SESSION_ID}
 NO_QR_CODES = {errors.QR_NOT_READY, errors.QR_GENERATION_ERROR}
 
@@ -111,7 +113,14 @@ def _policy(args: argparse.Namespace) -> QrPolicy:
 
 def _client(args: argparse.Namespace, policy: QrPolicy) -> GatewayClient:
 	key = args.api_key or os.environ.get(KEY_ENV, "")
-	return GatewayClient(args.url, key, Timeouts(connect=policy.connect_timeout, read=policy.status_timeout))
+	timeouts = Timeouts(connect=policy.connect_timeout, read=policy.status_timeout)
+	gateway_type = args.gateway_type
+	if gateway_type == AUTO:
+		found = detect(args.url, key, timeouts, timeout=min(5.0, policy.status_timeout))
+		if not args.json:
+			print(f"Detected gateway: {found.description}", file=sys.stderr)
+		gateway_type = found.gateway_type
+	return make_client(gateway_type, args.url, key, timeouts)
 
 
 def _report_failure(e: GatewayError, session_id: str, policy: QrPolicy, as_json: bool) -> int:
@@ -166,23 +175,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 	from . import simulator
 
 	argv = ["--host", args.host, "--port", str(args.port), "--scenario", args.scenario]
+	argv += ["--gateway-type", args.gateway_type]
 	if args.api_key:
 		argv += ["--api-key", args.api_key]
 	return simulator.main(argv)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-	from .simulator import GatewaySimulator, SessionOptions
+	from .sim import make_simulator
+	from .simulator import SessionOptions
 
 	# The problem this app exists for: a slow gateway that first fails to generate the QR.
 	scenario = SessionOptions(qr_after_s=1.0, qr_errors=1, scan_after_s=args.scan_after, rotate_s=0)
 	key = "demo-key"
 	policy = QrPolicy(deadline=20.0, qr_error_wait=2.0, poll_interval=1.0)
-	with GatewaySimulator(api_key=key, scenario=scenario) as sim:
-		print(f"Gateway simulator running at {sim.url}")
+	with make_simulator(args.gateway_type, api_key=key, scenario=scenario) as sim:
+		print(f"Gateway simulator ({args.gateway_type}) running at {sim.url}")
 		print("A user opens a WhatsApp Session and clicks Create session.")
-		with GatewayClient(sim.url, key, Timeouts(connect=3.0, read=10.0)) as client:
+		with make_client(args.gateway_type, sim.url, key, Timeouts(connect=3.0, read=10.0)) as client:
 			session_id = "demo-sales"
+			print(f"Talking to it as {client.label}.")
 			print(messages.CREATING)
 			created = client.create_session(session_id)
 			print(f"  session {created.session_id!r} created (gateway status: {created.raw_status})")
@@ -192,19 +204,72 @@ def cmd_demo(args: argparse.Namespace) -> int:
 	return exit_code(outcome) if outcome.state == "connected" else EXIT_NO_QR
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+	from .doctor import FAIL, OK, diagnose
+
+	key = args.api_key or os.environ.get(KEY_ENV, "")
+	report = diagnose(
+		args.url,
+		key,
+		args.gateway_type,
+		Timeouts(connect=3.0, read=10.0),
+		probe=args.probe,
+		probe_s=args.probe_s,
+	)
+	if args.json:
+		print(json.dumps(report.as_dict(), indent=2))
+	else:
+		print(f"Checking {report.url or args.url}")
+		marks = {OK: "ok  ", FAIL: "FAIL", "skip": "--  "}
+		for check in report.checks:
+			print(f"  [{marks[check.result]}] {check.name:<9} {check.text}")
+		if not args.probe and report.ok:
+			print("Run again with --probe to check that the gateway can reach WhatsApp (a test session).")
+	if report.ok:
+		return EXIT_OK
+	failed = next(c for c in report.checks if c.result == FAIL)
+	if failed.name in ("url", "key") or failed.code in CONFIG_CODES:
+		return EXIT_USAGE
+	return EXIT_NO_QR if failed.code == errors.QR_NOT_READY else EXIT_GATEWAY
+
+
 def build_parser() -> argparse.ArgumentParser:
 	parser = argparse.ArgumentParser(prog="whatsapp-crm", description=__doc__.split("\n")[0])
 	sub = parser.add_subparsers(dest="command", required=True)
 
+	env_type = os.environ.get(TYPE_ENV, "").strip().lower()
+	types = (*GATEWAY_TYPES, AUTO)
+
+	def gateway_type_arg(
+		p: argparse.ArgumentParser, choices: tuple[str, ...] = types, default: str = DEFAULT_TYPE
+	) -> None:
+		p.add_argument(
+			"--gateway-type",
+			choices=choices,
+			default=env_type if env_type in choices else default,
+			help=f"the gateway's API (or set ${TYPE_ENV}; default {DEFAULT_TYPE})",
+		)
+
 	demo = sub.add_parser("demo", help="run the whole flow against the built-in gateway simulator")
 	demo.add_argument("--scan-after", type=float, default=3.0, help="seconds until the simulated phone scans")
+	gateway_type_arg(demo, GATEWAY_TYPES)
 	demo.set_defaults(func=cmd_demo)
+
+	doctor = sub.add_parser("doctor", help="check a gateway step by step: URL, reachability, type, key")
+	doctor.add_argument("--url", required=True, help="gateway base URL, e.g. http://127.0.0.1:3000")
+	doctor.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
+	doctor.add_argument("--probe", action="store_true", help="also create a test session to see a QR come")
+	doctor.add_argument("--probe-s", type=float, default=30.0, help="how long the test session is watched")
+	doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+	gateway_type_arg(doctor, default=AUTO)  # the admin may not know which one it is
+	doctor.set_defaults(func=cmd_doctor)
 
 	sim = sub.add_parser("simulate", help="run the gateway simulator on its own")
 	sim.add_argument("--scenario", default="linked")
 	sim.add_argument("--host", default="127.0.0.1")
 	sim.add_argument("--port", type=int, default=3000)
 	sim.add_argument("--api-key", default=None, help=f"default: ${KEY_ENV} or sim-secret-key")
+	gateway_type_arg(sim, GATEWAY_TYPES)
 	sim.set_defaults(func=cmd_simulate)
 
 	for name, func, text in (
@@ -217,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
 		p.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
 		p.add_argument("--deadline", type=float, default=20.0, help="seconds one acquisition may take")
 		p.add_argument("--json", action="store_true", help="print the structured payload and exit")
+		gateway_type_arg(p)
 		if name == "connect":
 			p.add_argument("--wait", type=float, default=180.0, help="seconds to keep polling for the scan")
 		p.set_defaults(func=func)

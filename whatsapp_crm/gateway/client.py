@@ -1,28 +1,27 @@
-"""GatewayClient: the only place that speaks HTTP to the Baileys gateway (DESIGN.md §2).
+"""GatewayClient: the one interface the rest of the app uses to talk to a gateway (DESIGN.md §2).
 
-One ``requests.Session`` (keep-alive), explicit (connect, read) timeouts, no adapter retries (the retry
-policy lives in ``acquire.py``), bodies read under a 1 MB cap, ids validated and percent-encoded, and the
-API key sent only as the ``X-API-Key`` header: never in a URL, a repr, an exception or a log line.
+Each gateway type (Baileys REST, Evolution API, WAHA) is a subclass in ``adapters/`` that owns its routes,
+auth header, status words, QR forms, error shapes, pairing call and webhook events, and answers with the
+same ``SessionState``, ``QrAnswer`` and typed errors. Nothing outside the adapters asks which type it is.
+
+HTTP goes through ``transport.Transport``: explicit timeouts, a watchdog per request, a body cap, and the
+key only in the auth header.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import base64
 import re
 import time
-from dataclasses import dataclass
-from typing import Any
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from . import errors
 from .errors import (
 	BadResponse,
 	GatewayError,
-	GatewayTimeout,
 	InvalidPhone,
 	InvalidSessionId,
 	NotConfigured,
@@ -31,41 +30,41 @@ from .errors import (
 	ServerError,
 	SessionNotFound,
 	Unauthorized,
-	Unreachable,
 )
-from .status import SessionState, body_failure, extract_qr, parse_status
+from .qr import MAX_IMAGE_BYTES, PNG_MAGIC
+from .status import SessionState, body_failure
+from .transport import MAX_BODY_BYTES, Reply, Timeouts, Transport
 
-log = logging.getLogger("whatsapp_crm.gateway")
+__all__ = [
+	"MAX_BODY_BYTES",
+	"SESSION_ID_RE",
+	"CreateResult",
+	"GatewayClient",
+	"Health",
+	"QrAnswer",
+	"Timeouts",
+	"WebhookTarget",
+	"normalise_base_url",
+	"normalise_phone",
+	"validate_session_id",
+]
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_BODY_BYTES = 1024 * 1024
-USER_AGENT = "whatsapp_crm-gateway-client"
-
-
-@dataclass(frozen=True)
-class Timeouts:
-	connect: float = 3.0
-	read: float = 10.0
-
-	def clipped(self, read: float | None) -> tuple[float, float]:
-		"""(connect, read) for one request; a caller's budget can only shorten them."""
-		if read is None:
-			return (self.connect, self.read)
-		read = max(0.05, min(self.read, read))
-		return (min(self.connect, read), read)
+# Never a real session: the key check asks for its status and expects "unknown session".
+PROBE_SESSION = "whatsapp-crm-probe-0"
 
 
 @dataclass
 class CreateResult:
 	session_id: str
-	created: bool  # False when the gateway already had it (409 is success: create is idempotent)
+	created: bool  # False when the gateway already had it (create is idempotent)
 	raw_status: str | None
 	http_status: int
 
 
 @dataclass
 class QrAnswer:
-	payload: str  # raw QR string or data URI, as the gateway sent it
+	payload: str  # raw QR string or image data URI
 	http_status: int
 
 
@@ -79,6 +78,17 @@ class Health:
 	version: str | None = None
 	status: str | None = None
 	error: GatewayError | None = None
+	gateway_type: str | None = None
+	key_checked: bool = True  # False: the gateway takes any key (WAHA Core 2024)
+	details: dict[str, str] = field(default_factory=dict)  # e.g. engine and tier, for display
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+	"""Where a gateway should push its events for a session it creates (zero-setup webhooks)."""
+
+	url: str
+	secret: str
 
 
 def validate_session_id(session_id: Any) -> str:
@@ -120,7 +130,61 @@ def normalise_base_url(url: Any) -> str:
 	return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-class GatewayClient:
+def jid_digits(value: Any) -> str | None:
+	"""The number in a WhatsApp id: "34600111222:12@s.whatsapp.net" and "34600111222@c.us" -> digits."""
+	if not isinstance(value, str | int) or isinstance(value, bool):
+		return None
+	head = str(value).split("@", 1)[0].split(":", 1)[0].strip().removeprefix("+")
+	return head[:32] or None
+
+
+def pairing_code_from(value: Any) -> str | None:
+	"""An 8-character pairing code, uppercased and without its dash, or None."""
+	if not isinstance(value, str):
+		return None
+	code = value.strip().replace("-", "", 1)
+	return code.upper() if re.fullmatch(r"[A-Za-z0-9]{8}", code) else None
+
+
+def short(value: Any) -> str | None:
+	return str(value)[:80] if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+
+
+def error_words(data: Any) -> tuple[bool, str | None, str | None]:
+	"""(failed, error word, message) for the NestJS-style bodies Evolution and WAHA send:
+	``{"error": "Not Found", "response": {"message": [...]}}``, ``{"statusCode", "message", "error"}`` and
+	``{"error": true, "message": "..."}``. A stack trace beside them is never read."""
+	if not isinstance(data, dict):
+		return False, None, None
+	error = data.get("error")
+	failed = error is True or (isinstance(error, str) and bool(error.strip()))
+	message = data.get("message")
+	response = data.get("response")
+	if isinstance(response, dict) and response.get("message") is not None:
+		message = response["message"]
+	if isinstance(message, list):
+		message = "; ".join(str(m) for m in message if isinstance(m, str | int))
+	message = message[:512] if isinstance(message, str) and message.strip() else None
+	word = error[:128] if isinstance(error, str) and error.strip() else None
+	return failed, word, message
+
+
+class Budget:
+	"""One caller's time for a call that takes several requests: each request gets what is left."""
+
+	def __init__(self, timeout: float | None, default: float) -> None:
+		self.ends = time.monotonic() + (default if timeout is None else timeout)
+
+	def left(self) -> float:
+		return max(0.05, self.ends - time.monotonic())
+
+
+class GatewayClient(ABC):
+	gateway_type: ClassVar[str]
+	label: ClassVar[str]  # what an admin calls it: "Evolution API"
+	auth_header: ClassVar[str]
+	key_required: ClassVar[bool] = True
+
 	def __init__(
 		self,
 		base_url: str,
@@ -128,27 +192,24 @@ class GatewayClient:
 		timeouts: Timeouts | None = None,
 		*,
 		max_body_bytes: int = MAX_BODY_BYTES,
+		webhook: WebhookTarget | None = None,
 	) -> None:
 		self.base_url = normalise_base_url(base_url)
-		if not isinstance(api_key, str) or not api_key.strip():
+		# Registered on the gateway by every create (and re-create) when the app has a public URL.
+		self.webhook = webhook
+		api_key = api_key.strip() if isinstance(api_key, str) else ""
+		if self.key_required and not api_key:
 			raise NotConfigured("API key is not set", reason="missing_key")
-		self._api_key = api_key.strip()
 		self.timeouts = timeouts or Timeouts()
-		self.max_body_bytes = max_body_bytes
-		self._http = requests.Session()
-		# Explicitly no adapter retries: tenacity in acquire.py owns the policy.
-		adapter = HTTPAdapter(max_retries=0, pool_maxsize=4)
-		self._http.mount("http://", adapter)
-		self._http.mount("https://", adapter)
-		self._http.headers.update(
-			{"X-API-Key": self._api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
+		self.http = Transport(
+			self.base_url, self.auth_header, api_key, self.timeouts, max_body_bytes=max_body_bytes
 		)
 
 	def __repr__(self) -> str:
-		return f"GatewayClient(base_url={self.base_url!r}, api_key='***', timeouts={self.timeouts!r})"
+		return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***', timeouts={self.timeouts!r})"
 
 	def close(self) -> None:
-		self._http.close()
+		self.http.close()
 
 	def __enter__(self) -> GatewayClient:
 		return self
@@ -156,174 +217,63 @@ class GatewayClient:
 	def __exit__(self, *exc: object) -> None:
 		self.close()
 
-	# -- the contract -------------------------------------------------------------------------------------
+	# -- the interface ----------------------------------------------------------------------------------------
 
-	def create_session(self, session_id: str, *, timeout: float | None = None) -> CreateResult:
-		validate_session_id(session_id)
-		try:
-			status, body = self._call(
-				"POST", "/api/sessions", json_body={"sessionId": session_id}, timeout=timeout
-			)
-		except GatewayError as e:
-			if e.http_status == 409:
-				return CreateResult(session_id, created=False, raw_status=None, http_status=409)
-			raise
-		state = parse_status(body, status)
-		return CreateResult(session_id, created=True, raw_status=state.raw_status, http_status=status)
+	@abstractmethod
+	def create_session(
+		self, session_id: str, *, timeout: float | None = None, webhook: WebhookTarget | None = None
+	) -> CreateResult:
+		"""Create (or find, and start) the session; idempotent."""
 
+	@abstractmethod
 	def get_status(self, session_id: str, *, timeout: float | None = None) -> SessionState:
-		path = f"/api/sessions/{self._seg(session_id)}/status"
-		status, body = self._call("GET", path, timeout=timeout, not_found=SessionNotFound)
-		return parse_status(body, status)
+		"""The session's state; a QR already in the answer is returned in ``state.qr``."""
 
+	@abstractmethod
 	def get_qr(self, session_id: str, *, timeout: float | None = None) -> QrAnswer:
-		path = f"/api/sessions/{self._seg(session_id)}/qr"
-		status, body = self._call(
-			"GET", path, timeout=timeout, not_found=QrNotReady, not_ready=(400, 404, 422)
-		)
-		payload = extract_qr(body)
-		if not payload:
-			raise QrNotReady("the answer holds no QR", method="GET", path=path, http_status=status)
-		return QrAnswer(payload=payload, http_status=status)
+		"""The current QR (raw payload or image data URI); QrNotReady while there is none."""
 
+	@abstractmethod
 	def delete_session(self, session_id: str, *, timeout: float | None = None) -> bool:
-		"""True when deleted now, False when the gateway did not know it (already gone)."""
-		path = f"/api/sessions/{self._seg(session_id)}"
-		try:
-			self._call("DELETE", path, timeout=timeout, not_found=SessionNotFound)
-		except SessionNotFound:
-			return False
-		return True
+		"""Unlink and remove the session: True when deleted now, False when the gateway did not know it."""
 
+	@abstractmethod
 	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
-		"""Ask for an 8-character code to link by typing it on the phone instead of scanning a QR.
+		"""An 8-character code (uppercase, no dash) to type on the phone instead of scanning a QR."""
 
-		``phone`` is the number to link, international format: spaces, dashes, parentheses and a leading "+"
-		are dropped; what remains must be 8-15 digits. Returns the code uppercased, without a dash.
-		"""
-		path = f"/api/sessions/{self._seg(session_id)}/pairing-code"
-		digits = normalise_phone(phone)
-		try:
-			status, body = self._call(
-				"POST", path, json_body={"phoneNumber": digits}, timeout=timeout, not_found=SessionNotFound
-			)
-		except BadResponse as e:
-			if (e.server_error or "").upper() == errors.INVALID_PHONE:
-				# The gateway's own rules are stricter: still the user's input, not a broken gateway.
-				raise InvalidPhone(
-					"the gateway refused the phone number",
-					method=e.method,
-					path=e.path,
-					http_status=e.http_status,
-					body_excerpt=e.body_excerpt,
-					server_error=e.server_error,
-					server_message=e.server_message,
-				)
-			raise
-		for key in ("code", "pairingCode", "pairing_code"):
-			value = body.get(key)
-			if isinstance(value, str):
-				code = value.strip().replace("-", "", 1)
-				if re.fullmatch(r"[A-Za-z0-9]{8}", code):
-					return code.upper()
-		raise BadResponse(
-			"the answer holds no 8-character pairing code", method="POST", path=path, http_status=status
-		)
-
+	@abstractmethod
 	def health(self, *, timeout: float | None = None) -> Health:
-		"""Reachability and self-description (``GET /api/health``), then a key check.
+		"""Reachability, what the gateway says about itself, and whether it accepts the key."""
 
-		The key check asks for the status of a session that cannot exist: 404 means the key was accepted,
-		401/403 that it was not. No session is created.
-		"""
-		started = time.monotonic()
-		info: dict = {}
-		http_status = None
-		try:
-			http_status, info = self._call("GET", "/api/health", timeout=timeout)
-		except (Unreachable, GatewayTimeout, Unauthorized) as e:
-			if not isinstance(e, Unauthorized):
-				return Health(False, None, e.http_status, None, error=e)
-			http_status = e.http_status
-		except GatewayError as e:
-			http_status = e.http_status  # reachable, but no health route: the key check still tells a lot
-		latency_ms = int((time.monotonic() - started) * 1000)
-		key_accepted: bool | None
-		error = None
-		try:
-			self.get_status("whatsapp-crm-probe-0", timeout=timeout)
-			key_accepted = True
-		except SessionNotFound:
-			key_accepted = True
-		except Unauthorized as e:
-			key_accepted, error = False, e
-		except GatewayError as e:
-			key_accepted, error = None, e
-		return Health(
-			reachable=True,
-			key_accepted=key_accepted,
-			http_status=http_status,
-			latency_ms=latency_ms,
-			name=_short(info.get("name")),
-			version=_short(info.get("version")),
-			status=_short(info.get("status")),
-			error=error,
-		)
-
-	# -- plumbing -------------------------------------------------------------------------------------------
+	# -- shared plumbing for the adapters --------------------------------------------------------------------
 
 	@staticmethod
 	def _seg(session_id: str) -> str:
 		return quote(validate_session_id(session_id), safe="")
 
-	def _redact(self, text: str) -> str:
-		return text.replace(self._api_key, "***") if self._api_key in text else text
+	def _send(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Reply:
+		return self.http.request(method, path, timeout=timeout, **kwargs)
 
-	def _call(
+	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
+		"""(failed, error word, message) of a body; adapters read their gateway's error shape."""
+		return body_failure(data) if isinstance(data, dict) else (False, None, None)
+
+	def _check(
 		self,
-		method: str,
-		path: str,
+		reply: Reply,
 		*,
-		json_body: dict | None = None,
-		timeout: float | None = None,
 		not_found: type[GatewayError] | None = None,
 		not_ready: tuple[int, ...] = (),
-	) -> tuple[int, dict]:
-		"""Send one request and return (HTTP status, JSON object), or raise the typed error."""
-		ctx = {"method": method, "path": path}
-		connect_t, read_t = self.timeouts.clipped(timeout)
-		started = time.monotonic()
-		try:
-			resp = self._http.request(
-				method,
-				self.base_url + path,
-				json=json_body,
-				timeout=(connect_t, read_t),
-				stream=True,
-				allow_redirects=False,
-			)
-		except requests.exceptions.ConnectTimeout:
-			raise GatewayTimeout(f"no connection within {connect_t:g} s", **ctx)
-		except requests.exceptions.Timeout:
-			raise GatewayTimeout(f"no answer within {read_t:g} s", **ctx)
-		except requests.exceptions.ConnectionError as e:
-			raise Unreachable(_connection_reason(e), **ctx)
-		except requests.exceptions.RequestException as e:
-			raise Unreachable(type(e).__name__, **ctx)
-		try:
-			raw = self._read_capped(resp, started + read_t, ctx)
-		finally:
-			resp.close()
-		status = resp.status_code
-		ctx["http_status"] = status
-		text = self._redact(raw[: errors.EXCERPT_LIMIT].decode("utf-8", "replace"))
-		ctx["body_excerpt"] = text
-		log.debug("%s %s -> %s in %d ms", method, path, status, (time.monotonic() - started) * 1000)
-
-		body = _json_object(raw)
-		failed, err_word, message = body_failure(body) if body is not None else (False, None, None)
-		ctx["server_error"] = self._redact(err_word) if err_word else None
-		ctx["server_message"] = self._redact(message) if message else None
+		want: type = dict,
+	) -> Any:
+		"""The reply's JSON value when it is a success, else the typed error (the common HTTP semantics)."""
+		failed, err_word, message = self._describe(reply.data)
+		ctx = {
+			**reply.context(),
+			"server_error": self.http.redact(err_word) if err_word else None,
+			"server_message": self.http.redact(message) if message else None,
+		}
+		status = reply.status
 		if status in (401, 403):
 			raise Unauthorized("the gateway refused the API key", **ctx)
 		if (err_word or "").upper() == errors.QR_GENERATION_ERROR:
@@ -338,61 +288,14 @@ class GatewayClient:
 			raise ServerError("the gateway answered with a server error", **ctx)
 		if status >= 300:
 			raise BadResponse(f"unexpected HTTP {status}", **ctx)
-		if body is None:
-			raise BadResponse("the answer is not a JSON object", **ctx)
+		if not isinstance(reply.data, want):
+			raise BadResponse(f"the answer is not a JSON {'object' if want is dict else 'array'}", **ctx)
 		if failed:
 			raise ServerError("the gateway said the call failed", **ctx)
-		return status, body
+		return reply.data
 
-	def _read_capped(self, resp: requests.Response, deadline: float, ctx: dict) -> bytes:
-		length = resp.headers.get("Content-Length")
-		if length and length.isdigit() and int(length) > self.max_body_bytes:
-			raise BadResponse(
-				f"answer of {int(length)} bytes is over the {self.max_body_bytes} byte cap",
-				http_status=resp.status_code,
-				**ctx,
-			)
-		chunks, size = [], 0
-		try:
-			for chunk in resp.iter_content(64 * 1024):
-				size += len(chunk)
-				if size > self.max_body_bytes:
-					raise BadResponse(
-						f"answer is over the {self.max_body_bytes} byte cap",
-						http_status=resp.status_code,
-						**ctx,
-					)
-				if time.monotonic() > deadline:
-					# A server that trickles bytes would dodge the per-read timeout.
-					raise GatewayTimeout(
-						"the answer took too long to arrive", http_status=resp.status_code, **ctx
-					)
-				chunks.append(chunk)
-		except requests.exceptions.RequestException as e:
-			if isinstance(e.__context__, TimeoutError) or "timed out" in str(e).lower():
-				raise GatewayTimeout("the answer stopped arriving", http_status=resp.status_code, **ctx)
-			raise Unreachable(
-				"the connection broke while reading the answer", http_status=resp.status_code, **ctx
-			)
-		return b"".join(chunks)
-
-
-def _json_object(raw: bytes) -> dict | None:
-	try:
-		value = json.loads(raw.decode("utf-8"))
-	except (UnicodeDecodeError, ValueError):
-		return None
-	return value if isinstance(value, dict) else None
-
-
-def _connection_reason(e: Exception) -> str:
-	text = str(e).lower()
-	if "refused" in text:
-		return "connection refused"
-	if "name or service not known" in text or "nodename nor servname" in text or "resolution" in text:
-		return "host name not found"
-	return "connection failed"
-
-
-def _short(value: Any) -> str | None:
-	return str(value)[:80] if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+	def _png_reply(self, reply: Reply) -> str:
+		"""A binary PNG answer as a data URI, after the same checks a data URI gets."""
+		if len(reply.raw) > MAX_IMAGE_BYTES or not reply.raw.startswith(PNG_MAGIC):
+			raise BadResponse("the QR image is not a PNG within the size cap", **reply.context())
+		return "data:image/png;base64," + base64.b64encode(reply.raw).decode("ascii")

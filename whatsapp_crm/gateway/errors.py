@@ -20,6 +20,7 @@ SERVER_ERROR = "SERVER_ERROR"
 NOT_CONFIGURED = "NOT_CONFIGURED"
 INVALID_SESSION_ID = "INVALID_SESSION_ID"
 INVALID_PHONE = "INVALID_PHONE"
+SESSION_NOT_ALLOWED = "SESSION_NOT_ALLOWED"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -32,6 +33,7 @@ ALL_CODES = (
 	BAD_RESPONSE,
 	SERVER_ERROR,
 	NOT_CONFIGURED,
+	SESSION_NOT_ALLOWED,
 )
 
 EXCERPT_LIMIT = 1024
@@ -73,6 +75,17 @@ class GatewayError(Exception):
 		status = f" -> HTTP {self.http_status}" if self.http_status is not None else ""
 		detail = f": {self.detail}" if self.detail else ""
 		return f"{self.code}{where}{status}{detail}"
+
+	def context(self) -> dict:
+		"""The request facts, to raise another typed error about the same answer."""
+		return {
+			"method": self.method,
+			"path": self.path,
+			"http_status": self.http_status,
+			"body_excerpt": self.body_excerpt,
+			"server_error": self.server_error,
+			"server_message": self.server_message,
+		}
 
 	def as_dict(self) -> dict:
 		"""Everything an Error Log or a ``debug`` payload may hold (no secrets by construction)."""
@@ -131,6 +144,12 @@ class SessionNotFound(GatewayError):
 
 class SessionEnded(GatewayError):
 	code = SESSION_ENDED
+
+
+class SessionNotAllowed(GatewayError):
+	"""The gateway refuses this session name for good (WAHA Core before 2026.6 runs only "default")."""
+
+	code = SESSION_NOT_ALLOWED
 
 
 class QrNotReady(GatewayError):

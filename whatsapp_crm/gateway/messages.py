@@ -21,6 +21,33 @@ CREATING = _("Creating the session on the gateway...")
 NOT_CREATED_YET = _("This session has not been created on the gateway yet. Click Create session.")
 LOGGED_OUT = _("The phone was unlinked and the session was removed from the gateway.")
 
+# Why a QR may never come, named in plain words (the diagnosis after a while without one, and the probe).
+NO_QR_CAUSES = _(
+	"The gateway produced no QR code in {0} s. Usually it cannot reach WhatsApp (network, proxy or firewall on the gateway's host), or its WhatsApp Web version is outdated (for Evolution API, update it or set CONFIG_SESSION_PHONE_VERSION)."
+)
+
+# whatsapp-crm doctor and Test connection, one line per check.
+DOCTOR_BAD_URL = _(
+	"The Gateway URL must start with http:// or https:// and name a host, with no query or spaces."
+)
+DOCTOR_NO_KEY = _("This gateway type needs an API key. Set it in WhatsApp CRM Settings.")
+DOCTOR_REACHABLE = _("The gateway answers ({0} ms).")
+DOCTOR_TLS_OK = _("The gateway's TLS certificate is valid.")
+DOCTOR_TLS_FAILED = _(
+	"The TLS connection to the gateway failed: its certificate is not trusted or does not match the host name."
+)
+DOCTOR_TYPE = _("Gateway: {0}.")
+DOCTOR_UNKNOWN_GATEWAY = _(
+	"Something answers at this URL, but it is not a Baileys REST, Evolution API or WAHA gateway. Check the URL."
+)
+DOCTOR_KEY_OK = _("The gateway accepts the API key.")
+DOCTOR_KEY_UNKNOWN = _("The gateway is reachable, but its answer to an authenticated call was unexpected.")
+DOCTOR_KEY_UNCHECKED = _("This gateway accepts any API key (it checks none).")
+DOCTOR_PROBE_OK = _("The gateway can reach WhatsApp: a test session got a QR code in {0} s.")
+DOCTOR_PROBE_ONE_SESSION = _(
+	"Skipped the test session: this WAHA runs only the session named default, and the test would disturb it."
+)
+
 BY_CODE = {
 	errors.QR_NOT_READY: _("Waiting for the gateway to generate the QR code..."),
 	errors.QR_GENERATION_ERROR: _(
@@ -43,6 +70,9 @@ BY_CODE = {
 	errors.SERVER_ERROR: _("The gateway reported an internal error. Retrying automatically..."),
 	errors.NOT_CONFIGURED: _(
 		"The WhatsApp gateway is not configured. Set its URL and API key in WhatsApp CRM Settings."
+	),
+	errors.SESSION_NOT_ALLOWED: _(
+		"This WAHA gateway (Core edition) runs only one session, named default. Set this session's ID to default, or use WAHA Plus or a newer WAHA."
 	),
 	errors.INVALID_SESSION_ID: _(
 		"The session ID may only contain letters, digits, hyphens and underscores (up to 64 characters)."

@@ -18,15 +18,20 @@ Event names: "qr", "qr.updated", "qrcode.updated", "QRCODE_UPDATED" (a new or ro
 "connection.update", "CONNECTION_UPDATE", "session.status" (a status change); "logout", "logged_out", "LOGOUT"
 (the session ended and needs a new one). Other events are refused, so send only these.
 
-Authentication, one of:
+Evolution API and WAHA send their own event shapes; their adapters read them (``adapters.parse_webhook``)
+into the same WebhookEvent. Authentication, one of:
 
-(a) a shared secret: header ``X-Webhook-Secret: <secret>``;
+(a) a shared secret: header ``X-Webhook-Secret: <secret>``, or a ``secret`` query parameter in the webhook URL
+    (for gateways that can send neither a header nor a signature; keep such a URL out of logs);
 (b) an HMAC signature (preferred: the secret never travels): headers ``X-Webhook-Timestamp: <unix seconds>``
     and ``X-Webhook-Signature: sha256=<hex>``, where ``hex`` is HMAC-SHA256 keyed with the secret over the
     bytes ``f"{timestamp}."`` followed by the exact body bytes sent. The timestamp must be within 5 minutes
     of the app's clock, so keep the gateway's clock in sync (NTP).
 
-If both are sent, the signature must verify. Header names are case-insensitive. In Python::
+(c) WAHA's own HMAC: header ``X-Webhook-Hmac: <hex HMAC-SHA512 keyed with the secret over the exact body>``
+    (``X-Webhook-Hmac-Algorithm: sha512``). It has no timestamp: replays are caught by the event id.
+
+If several are sent, any signature present must verify. Header names are case-insensitive. In Python::
 
     ts = int(time.time())
     sig = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
@@ -60,11 +65,14 @@ MAX_ID_CHARS = 128
 SECRET_HEADER = "X-Webhook-Secret"
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 SIGNATURE_HEADER = "X-Webhook-Signature"
+WAHA_HMAC_HEADER = "X-Webhook-Hmac"
+WAHA_ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
 
 # Event ids end up in cache keys and log lines: a tame charset keeps them harmless there.
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE_RE = re.compile(r"^sha256=([0-9a-f]{64})$", re.IGNORECASE)
+_SHA512_RE = re.compile(r"^[0-9a-f]{128}$", re.IGNORECASE)
 # Seconds; anything above is a millisecond timestamp or garbage, and would be read wrongly downstream.
 _MAX_EVENT_TIMESTAMP = 10**10
 
@@ -101,13 +109,15 @@ class WebhookRejected(Exception):
 
 @dataclass(frozen=True)
 class WebhookEvent:
-	kind: str  # "qr" | "connection" | "logout"
+	kind: str  # "qr" | "connection" | "logout" | "ignored" (an event of no interest, answered 2xx)
 	session_id: str
 	event_id: str | None
 	timestamp: int | None
 	qr: str | None
 	status: str | None
 	phone: str | None
+	state_kind: Kind | None = None  # set by an adapter that reads its own status words
+	needs_qr: bool = False  # the gateway has a QR but did not send it (WAHA): fetch it
 
 
 def _signature(body: bytes, secret: str, timestamp: str) -> str:
@@ -130,8 +140,9 @@ def verify(
 	now: float,
 	tolerance_s: float = 300,
 	max_body: int = MAX_WEBHOOK_BODY,
+	query_secret: str | None = None,
 ) -> str:
-	"""Authenticate one webhook request; returns the method that passed: "hmac" or "secret".
+	"""Authenticate one webhook request; returns the method that passed: "hmac", "hmac-sha512" or "secret".
 
 	Raises WebhookRejected (NOT_CONFIGURED, BODY_TOO_LARGE, UNAUTHENTICATED or STALE).
 	"""
@@ -143,7 +154,20 @@ def verify(
 	# Empty values count as absent: a proxy may add a header without a value.
 	lowered = {str(k).lower(): str(v).strip() for k, v in headers.items() if v is not None}
 	signature = lowered.get(SIGNATURE_HEADER.lower(), "")
-	given_secret = lowered.get(SECRET_HEADER.lower(), "")
+	given_secret = lowered.get(SECRET_HEADER.lower(), "") or (query_secret or "").strip()
+	waha_hmac = lowered.get(WAHA_HMAC_HEADER.lower(), "")
+
+	if waha_hmac:
+		algorithm = lowered.get(WAHA_ALGORITHM_HEADER.lower(), "sha512").lower()
+		expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha512).hexdigest()
+		if (
+			algorithm != "sha512"
+			or not _SHA512_RE.match(waha_hmac)
+			or not hmac.compare_digest(waha_hmac.lower().encode(), expected.encode())
+		):
+			raise WebhookRejected("UNAUTHENTICATED", "the HMAC-SHA512 signature does not match")
+		if not signature:
+			return "hmac-sha512"
 
 	if signature:
 		# Checked whenever present, so a right shared secret cannot cover for a wrong signature.
@@ -168,6 +192,34 @@ def verify(
 	raise WebhookRejected("UNAUTHENTICATED", f"no {SIGNATURE_HEADER} or {SECRET_HEADER} header")
 
 
+def load_object(body: bytes) -> dict[str, Any]:
+	"""The body as a JSON object, or WebhookRejected("MALFORMED")."""
+	try:
+		data = json.loads(bytes(body).decode("utf-8"))
+	except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: deeply nested arrays
+		raise WebhookRejected("MALFORMED", "body is not UTF-8 JSON")
+	if not isinstance(data, dict):
+		raise WebhookRejected("MALFORMED", "body is not a JSON object")
+	return data
+
+
+def session_name(value: Any, field: str) -> str:
+	if not isinstance(value, str) or not SESSION_ID_RE.match(value):
+		raise WebhookRejected("MALFORMED", f'"{field}" must be 1-64 characters of A-Z, a-z, 0-9, _ and -')
+	return value
+
+
+def bounded(value: Any, field: str, limit: int) -> str | None:
+	"""A string field of a gateway's event (None when absent or blank), refused when oversize."""
+	if value is None:
+		return None
+	if not isinstance(value, str):
+		raise WebhookRejected("MALFORMED", f'"{field}" must be a string')
+	if len(value) > limit:
+		raise WebhookRejected("MALFORMED", f'"{field}" is longer than {limit} characters')
+	return value.strip() or None
+
+
 def _optional_str(data: dict[str, Any], key: str, limit: int) -> str | None:
 	value = data.get(key)
 	if value is None:
@@ -185,13 +237,11 @@ def parse_event(body: bytes) -> WebhookEvent:
 	Values are kept as sent (a status holding markup stays data: escape it where it is shown); only their
 	types and sizes are checked.
 	"""
-	try:
-		data = json.loads(bytes(body).decode("utf-8"))
-	except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: deeply nested arrays
-		raise WebhookRejected("MALFORMED", "body is not UTF-8 JSON")
-	if not isinstance(data, dict):
-		raise WebhookRejected("MALFORMED", "body is not a JSON object")
+	return parse_data(load_object(body))
 
+
+def parse_data(data: dict[str, Any]) -> WebhookEvent:
+	"""The Baileys contract's event in an already decoded body."""
 	name = data.get("event")
 	if not isinstance(name, str):
 		raise WebhookRejected("MALFORMED", '"event" is missing or not a string')
@@ -199,9 +249,7 @@ def parse_event(body: bytes) -> WebhookEvent:
 	if kind is None:
 		raise WebhookRejected("MALFORMED", f"unknown event {name[:40]!r}")
 
-	session_id = data.get("sessionId")
-	if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
-		raise WebhookRejected("MALFORMED", '"sessionId" must be 1-64 characters of A-Z, a-z, 0-9, _ and -')
+	session_id = session_name(data.get("sessionId"), "sessionId")
 
 	event_id = data.get("id")
 	if event_id is not None and (not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id)):
@@ -240,7 +288,7 @@ def event_state(event: WebhookEvent) -> SessionState:
 		return SessionState(kind=Kind.QR, raw_status="qr", has_qr=True, qr=event.qr, extra=extra)
 	if event.kind == "logout":
 		return SessionState(kind=Kind.ENDED, raw_status="logged_out", extra=extra)
-	kind, unknown = classify(event.status)
+	kind, unknown = (event.state_kind, False) if event.state_kind else classify(event.status)
 	phone = None
 	if kind == Kind.CONNECTED and event.phone:
 		# Baileys jids look like 34600111222:12@s.whatsapp.net

@@ -16,22 +16,19 @@ function whatsapp_crm_test_connection(frm) {
 			callback: (r) => {
 				const res = r.message || {};
 				const esc = frappe.utils.escape_html;
-				const yes_no = (v) => (v === true ? __("Yes") : v === false ? __("No") : __("Unknown"));
-				const rows = [
-					[__("Reachable"), yes_no(res.reachable)],
-					[__("API key accepted"), yes_no(res.key_accepted)],
-					[__("Gateway"), [res.gateway_name, res.gateway_version].filter(Boolean).join(" ") || "-"],
-					[__("Gateway status"), res.gateway_status || "-"],
-					[__("Response time"), res.latency_ms != null ? res.latency_ms + " ms" : "-"],
-				];
-				const table = rows
-					.map(([k, v]) => `<tr><th style="width:40%">${esc(k)}</th><td>${esc(String(v))}</td></tr>`)
+				const marks = { ok: ["green", __("OK")], fail: ["red", __("Failed")], skip: ["gray", __("Skipped")] };
+				const rows = (res.checks || [])
+					.map((c) => {
+						const [color, word] = marks[c.result] || marks.skip;
+						return `<tr><td style="width:20%"><span class="indicator-pill ${color}">${esc(word)}</span></td><td>${esc(c.message || "")}</td></tr>`;
+					})
 					.join("");
 				frappe.msgprint({
 					title: __("Test connection"),
-					indicator: res.error_code ? "red" : "green",
-					message: `<p>${esc(res.message || "")}</p><table class="table table-bordered">${table}</table>`,
+					indicator: res.ok ? "green" : "red",
+					message: `<p>${esc(res.message || "")}</p><table class="table table-bordered">${rows}</table>`,
 				});
+				if (res.gateway) frm.reload_doc();
 			},
 		});
 	// The test reads the saved settings: save pending edits first.

@@ -7,9 +7,17 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
+from whatsapp_crm.gateway.adapters import Detection
 from whatsapp_crm.gateway.client import normalise_base_url
-from whatsapp_crm.gateway.errors import GatewayError, NotConfigured
-from whatsapp_crm.integration import SETTINGS, client_from, code_message
+from whatsapp_crm.gateway.doctor import diagnose
+from whatsapp_crm.gateway.errors import NotConfigured
+from whatsapp_crm.integration import (
+	GATEWAY_TYPES,
+	SETTINGS,
+	code_message,
+	remember_detection,
+	timeouts_from,
+)
 
 # fieldname: (lowest, highest). The deadline stays far below gunicorn's 120 s request timeout.
 BOUNDS = {
@@ -52,12 +60,16 @@ class WhatsAppCRMSettings(Document):
 		deadline: DF.Float
 		enabled: DF.Check
 		error_log_window: DF.Int
+		detected_gateway: DF.Data | None
+		detected_gateway_type: DF.Data | None
+		gateway_type: DF.Literal["Baileys REST", "Evolution API", "WAHA", "Auto-detect"]
 		gateway_url: DF.Data | None
 		max_attempts: DF.Int
 		monitor_cap: DF.Float
 		pairing_limit: DF.Int
 		pairing_window: DF.Int
 		poll_interval: DF.Float
+		public_site_url: DF.Data | None
 		qr_error_wait: DF.Float
 		qr_timeout: DF.Float
 		request_wait: DF.Float
@@ -78,6 +90,19 @@ class WhatsAppCRMSettings(Document):
 				self.gateway_url = normalise_base_url(self.gateway_url)
 			except NotConfigured as e:
 				frappe.throw(url_problem(e.reason), title=_("Invalid Gateway URL"))
+		if self.public_site_url:
+			try:
+				self.public_site_url = normalise_base_url(self.public_site_url)
+			except NotConfigured:
+				frappe.throw(
+					_(
+						"The Public Site URL must start with http:// or https:// and name a host, e.g. https://crm.example.com."
+					),
+					title=_("Invalid Public Site URL"),
+				)
+		if self.has_value_changed("gateway_url") or self.has_value_changed("gateway_type"):
+			# What was detected belongs to the old gateway; the next call detects again.
+			self.detected_gateway = self.detected_gateway_type = ""
 		for fieldname, (lowest, highest) in BOUNDS.items():
 			value = self.get(fieldname)
 			if value is None or value == "":
@@ -101,38 +126,39 @@ class WhatsAppCRMSettings(Document):
 
 @frappe.whitelist(methods=["POST"])
 def test_connection() -> dict:
-	"""Is the gateway reachable, does it accept the key, and what does it say about itself (saved settings)."""
+	"""The saved gateway, checked step by step (whatsapp-crm doctor without the probe): reachable, TLS, which
+	gateway and version, the key. Auto-detect remembers what it found."""
 	frappe.has_permission(SETTINGS, "write", throw=True)
 	settings = frappe.get_doc(SETTINGS)
-	try:
-		client = client_from(settings)
-	except GatewayError as e:
+	if not settings.enabled:
 		return {
-			"reachable": False,
-			"key_accepted": None,
-			"error_code": e.code,
-			"message": code_message(e.code),
+			"ok": False,
+			"error_code": "NOT_CONFIGURED",
+			"message": code_message("NOT_CONFIGURED"),
+			"checks": [],
 		}
-	with client:
-		health = client.health(timeout=min(5.0, settings.status_timeout))
-	if not health.reachable:
-		code = health.error.code if health.error else "UNREACHABLE"
-		message = code_message(code)
-	elif health.key_accepted is False:
-		code, message = "UNAUTHORIZED", code_message("UNAUTHORIZED")
-	elif health.key_accepted is None:
-		code = health.error.code if health.error else "BAD_RESPONSE"
-		message = _("The gateway is reachable, but its answer to an authenticated call was unexpected.")
-	else:
-		code, message = None, _("The gateway is reachable and accepts the API key.")
+	gateway_type = GATEWAY_TYPES.get(settings.gateway_type or "Baileys REST", "baileys")
+	api_key = settings.get_password("api_key", raise_exception=False) or ""
+	report = diagnose(
+		settings.gateway_url or "",
+		api_key,
+		gateway_type,
+		timeouts_from(settings),
+		timeout=min(5.0, settings.status_timeout),
+	)
+	if report.gateway_type:
+		remember_detection(settings, Detection(report.gateway_type, report.label, report.version))
+	checks = [
+		{"name": c.name, "result": c.result, "message": _(c.template).format(*c.args)} for c in report.checks
+	]
+	failed = next((c for c in checks if c["result"] == "fail"), None)
 	return {
-		"reachable": health.reachable,
-		"key_accepted": health.key_accepted,
-		"latency_ms": health.latency_ms,
-		"http_status": health.http_status,
-		"gateway_name": health.name,
-		"gateway_version": health.version,
-		"gateway_status": health.status,
-		"error_code": code,
-		"message": message,
+		"ok": report.ok,
+		"gateway": report.description,
+		"gateway_type": report.gateway_type,
+		"error_code": next((c.code for c in report.checks if c.result == "fail"), None),
+		"message": failed["message"]
+		if failed
+		else _("The gateway is reachable and ready: {0}.").format(report.description),
+		"checks": checks,
 	}

@@ -266,6 +266,9 @@ function wa_diagnosis_html() {
 	const steps = [
 		__("Open WhatsApp CRM Settings and click Test connection: it checks the gateway URL and the API key."),
 		__("Make sure the gateway is running and reachable from the Frappe server."),
+		__(
+			"If the gateway answers but never shows a QR, it usually cannot reach WhatsApp (network, proxy or firewall on the gateway's host), or its WhatsApp Web version is outdated (for Evolution API, update it or set CONFIG_SESSION_PHONE_VERSION). Run whatsapp-crm doctor --probe on the gateway's URL to check."
+		),
 		__("Open the Error Log and look for WhatsApp QR Generation Error or WhatsApp Gateway Error."),
 		__("Click Status on this session to see what the gateway says."),
 	];

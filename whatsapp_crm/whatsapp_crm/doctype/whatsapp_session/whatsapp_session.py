@@ -249,8 +249,11 @@ class WhatsAppSession(Document):
 			logger().info("session=%s op=monitor stopped reason=%s", self.name, reason)
 		return reason
 
-	def apply_gateway_state(self, state: SessionState, source: str) -> dict:
-		"""Store what a trusted source (a verified webhook) says about the session, and push it."""
+	def apply_gateway_state(self, state: SessionState, source: str, fetch_qr: bool = False) -> dict:
+		"""Store what a trusted source (a verified webhook) says about the session, and push it. Only a
+		change is written and pushed: gateways repeat themselves (WAHA every 2 s while reconnecting)."""
+		if state.kind == Kind.QR and not state.qr and fetch_qr:
+			state.qr = self._fetch_qr()
 		outcome = QrOutcome(
 			session_id=self.session_id,
 			state={Kind.QR: "qr", Kind.CONNECTED: "connected", Kind.ENDED: "ended"}.get(
@@ -265,7 +268,26 @@ class WhatsAppSession(Document):
 				outcome.state = "waiting"
 			else:
 				outcome.qr_payload, outcome.qr_code = state.qr, to_data_uri(state.qr)
+		if self._unchanged(outcome):
+			return self._stored_payload(get_settings(), source=source)
 		return self._persist(outcome, source)
+
+	def _fetch_qr(self) -> str | None:
+		"""The QR a gateway announced without sending it (WAHA); None leaves it to the next poll."""
+		settings = get_settings()
+		try:
+			with client_from(settings) as client:
+				return client.get_qr(self.session_id, timeout=min(5.0, settings.qr_timeout)).payload
+		except GatewayError:
+			return None
+
+	def _unchanged(self, outcome: QrOutcome) -> bool:
+		return (
+			outcome.doc_status == self.status
+			and (outcome.gateway_status or "") == (self.gateway_status or "")
+			and (outcome.state != "qr" or outcome.qr_code == self.qr_code)
+			and (outcome.state != "connected" or (outcome.phone or self.phone_number) == self.phone_number)
+		)
 
 	# -- plumbing -------------------------------------------------------------------------------------------
 

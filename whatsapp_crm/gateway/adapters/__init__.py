@@ -1,0 +1,133 @@
+"""The gateway types and their factory: the only place that maps a type name to an adapter.
+
+``detect()`` identifies a gateway from the routes that describe it, without creating anything: Evolution's
+``GET /`` welcome, WAHA's ``GET /api/server/version`` (or ``/ping``), the Baileys contract's ``/api/health``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..client import GatewayClient, Timeouts, WebhookTarget, normalise_base_url, short
+from ..errors import BadResponse, GatewayError, GatewayTimeout, NotConfigured, Unreachable
+from ..transport import Transport
+from ..webhook import WebhookEvent, load_object, parse_data
+from .baileys import BaileysClient
+from .evolution import EvolutionClient
+from .waha import WahaClient
+
+ADAPTERS: dict[str, type[GatewayClient]] = {
+	BaileysClient.gateway_type: BaileysClient,
+	EvolutionClient.gateway_type: EvolutionClient,
+	WahaClient.gateway_type: WahaClient,
+}
+GATEWAY_TYPES = tuple(ADAPTERS)
+AUTO = "auto"
+DEFAULT_TYPE = BaileysClient.gateway_type
+
+
+@dataclass(frozen=True)
+class Detection:
+	gateway_type: str
+	label: str
+	version: str | None
+
+	@property
+	def description(self) -> str:
+		return f"{self.label} {self.version}" if self.version else self.label
+
+
+def adapter_class(gateway_type: str) -> type[GatewayClient]:
+	try:
+		return ADAPTERS[gateway_type]
+	except KeyError:
+		raise NotConfigured(f"unknown gateway type {str(gateway_type)[:40]!r}", reason="bad_type") from None
+
+
+def make_client(
+	gateway_type: str,
+	base_url: str,
+	api_key: str,
+	timeouts: Timeouts | None = None,
+	*,
+	webhook: WebhookTarget | None = None,
+) -> GatewayClient:
+	"""A client for a known type (``auto`` must be resolved with ``detect()`` first)."""
+	return adapter_class(gateway_type)(base_url, api_key, timeouts, webhook=webhook)
+
+
+def detect(
+	base_url: str, api_key: str, timeouts: Timeouts | None = None, *, timeout: float | None = None
+) -> Detection:
+	"""Which gateway answers at ``base_url``. Raises Unreachable/GatewayTimeout when nothing answers, and
+	BadResponse when something answers that is none of the three."""
+	base_url = normalise_base_url(base_url)
+	key = api_key.strip() if isinstance(api_key, str) else ""
+	probes = (
+		(None, "/", _evolution),
+		(WahaClient.auth_header, "/api/server/version", _waha),
+		(None, "/ping", _waha_ping),
+		(BaileysClient.auth_header, "/api/health", _baileys),
+	)
+	last_error: GatewayError | None = None
+	answered = False
+	for header, path, reading in probes:
+		transport = Transport(base_url, header or "X-None", key if header else "", timeouts)
+		try:
+			reply = transport.request("GET", path, timeout=timeout)
+		except (Unreachable, GatewayTimeout) as e:
+			if not answered and isinstance(e, Unreachable):
+				raise  # nothing listens there: no point asking the other routes
+			last_error = e
+			continue
+		except GatewayError as e:
+			last_error, answered = e, True
+			continue
+		finally:
+			transport.close()
+		answered = True
+		found = reading(reply.obj or {}, reply.status)
+		if found:
+			return found
+	if not answered and last_error is not None:
+		raise last_error
+	raise BadResponse("the server at this URL is not a Baileys REST, Evolution API or WAHA gateway")
+
+
+def _evolution(info: dict, status: int) -> Detection | None:
+	if status == 200 and "evolution" in str(info.get("message", "")).lower():
+		return Detection("evolution", EvolutionClient.label, short(info.get("version")))
+	return None
+
+
+def _waha(info: dict, status: int) -> Detection | None:
+	if status == 200 and ("engine" in info or "tier" in info) and "version" in info:
+		return Detection("waha", WahaClient.label, short(info.get("version")))
+	if status == 401 and info.get("statusCode") == 401:  # newer WAHA wants the key even here
+		return Detection("waha", WahaClient.label, None)
+	return None
+
+
+def _waha_ping(info: dict, status: int) -> Detection | None:
+	if status == 200 and info.get("message") == "pong":
+		return Detection("waha", WahaClient.label, None)
+	return None
+
+
+def _baileys(info: dict, status: int) -> Detection | None:
+	if status in (200, 401, 403) and ("success" in info or "name" in info or "status" in info):
+		name = short(info.get("name"))
+		return Detection("baileys", BaileysClient.label, short(info.get("version")) if name else None)
+	return None
+
+
+def parse_webhook(body: bytes) -> WebhookEvent:
+	"""A verified webhook body from any gateway type, read by the adapter whose shape it has (Evolution's
+	``instance``, WAHA's ``session``), else by the Baileys contract, which refuses anything off-contract."""
+	data = load_object(body)
+	for cls in ADAPTERS.values():
+		reader = getattr(cls, "webhook_event", None)
+		event = reader(data) if reader else None
+		if event is not None:
+			return event
+	return parse_data(data)

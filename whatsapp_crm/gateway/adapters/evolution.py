@@ -1,0 +1,236 @@
+"""Evolution API v2 (Baileys inside): instances instead of sessions.
+
+Auth ``apikey``. Create ``POST /instance/create`` (a name in use answers 403, which is success here; the real
+server takes 5-7 s); state ``GET /instance/connectionState/{name}`` (``open|connecting|close|refused``, no QR
+flag); QR ``GET /instance/connect/{name}`` (``{"count": 0}`` = not ready; ``code`` raw, ``base64`` PNG); phone
+``GET /instance/fetchInstances?instanceName=``; ``DELETE /instance/logout/{name}`` then
+``DELETE /instance/delete/{name}``; ``GET /`` describes the server. Errors are
+``{"status", "error", "response": {"message": [...]}}``, or HTTP 200 ``{"error": true, "message"}``.
+
+While linking, Evolution reports ``close`` every few seconds as it reconnects to WhatsApp: that is waiting,
+not the end. Only ``refused`` (the QR limit was reached) ends the wait.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..client import (
+	Budget,
+	CreateResult,
+	GatewayClient,
+	Health,
+	QrAnswer,
+	WebhookTarget,
+	error_words,
+	jid_digits,
+	normalise_phone,
+	pairing_code_from,
+	short,
+	validate_session_id,
+)
+from ..errors import (
+	BadResponse,
+	GatewayError,
+	GatewayTimeout,
+	QrGenerationError,
+	QrNotReady,
+	ServerError,
+	SessionNotFound,
+	Unauthorized,
+	Unreachable,
+)
+from ..status import Kind, SessionState
+from ..webhook import MAX_QR_CHARS, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
+from .baileys import key_check
+
+STATES = {
+	"open": Kind.CONNECTED,
+	"connecting": Kind.WAITING,
+	"close": Kind.WAITING,  # reconnecting while linking (see the module doc)
+	"refused": Kind.ENDED,
+}
+WEBHOOK_EVENTS = ["QRCODE_UPDATED", "CONNECTION_UPDATE", "LOGOUT_INSTANCE"]
+
+
+class EvolutionClient(GatewayClient):
+	gateway_type = "evolution"
+	label = "Evolution API"
+	auth_header = "apikey"
+
+	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
+		return error_words(data)
+
+	def create_session(
+		self, session_id: str, *, timeout: float | None = None, webhook: WebhookTarget | None = None
+	) -> CreateResult:
+		validate_session_id(session_id)
+		webhook = webhook or self.webhook
+		body: dict[str, Any] = {"instanceName": session_id, "qrcode": True, "integration": "WHATSAPP-BAILEYS"}
+		if webhook is not None:
+			# Evolution cannot sign: it sends the secret back as a header we configure here.
+			body["webhook"] = {
+				"url": webhook.url,
+				"byEvents": False,
+				"base64": False,
+				"headers": {"X-Webhook-Secret": webhook.secret},
+				"events": WEBHOOK_EVENTS,
+			}
+		reply = self._send("POST", "/instance/create", json_body=body, timeout=timeout)
+		_failed, _word, message = error_words(reply.data)
+		if reply.status == 403 and "already in use" in (message or "").lower():
+			return CreateResult(session_id, created=False, raw_status=None, http_status=403)
+		data = self._check(reply)
+		instance = data.get("instance") if isinstance(data.get("instance"), dict) else {}
+		return CreateResult(
+			session_id, created=True, raw_status=short(instance.get("status")), http_status=reply.status
+		)
+
+	def get_status(self, session_id: str, *, timeout: float | None = None) -> SessionState:
+		budget = Budget(timeout, self.timeouts.read)
+		reply = self._send("GET", f"/instance/connectionState/{self._seg(session_id)}", timeout=budget.left())
+		data = self._check(reply, not_found=SessionNotFound)
+		instance = data.get("instance") if isinstance(data.get("instance"), dict) else data
+		raw = instance.get("state") if isinstance(instance.get("state"), str) else None
+		if raw is None:
+			raise BadResponse("the answer holds no instance state", **reply.context())
+		word = raw.strip().lower()
+		kind = STATES.get(word, Kind.WAITING)
+		state = SessionState(
+			kind=kind, raw_status=raw[:64], http_status=reply.status, unknown_status=word not in STATES
+		)
+		if kind == Kind.CONNECTED:
+			state.phone = self._phone(session_id, budget.left())
+		elif kind == Kind.WAITING:
+			# The state has no QR flag: the connect route is where the QR is, when there is one.
+			try:
+				state.qr = self.get_qr(session_id, timeout=budget.left()).payload
+				state.kind, state.has_qr = Kind.QR, True
+			except QrNotReady:
+				pass
+		return state
+
+	def get_qr(self, session_id: str, *, timeout: float | None = None) -> QrAnswer:
+		reply = self._send("GET", f"/instance/connect/{self._seg(session_id)}", timeout=timeout)
+		data = self._connect_answer(reply)
+		for key in ("code", "base64"):  # the raw payload first: drawn crisp, and stable for rotation checks
+			value = data.get(key)
+			if isinstance(value, str) and value.strip():
+				return QrAnswer(payload=value.strip(), http_status=reply.status)
+		raise QrNotReady("the gateway has no QR yet", **reply.context())
+
+	def delete_session(self, session_id: str, *, timeout: float | None = None) -> bool:
+		budget = Budget(timeout, self.timeouts.read)
+		seg = self._seg(session_id)
+		try:
+			# Unlink first, so the phone drops the device; "not connected" (400) is fine.
+			self._check(
+				self._send("DELETE", f"/instance/logout/{seg}", timeout=budget.left()),
+				not_found=SessionNotFound,
+			)
+		except SessionNotFound:
+			return False
+		except (BadResponse, ServerError):
+			pass
+		try:
+			self._check(
+				self._send("DELETE", f"/instance/delete/{seg}", timeout=budget.left()),
+				not_found=SessionNotFound,
+			)
+		except SessionNotFound:
+			return False
+		return True
+
+	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
+		digits = normalise_phone(phone)
+		reply = self._send(
+			"GET", f"/instance/connect/{self._seg(session_id)}", params={"number": digits}, timeout=timeout
+		)
+		code = pairing_code_from(self._connect_answer(reply).get("pairingCode"))
+		if not code:
+			raise QrNotReady("the gateway has no pairing code yet", **reply.context())
+		return code
+
+	def health(self, *, timeout: float | None = None) -> Health:
+		started = time.monotonic()
+		try:
+			reply = self._send("GET", "/", timeout=timeout)
+		except (Unreachable, GatewayTimeout) as e:
+			return Health(False, None, e.http_status, None, error=e, gateway_type=self.gateway_type)
+		latency_ms = int((time.monotonic() - started) * 1000)
+		info = reply.obj or {}
+		key_accepted, error = key_check(self, timeout)
+		welcome = str(info.get("message") or "")
+		return Health(
+			reachable=True,
+			key_accepted=key_accepted,
+			http_status=reply.status,
+			latency_ms=latency_ms,
+			name=self.label if "evolution" in welcome.lower() else short(info.get("clientName")),
+			version=short(info.get("version")),
+			status="ok" if reply.status == 200 else None,
+			error=error,
+			gateway_type=self.gateway_type,
+		)
+
+	@classmethod
+	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
+		"""Evolution's event body (``{"event", "instance", "data": {...}, "apikey", ...}``), or None when the
+		body is not Evolution's. Only what the app needs is read: the ``apikey`` it carries is never kept."""
+		if not isinstance(data.get("instance"), str) or not isinstance(data.get("data"), dict):
+			return None
+		session_id = session_name(data["instance"], "instance")
+		name = str(data.get("event", "")).strip().lower().replace("_", ".")
+		inner = data["data"]
+		common = {"session_id": session_id, "event_id": None, "timestamp": None}
+		if name == "qrcode.updated":
+			qrcode = inner.get("qrcode") if isinstance(inner.get("qrcode"), dict) else inner
+			qr = bounded(qrcode.get("code"), "code", MAX_QR_CHARS) or bounded(
+				qrcode.get("base64"), "base64", MAX_QR_CHARS
+			)
+			if qr is None:
+				raise WebhookRejected("MALFORMED", "a qrcode.updated event without a QR")
+			return WebhookEvent(kind="qr", qr=qr, status="qr", phone=None, **common)
+		if name == "connection.update":
+			raw = bounded(inner.get("state"), "state", MAX_STATUS_CHARS)
+			if raw is None:
+				raise WebhookRejected("MALFORMED", "a connection.update event without a state")
+			kind = STATES.get(raw.lower(), Kind.WAITING)
+			phone = jid_digits(bounded(inner.get("wuid"), "wuid", 64)) if kind == Kind.CONNECTED else None
+			return WebhookEvent(
+				kind="connection", qr=None, status=raw, phone=phone, state_kind=kind, **common
+			)
+		if name == "logout.instance":
+			return WebhookEvent(kind="logout", qr=None, status=None, phone=None, **common)
+		return WebhookEvent(kind="ignored", qr=None, status=None, phone=None, **common)
+
+	# -- plumbing --
+
+	def _connect_answer(self, reply) -> dict:
+		try:
+			data = self._check(reply, not_found=SessionNotFound)
+		except GatewayError as e:
+			if reply.status == 200 and reply.obj and reply.obj.get("error") is True:
+				# HTTP 200 with {"error": true}: the QR route failed; never a QR.
+				raise QrGenerationError("the gateway failed to generate the QR", **e.context())
+			raise
+		instance = data.get("instance")
+		if isinstance(instance, dict) and str(instance.get("state", "")).lower() == "open":
+			raise QrNotReady("the session is already linked", **reply.context())
+		return data
+
+	def _phone(self, session_id: str, timeout: float) -> str | None:
+		try:
+			reply = self._send(
+				"GET", "/instance/fetchInstances", params={"instanceName": session_id}, timeout=timeout
+			)
+			rows = self._check(reply, want=list)
+		except Unauthorized:
+			raise
+		except GatewayError:
+			return None  # the link is what matters; the number is a nicety
+		for row in rows:
+			if isinstance(row, dict) and row.get("name") in (session_id, None):
+				return jid_digits(row.get("ownerJid") or row.get("owner"))
+		return None

@@ -1,0 +1,242 @@
+"""WAHA (WhatsApp HTTP API; its NOWEB engine is Baileys).
+
+Auth ``X-Api-Key`` (WAHA Core 2024 checks no key at all, so none is required here). Create
+``POST /api/sessions`` ``{"name", "start": true}`` (422 "already exists" is success, and the session is then
+started); state ``GET /api/sessions/{name}`` (``STOPPED|STARTING|SCAN_QR_CODE|WORKING|FAILED``; a STOPPED
+session, e.g. after a gateway restart, is started again); QR ``GET /api/{name}/auth/qr?format=raw``, which
+waits up to 5 s and answers 422 while there is none, and on older versions answers a binary PNG whatever was
+asked; pairing ``POST /api/{name}/auth/request-code``; logout and ``DELETE``; ``GET /api/server/version``.
+
+WAHA Core before 2026.6 runs only the session named ``default``; other names get a 422 that says so, which is
+final (SessionNotAllowed).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..client import (
+	Budget,
+	CreateResult,
+	GatewayClient,
+	Health,
+	QrAnswer,
+	WebhookTarget,
+	error_words,
+	jid_digits,
+	normalise_phone,
+	pairing_code_from,
+	short,
+	validate_session_id,
+)
+from ..errors import (
+	BadResponse,
+	GatewayError,
+	GatewayTimeout,
+	QrNotReady,
+	ServerError,
+	SessionNotAllowed,
+	SessionNotFound,
+	Unreachable,
+)
+from ..status import Kind, SessionState
+from ..webhook import EVENT_ID_RE, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
+from .baileys import key_check
+
+STATES = {
+	"starting": Kind.WAITING,
+	"stopped": Kind.WAITING,  # started again below
+	"scan_qr_code": Kind.QR,
+	"working": Kind.CONNECTED,
+	"failed": Kind.ENDED,
+}
+WEBHOOK_EVENTS = ["session.status"]
+# A key no real gateway uses, to tell whether this one checks keys at all.
+WRONG_KEY = "whatsapp-crm-not-a-key"
+
+
+class WahaClient(GatewayClient):
+	gateway_type = "waha"
+	label = "WAHA"
+	auth_header = "X-Api-Key"
+	key_required = False
+
+	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
+		return error_words(data)
+
+	def create_session(
+		self, session_id: str, *, timeout: float | None = None, webhook: WebhookTarget | None = None
+	) -> CreateResult:
+		validate_session_id(session_id)
+		webhook = webhook or self.webhook
+		budget = Budget(timeout, self.timeouts.read)
+		body: dict[str, Any] = {"name": session_id, "start": True}
+		if webhook is not None:
+			body["config"] = {
+				"webhooks": [{"url": webhook.url, "events": WEBHOOK_EVENTS, "hmac": {"key": webhook.secret}}]
+			}
+		reply = self._send("POST", "/api/sessions", json_body=body, timeout=budget.left())
+		if reply.status == 422:
+			message = (error_words(reply.data)[2] or "").lower()
+			if "only 'default'" in message or "support only" in message:
+				raise SessionNotAllowed(
+					"this WAHA edition runs only the session named 'default'", **reply.context()
+				)
+			if "already exists" not in message:
+				self._check(reply)  # raises the typed error for any other refusal
+				raise BadResponse("the gateway refused to create the session", **reply.context())
+			self._start(session_id, budget.left())
+			return CreateResult(session_id, created=False, raw_status=None, http_status=422)
+		data = self._check(reply)
+		return CreateResult(
+			session_id, created=True, raw_status=short(data.get("status")), http_status=reply.status
+		)
+
+	def get_status(self, session_id: str, *, timeout: float | None = None) -> SessionState:
+		budget = Budget(timeout, self.timeouts.read)
+		reply = self._send("GET", f"/api/sessions/{self._seg(session_id)}", timeout=budget.left())
+		data = self._check(reply, not_found=SessionNotFound)
+		raw = data.get("status") if isinstance(data.get("status"), str) else None
+		if raw is None:
+			raise BadResponse("the answer holds no session status", **reply.context())
+		word = raw.strip().lower()
+		kind = STATES.get(word, Kind.WAITING)
+		state = SessionState(
+			kind=kind,
+			raw_status=raw[:64],
+			has_qr=kind == Kind.QR,
+			http_status=reply.status,
+			unknown_status=word not in STATES,
+		)
+		if kind == Kind.CONNECTED:
+			me = data.get("me")
+			state.phone = jid_digits(me.get("id") if isinstance(me, dict) else me)
+		elif word == "stopped":
+			# After a gateway restart: starting it resumes a linked session without a new scan.
+			self._start(session_id, budget.left())
+		return state
+
+	def get_qr(self, session_id: str, *, timeout: float | None = None) -> QrAnswer:
+		reply = self._send(
+			"GET", f"/api/{self._seg(session_id)}/auth/qr", params={"format": "raw"}, timeout=timeout
+		)
+		if reply.status == 200 and reply.content_type == "image/png":
+			return QrAnswer(payload=self._png_reply(reply), http_status=200)
+		data = self._check(reply, not_found=SessionNotFound, not_ready=(400, 422))
+		value = data.get("value")
+		if isinstance(value, str) and value.strip():
+			return QrAnswer(payload=value.strip(), http_status=reply.status)
+		mimetype, b64 = data.get("mimetype"), data.get("data")
+		if isinstance(mimetype, str) and isinstance(b64, str) and b64.strip():
+			return QrAnswer(payload=f"data:{mimetype.strip()};base64,{b64.strip()}", http_status=reply.status)
+		raise QrNotReady("the answer holds no QR", **reply.context())
+
+	def delete_session(self, session_id: str, *, timeout: float | None = None) -> bool:
+		budget = Budget(timeout, self.timeouts.read)
+		seg = self._seg(session_id)
+		try:
+			# Unlink first, so the phone drops the device; a session that is not linked refuses, which is fine.
+			self._check(
+				self._send("POST", f"/api/sessions/{seg}/logout", timeout=budget.left()),
+				not_found=SessionNotFound,
+			)
+		except SessionNotFound:
+			return False
+		except (BadResponse, ServerError):
+			pass
+		try:
+			self._check(
+				self._send("DELETE", f"/api/sessions/{seg}", timeout=budget.left()), not_found=SessionNotFound
+			)
+		except SessionNotFound:
+			return False
+		return True
+
+	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
+		digits = normalise_phone(phone)
+		reply = self._send(
+			"POST",
+			f"/api/{self._seg(session_id)}/auth/request-code",
+			json_body={"phoneNumber": digits},
+			timeout=timeout,
+		)
+		data = self._check(reply, not_found=SessionNotFound, not_ready=(422,))
+		code = pairing_code_from(data.get("code"))
+		if not code:
+			raise BadResponse("the answer holds no 8-character pairing code", **reply.context())
+		return code
+
+	def health(self, *, timeout: float | None = None) -> Health:
+		started = time.monotonic()
+		budget = Budget(timeout, self.timeouts.read)
+		try:
+			reply = self._send("GET", "/api/server/version", timeout=budget.left())
+		except (Unreachable, GatewayTimeout) as e:
+			return Health(False, None, e.http_status, None, error=e, gateway_type=self.gateway_type)
+		latency_ms = int((time.monotonic() - started) * 1000)
+		info = reply.obj or {}
+		key_accepted, error = key_check(self, budget.left())
+		key_checked = True
+		if key_accepted:
+			try:
+				wrong = self._send(
+					"GET", "/api/server/version", headers={self.auth_header: WRONG_KEY}, timeout=budget.left()
+				)
+				key_checked = wrong.status in (401, 403)
+			except GatewayError:
+				pass
+		details = {k: short(info.get(k)) for k in ("engine", "tier") if short(info.get(k))}
+		return Health(
+			reachable=True,
+			key_accepted=key_accepted,
+			http_status=reply.status,
+			latency_ms=latency_ms,
+			name=self.label,
+			version=short(info.get("version")),
+			status="ok" if reply.status == 200 else None,
+			error=error,
+			gateway_type=self.gateway_type,
+			key_checked=key_checked,
+			details=details,
+		)
+
+	@classmethod
+	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
+		"""WAHA's event body (``{"id", "timestamp" (ms), "event", "session", "me", "payload": {...}}``), or
+		None when the body is not WAHA's. ``session.status`` SCAN_QR_CODE carries no QR: ``needs_qr``."""
+		if not isinstance(data.get("session"), str) or not isinstance(data.get("payload"), dict):
+			return None
+		session_id = session_name(data["session"], "session")
+		event_id = (
+			data.get("id") if isinstance(data.get("id"), str) and EVENT_ID_RE.match(data["id"]) else None
+		)
+		stamp = data.get("timestamp")
+		timestamp = (
+			stamp // 1000 if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0 else None
+		)
+		common = {"session_id": session_id, "event_id": event_id, "timestamp": timestamp, "qr": None}
+		if str(data.get("event", "")).strip().lower() != "session.status":
+			return WebhookEvent(kind="ignored", status=None, phone=None, **common)
+		raw = bounded(data["payload"].get("status"), "status", MAX_STATUS_CHARS)
+		if raw is None:
+			raise WebhookRejected("MALFORMED", "a session.status event without a status")
+		kind = STATES.get(raw.lower(), Kind.WAITING)
+		phone = None
+		if kind == Kind.CONNECTED:
+			me = data.get("me") if isinstance(data.get("me"), dict) else data["payload"].get("me")
+			phone = jid_digits(bounded(me.get("id"), "me.id", 64)) if isinstance(me, dict) else None
+		return WebhookEvent(
+			kind="connection",
+			status=raw,
+			phone=phone,
+			state_kind=kind,
+			needs_qr=kind == Kind.QR,
+			**common,
+		)
+
+	def _start(self, session_id: str, timeout: float) -> None:
+		reply = self._send("POST", f"/api/sessions/{self._seg(session_id)}/start", timeout=timeout)
+		if reply.status == 422:
+			return  # already started
+		self._check(reply, not_found=SessionNotFound)
