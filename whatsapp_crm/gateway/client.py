@@ -266,7 +266,8 @@ class GatewayClient(ABC):
 		not_ready: tuple[int, ...] = (),
 		want: type = dict,
 	) -> Any:
-		"""The reply's JSON value when it is a success, else the typed error (the common HTTP semantics)."""
+		"""The reply's JSON value when it is a success, else the typed error (the common HTTP semantics).
+		``want=object`` accepts any body, an empty one included (deletes and logouts)."""
 		failed, err_word, message = self._describe(reply.data)
 		ctx = {
 			**reply.context(),
@@ -288,7 +289,7 @@ class GatewayClient(ABC):
 			raise ServerError("the gateway answered with a server error", **ctx)
 		if status >= 300:
 			raise BadResponse(f"unexpected HTTP {status}", **ctx)
-		if not isinstance(reply.data, want):
+		if want is not object and not isinstance(reply.data, want):
 			raise BadResponse(f"the answer is not a JSON {'object' if want is dict else 'array'}", **ctx)
 		if failed:
 			raise ServerError("the gateway said the call failed", **ctx)

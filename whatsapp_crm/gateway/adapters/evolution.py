@@ -128,6 +128,7 @@ class EvolutionClient(GatewayClient):
 			self._check(
 				self._send("DELETE", f"/instance/logout/{seg}", timeout=budget.left()),
 				not_found=SessionNotFound,
+				want=object,
 			)
 		except SessionNotFound:
 			return False
@@ -137,6 +138,7 @@ class EvolutionClient(GatewayClient):
 			self._check(
 				self._send("DELETE", f"/instance/delete/{seg}", timeout=budget.left()),
 				not_found=SessionNotFound,
+				want=object,
 			)
 		except SessionNotFound:
 			return False

@@ -34,6 +34,7 @@ from ..errors import (
 	BadResponse,
 	GatewayError,
 	GatewayTimeout,
+	QrGenerationError,
 	QrNotReady,
 	ServerError,
 	SessionNotAllowed,
@@ -123,7 +124,13 @@ class WahaClient(GatewayClient):
 		)
 		if reply.status == 200 and reply.content_type == "image/png":
 			return QrAnswer(payload=self._png_reply(reply), http_status=200)
-		data = self._check(reply, not_found=SessionNotFound, not_ready=(400, 422))
+		try:
+			data = self._check(reply, not_found=SessionNotFound, not_ready=(400, 422))
+		except ServerError as e:
+			if reply.status == 500 and reply.obj is not None:
+				# WAHA's own 500 (not a proxy's page) on the QR route: it failed to make the QR.
+				raise QrGenerationError("the gateway failed to generate the QR", **e.context())
+			raise
 		value = data.get("value")
 		if isinstance(value, str) and value.strip():
 			return QrAnswer(payload=value.strip(), http_status=reply.status)
@@ -140,6 +147,7 @@ class WahaClient(GatewayClient):
 			self._check(
 				self._send("POST", f"/api/sessions/{seg}/logout", timeout=budget.left()),
 				not_found=SessionNotFound,
+				want=object,
 			)
 		except SessionNotFound:
 			return False
@@ -147,7 +155,9 @@ class WahaClient(GatewayClient):
 			pass
 		try:
 			self._check(
-				self._send("DELETE", f"/api/sessions/{seg}", timeout=budget.left()), not_found=SessionNotFound
+				self._send("DELETE", f"/api/sessions/{seg}", timeout=budget.left()),
+				not_found=SessionNotFound,
+				want=object,
 			)
 		except SessionNotFound:
 			return False
@@ -239,4 +249,4 @@ class WahaClient(GatewayClient):
 		reply = self._send("POST", f"/api/sessions/{self._seg(session_id)}/start", timeout=timeout)
 		if reply.status == 422:
 			return  # already started
-		self._check(reply, not_found=SessionNotFound)
+		self._check(reply, not_found=SessionNotFound, want=object)

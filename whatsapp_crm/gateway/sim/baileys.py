@@ -1,0 +1,265 @@
+"""The Baileys REST gateway (the DESIGN.md §2 contract, README "The gateway contract").
+
+``X-API-Key``; ``POST /api/sessions`` ``{"sessionId"}``; ``GET /api/sessions/{id}/status`` and ``/qr``;
+``POST /api/sessions/{id}/pairing-code``; ``DELETE /api/sessions/{id}``; ``GET /api/health`` without a key.
+Errors are ``{"success": false, "error": WORD, "message"}``.
+
+Webhooks are pushed the way webhook.py reads them ("qr" on the first QR and on each rotation, "connection"
+once linked, "logout" on DELETE), signed with HMAC or carrying the shared secret. The simulator signs with
+its own copy of the scheme, an independent implementation for webhook.verify() to be checked against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+from .core import BaseSimulator
+from .model import (
+	DEFAULT_PHONE,
+	PHONE_RE,
+	SCRIPT_MESSAGE,
+	Call,
+	Route,
+	Session,
+	SessionOptions,
+	control_route,
+	pairing_code,
+	parse_json_object,
+	qr_payload,
+	valid_id,
+)
+from .server import Handler
+from .webhooks import Hook
+
+_UNAUTHORIZED = {"success": False, "error": "UNAUTHORIZED", "message": "Invalid API key"}
+_NOT_FOUND = {"success": False, "error": "SESSION_NOT_FOUND", "message": "Session not found"}
+_INVALID_JSON = {"success": False, "error": "INVALID_JSON", "message": "Body must be a JSON object"}
+_ALREADY_CONNECTED = {"success": False, "error": "ALREADY_CONNECTED", "message": "Session already connected"}
+
+
+def webhook_auth(body: bytes, secret: str, mode: str) -> dict[str, str]:
+	"""Headers authenticating one webhook POST (the contract in webhook.py). No secret: none at all."""
+	if not secret:
+		return {}
+	if mode == "secret":
+		return {"X-Webhook-Secret": secret}
+	ts = str(int(time.time()))
+	digest = hmac.new(secret.encode("utf-8"), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+	return {"X-Webhook-Timestamp": ts, "X-Webhook-Signature": f"sha256={digest}"}
+
+
+def _route(method: str, path: str) -> Route:
+	parts = path.split("/")[1:]
+	if parts == ["api", "health"]:
+		return Route("health", allowed=method == "GET", public=True)
+	if parts == ["api", "sessions"]:
+		return Route("create", allowed=method == "POST")
+	if len(parts) == 3 and parts[:2] == ["api", "sessions"]:
+		return Route("delete", parts[2], allowed=method == "DELETE")
+	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] in ("status", "qr"):
+		return Route(parts[3], parts[2], allowed=method == "GET")
+	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "pairing-code":
+		return Route("pairing", parts[2], allowed=method == "POST")
+	return control_route(parts, method) or Route("other")
+
+
+class BaileysSimulator(BaseSimulator):
+	"""A scripted Baileys REST gateway. restart() forgets sessions, keeps per-session scenario overrides."""
+
+	gateway_type = "baileys"
+
+	def _route(self, method: str, path: str, query: dict[str, list[str]]) -> Route:
+		return _route(method, path)
+
+	def _serve(self, handler: Handler, call: Call) -> None:
+		route, endpoint, session_id, body = call.route, call.route.endpoint, call.session_id, call.body
+		if endpoint == "health" and route.allowed:
+			with self._lock:
+				now = self.clock()
+				sessions = sum(1 for sid in list(self._sessions) if self._live(sid, now) is not None)
+			handler.send_json(
+				200,
+				{
+					"success": True,
+					"status": "ok",
+					"name": "whatsapp-crm-simulator",
+					"version": "1.0",
+					"sessions": sessions,
+				},
+			)
+			return
+		# Everything under the protected prefixes needs the key, even a route that does not exist.
+		if call.path.startswith(("/api/sessions", "/_sim")) and not self._authorized(handler):
+			handler.send_json(401, _UNAUTHORIZED)
+			return
+		if endpoint == "other":
+			handler.send_json(404, {"success": False, "error": "NOT_FOUND", "message": "Not found"})
+			return
+		if not route.allowed:
+			handler.send_json(
+				405, {"success": False, "error": "METHOD_NOT_ALLOWED", "message": "Method not allowed"}
+			)
+			return
+		if endpoint == "create":
+			data = parse_json_object(body)
+			if data is None:
+				handler.send_json(400, _INVALID_JSON)
+				return
+			session_id = data.get("sessionId")
+			self._set_logged_id(handler, session_id)
+		if endpoint == "control":
+			self._serve_control(handler, route.action, session_id, body)
+			return
+		if not valid_id(session_id):
+			handler.send_json(400, {"success": False, "error": "INVALID_SESSION_ID"})
+			return
+		self._session_call(handler, endpoint, session_id, body)
+
+	def _session_call(self, handler: Handler, endpoint: str, session_id: str, body: bytes) -> None:
+		if self._common_faults(handler, endpoint, session_id, self.options_for(session_id)):
+			return
+		phone = ""
+		if endpoint == "pairing":
+			data = parse_json_object(body)
+			if data is None:
+				handler.send_json(400, _INVALID_JSON)
+				return
+			raw_phone = data.get("phoneNumber")
+			if not isinstance(raw_phone, str) or not PHONE_RE.fullmatch(raw_phone):
+				handler.send_json(
+					400,
+					{
+						"success": False,
+						"error": "INVALID_PHONE",
+						"message": "phoneNumber must be 8-15 digits, with an optional leading +",
+					},
+				)
+				return
+			phone = raw_phone.removeprefix("+")
+
+		with self._lock:
+			now = self.clock()
+			session = self._live(session_id, now)
+			if endpoint == "create":
+				if session is not None:
+					status, payload = (
+						409,
+						{"success": False, "error": "SESSION_EXISTS", "message": "Session already exists"},
+					)
+				else:
+					self._new_session(session_id, now)
+					status, payload = 201, {"success": True, "sessionId": session_id, "status": "connecting"}
+			elif session is None:
+				status, payload = 404, _NOT_FOUND
+			elif endpoint == "delete":
+				del self._sessions[session_id]
+				self._event(session, "logout")
+				status, payload = 200, {"success": True}
+			elif endpoint == "pairing":
+				if session.connected:
+					status, payload = 409, _ALREADY_CONNECTED
+				else:
+					session.pairing_requests += 1
+					code = pairing_code(session_id, phone, session.pairing_requests)
+					status, payload = 200, {"success": True, "code": code}
+			elif endpoint == "status":
+				opts = self.options_for(session_id)  # may have changed to qr_now through a loss
+				status, payload = 200, self._status_payload(session, opts, now)
+			else:
+				status, payload = self._qr_answer(session, self.options_for(session_id), now)
+		handler.send_json(status, payload)
+
+	def _status_payload(self, session: Session, opts: SessionOptions, now: float) -> dict[str, Any]:
+		payload: dict[str, Any] = {"success": True, "sessionId": session.session_id}
+		if session.connected:
+			payload.update(status="connected", hasQR=False, phone=session.phone)
+		elif self._qr_due(session, opts, now):
+			payload.update(status="qr", hasQR=True)
+		else:
+			payload.update(status="connecting", hasQR=False)
+		return payload
+
+	def _qr_answer(self, session: Session, opts: SessionOptions, now: float) -> tuple[int, dict[str, Any]]:
+		if session.connected:
+			return 409, _ALREADY_CONNECTED
+		if not self._qr_due(session, opts, now):
+			return 404, {"success": False, "error": "QR_NOT_READY", "message": "QR code not available yet"}
+		if session.qr_errors_served < opts.qr_errors:
+			session.qr_errors_served += 1
+			return 500, {
+				"success": False,
+				"error": "QR_GENERATION_ERROR",
+				"message": "Failed to generate QR code",
+			}
+		self._serve_qr(session, now)
+		return 200, {
+			"success": True,
+			"qr": qr_payload(session.session_id, self._generation(session, opts, now)),
+		}
+
+	# -- wire format for the shared answers --
+
+	def _unauthorized_payload(self) -> dict[str, Any]:
+		return _UNAUTHORIZED
+
+	def _body_error(self, status: int, word: str) -> dict[str, Any]:
+		return {"success": False, "error": word}
+
+	def _success_false(self) -> tuple[int, dict[str, Any]]:
+		return 200, {"success": False, "error": "INTERNAL_ERROR", "message": SCRIPT_MESSAGE}
+
+	def _not_json_body(self) -> bytes:
+		return b'{"success": tru'
+
+	def _huge_payload(self, endpoint: str, session_id: str) -> dict[str, Any]:
+		if endpoint == "qr":
+			return {"success": True, "qr": qr_payload(session_id, 0)}
+		if endpoint == "pairing":
+			return {"success": True, "code": pairing_code(session_id, "", 0)}
+		return {"success": True, "sessionId": session_id, "status": "qr", "hasQR": True}
+
+	def _stack_trace_payload(self, message: str) -> dict[str, Any]:
+		return {"success": False, "error": "INTERNAL_ERROR", "message": message}
+
+	# -- webhooks --
+
+	def _event(self, session: Session, event: str, **fields: Any) -> None:
+		payload = {
+			"event": event,
+			"sessionId": session.session_id,
+			"id": f"sim-{uuid.uuid4().hex}",
+			"timestamp": int(time.time()),  # wall time: receivers compare it with their own clock
+			**fields,
+		}
+		self._queue(session, event, payload)
+
+	def _webhook_poll_session(self, session: Session, opts: SessionOptions, now: float) -> None:
+		if session.connected:
+			if not session.wh_connected:
+				session.wh_connected = True
+				self._event(session, "connection", status="connected", phone=session.phone)
+			return
+		if not self._qr_due(session, opts, now):
+			return
+		generation = self._generation(session, opts, now)
+		if session.wh_generation != generation:
+			session.wh_generation = generation
+			self._serve_qr(session, now)
+			self._event(session, "qr", qr=qr_payload(session.session_id, generation))
+
+	def _webhook_request(self, hook: Hook, entry: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+		body = json.dumps(entry["data"]).encode("utf-8")
+		headers = {
+			"Content-Type": "application/json",
+			"User-Agent": "whatsapp-crm-simulator/1.0",
+			**webhook_auth(body, hook.secret, hook.mode),
+		}
+		return hook.url, body, headers
+
+
+__all__ = ["DEFAULT_PHONE", "BaileysSimulator", "webhook_auth"]

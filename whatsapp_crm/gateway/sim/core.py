@@ -1,0 +1,384 @@
+"""The shared core of the simulated WhatsApp gateways (Baileys REST, Evolution API v2, WAHA).
+
+Each session follows a scripted scenario (SessionOptions): QR at once or late, QR generation errors,
+rotation, linking, a QR limit, no WhatsApp at all, hangs, proxy 502s, lying answers, broken, huge or trickling
+bodies, a gateway that forgets sessions. Times are read from an injectable ``clock`` so that a test drives a
+session by hand; only real blocking (delays, hangs, trickles, WAHA's QR wait) uses wall time, through
+``threading.Event`` waits that ``stop()`` releases at once.
+
+BaseSimulator owns the lifecycle, the session model, the request log, the control routes (``/_sim/...``,
+authenticated with the type's own auth header, answering in one simulator format for every type), the common
+faults and the webhook sender thread; a subclass routes requests and speaks its gateway's wire format.
+Never imports frappe.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .faults import FaultAnswers
+
+# SessionOptions, SCENARIOS and friends live in .model; importing them from here works too.
+from .model import (
+	DEFAULT_PHONE,
+	DEFAULT_SCENARIO,
+	FAULTS,
+	SCENARIOS,
+	Call,
+	Route,
+	Session,
+	SessionOptions,
+	pairing_code,
+	parse_json_object,
+	qr_payload,
+	resolve,
+	valid_id,
+)
+from .server import Handler, Server
+from .webhooks import WEBHOOK_TIMEOUT_S, WebhookSender
+
+# Control routes answer in one format whatever the type: they belong to the simulator, not the gateway.
+_CTL_INVALID_JSON = {"success": False, "error": "INVALID_JSON", "message": "Body must be a JSON object"}
+_CTL_NOT_FOUND = {"success": False, "error": "SESSION_NOT_FOUND", "message": "Session not found"}
+_S = TypeVar("_S", bound="BaseSimulator")
+
+
+class BaseSimulator(FaultAnswers, WebhookSender):
+	"""A scripted gateway on loopback; thread-safe. start()/stop(), or use it as a context manager.
+
+	Scenario per session: set_scenario() override, else the text after the id's last "--" when it names a
+	scenario ("sales--qr_error"), else the constructor's default.
+	"""
+
+	gateway_type = "base"
+	auth_header = "X-API-Key"
+	qr_limit_ends = False  # whether SessionOptions.qr_limit ends a session
+
+	def __init__(
+		self,
+		api_key: str = "sim-secret-key",
+		*,
+		host: str = "127.0.0.1",
+		port: int = 0,
+		scenario: str | SessionOptions = DEFAULT_SCENARIO,
+		clock: Callable[[], float] = time.monotonic,
+		hang_max_s: float = 120.0,
+		webhook_url: str | None = None,
+		webhook_secret: str = "",
+		webhook_mode: str | None = None,
+	) -> None:
+		self.api_key = api_key
+		self.host = host
+		self.port = port
+		self.default_options = resolve(scenario)
+		self.scenario_name = scenario if isinstance(scenario, str) else "custom"
+		self.clock = clock
+		self.hang_max_s = hang_max_s
+		self._lock = threading.RLock()
+		self._sessions: dict[str, Session] = {}
+		self._overrides: dict[str, SessionOptions] = {}
+		# ids already forgotten once by session_lost; from then on they behave like qr_now
+		self._lost: set[str] = set()
+		self._log: list[dict[str, Any]] = []
+		self._server: Server | None = None
+		self._thread: threading.Thread | None = None
+		self._bound: tuple[str, int] | None = None
+		self._init_webhooks()
+		self.set_webhook(webhook_url, webhook_secret, webhook_mode)
+
+	# -- lifecycle --
+
+	def start(self: _S) -> _S:
+		with self._lock:
+			if self._server is not None:
+				return self
+			server = Server((self.host, self.port), self)
+			self._bound = (str(server.server_address[0]), int(server.server_address[1]))
+			# A short poll interval keeps stop() fast; the listening socket already queues connections.
+			thread = threading.Thread(
+				target=server.serve_forever,
+				kwargs={"poll_interval": 0.05},
+				name="gateway-simulator",
+				daemon=True,
+			)
+			thread.start()
+			self._server, self._thread = server, thread
+			# Always running (idle without a URL), so set_webhook() works on a started simulator too.
+			self._start_webhooks()
+		return self
+
+	def stop(self) -> None:
+		with self._lock:
+			server, thread = self._server, self._thread
+			self._server = self._thread = None
+			wh_thread = self._stop_webhooks()
+		if server is None:
+			return
+		server.stopping.set()  # releases hanging, delayed and trickling requests at once
+		server.shutdown()
+		server.server_close()
+		server.drop_connections()
+		if thread is not None:
+			thread.join(timeout=5)
+		if wh_thread is not None:
+			wh_thread.join(timeout=WEBHOOK_TIMEOUT_S + 2)  # at most one delivery in flight
+
+	def __enter__(self: _S) -> _S:
+		return self.start()
+
+	def __exit__(self, *exc: object) -> None:
+		self.stop()
+
+	@property
+	def url(self) -> str:
+		if self._bound is None:
+			raise RuntimeError("GatewaySimulator is not started")
+		host, port = self._bound
+		return f"http://{host}:{port}"
+
+	# -- scripting --
+
+	def set_scenario(self, session_id: str, scenario: str | SessionOptions) -> None:
+		if not valid_id(session_id):
+			raise ValueError(f"invalid session id {session_id!r}")
+		options = resolve(scenario)
+		with self._lock:
+			self._overrides[session_id] = options
+			self._lost.discard(session_id)  # an explicit choice replaces the post-loss qr_now behaviour
+
+	def scan(self, session_id: str, phone: str = DEFAULT_PHONE) -> None:
+		"""The user scans the QR: the session is connected at once. Unknown or stopped sessions are ignored."""
+		self._scan(session_id, phone)
+
+	def restart(self) -> None:
+		"""Gateway restart: every session is forgotten. Per-session scenario overrides are kept."""
+		with self._lock:
+			self._sessions.clear()
+			self._lost.clear()
+
+	# -- request log --
+
+	@property
+	def requests(self) -> list[dict[str, Any]]:
+		with self._lock:
+			return [dict(entry) for entry in self._log]
+
+	def count(self, endpoint: str | None = None, session_id: str | None = None) -> int:
+		with self._lock:
+			return sum(
+				1
+				for e in self._log
+				if (endpoint is None or e["endpoint"] == endpoint)
+				and (session_id is None or e["session_id"] == session_id)
+			)
+
+	def reset_log(self) -> None:
+		with self._lock:
+			self._log.clear()
+
+	# -- session state (all under self._lock) --
+
+	def options_for(self, session_id: str) -> SessionOptions:
+		with self._lock:
+			if session_id in self._lost:
+				return SCENARIOS["qr_now"]
+			if session_id in self._overrides:
+				return self._overrides[session_id]
+			head, sep, tail = session_id.rpartition("--")
+			if sep and head and tail in SCENARIOS:
+				return SCENARIOS[tail]
+			return self.default_options
+
+	def _new_session(self, session_id: str, now: float, running: bool = True) -> Session:
+		session = Session(session_id, now, running=running)
+		self._sessions[session_id] = session
+		return session
+
+	def _live(self, session_id: str, now: float) -> Session | None:
+		"""The session as it stands at `now`, after applying time-driven changes (loss, linking, the end)."""
+		session = self._sessions.get(session_id)
+		if session is None:
+			return None
+		if session.gone_at is not None and now >= session.gone_at:
+			del self._sessions[session_id]
+			return None
+		opts = self.options_for(session_id)
+		if opts.fault == "session_lost" and now - session.created_at >= opts.lost_after_s:
+			del self._sessions[session_id]
+			self._lost.add(session_id)
+			return None
+		if session.connected or session.failed or not session.running:
+			return session
+		linked = (
+			opts.scan_after_s is not None
+			and session.first_qr_at is not None
+			and now - session.first_qr_at >= opts.scan_after_s
+		)
+		ended = self._limit_reached(session, opts, now)
+		if linked and ended:
+			# both happened since the last look: whichever came first wins
+			assert session.first_qr_at is not None and opts.scan_after_s is not None
+			link_at = session.first_qr_at + opts.scan_after_s
+			linked = link_at < session.created_at + opts.qr_after_s + opts.qr_limit * opts.rotate_s
+			ended = not linked
+		if linked:
+			session.connected, session.phone = True, DEFAULT_PHONE
+		elif ended:
+			session.failed = True
+		return session
+
+	def _limit_reached(self, session: Session, opts: SessionOptions, now: float) -> bool:
+		if not self.qr_limit_ends or opts.qr_limit <= 0 or opts.rotate_s <= 0:
+			return False
+		return self._qr_due(session, opts, now) and self._generation(session, opts, now) >= opts.qr_limit
+
+	def _scan(self, session_id: str, phone: str) -> bool:
+		with self._lock:
+			session = self._live(session_id, self.clock())
+			if session is None or not session.running or session.failed:
+				return False
+			session.connected, session.phone = True, phone
+			return True
+
+	def _qr_due(self, session: Session, opts: SessionOptions, now: float) -> bool:
+		return not opts.offline and now - session.created_at >= opts.qr_after_s
+
+	def _generation(self, session: Session, opts: SessionOptions, now: float) -> int:
+		if opts.rotate_s <= 0:
+			return 0
+		return max(0, int((now - session.created_at - opts.qr_after_s) // opts.rotate_s))
+
+	def _serve_qr(self, session: Session, now: float) -> None:
+		"""The QR reached the app: scan_after_s counts from here."""
+		if session.first_qr_at is None:
+			session.first_qr_at = now
+
+	def _base_url(self) -> str:
+		return self.url if self._bound is not None else f"http://{self.host}:{self.port}"
+
+	# -- HTTP handling --
+
+	def _log_status(self, handler: Handler, status: int) -> None:
+		with self._lock:
+			if handler._entry is not None:
+				handler._entry["status"] = status
+
+	def _authorized(self, handler: Handler, *also: str) -> bool:
+		"""Constant-time match of the type's auth header against the key (or one of `also`)."""
+		given = handler.headers.get(self.auth_header, "").encode("utf-8")
+		return any(hmac.compare_digest(given, key.encode("utf-8")) for key in (self.api_key, *also) if key)
+
+	def _route(self, method: str, path: str, query: dict[str, list[str]]) -> Route:
+		raise NotImplementedError
+
+	def _serve(self, handler: Handler, call: Call) -> None:
+		raise NotImplementedError
+
+	def _handle(self, handler: Handler, method: str) -> None:
+		split = urlsplit(handler.path)
+		path, query = split.path, parse_qs(split.query)
+		route = self._route(method, path, query)
+		session_id = unquote(route.raw_id) if route.raw_id is not None else None
+		entry: dict[str, Any] = {
+			"method": method,
+			"path": path,
+			"endpoint": route.endpoint,
+			"session_id": session_id,
+			"status": None,
+		}
+		with self._lock:
+			self._log.append(entry)
+			handler._entry = entry
+		body = handler.read_body()
+		if body is None:
+			return
+		self._serve(handler, Call(method, path, route, session_id, body, query))
+
+	def _set_logged_id(self, handler: Handler, session_id: object) -> None:
+		# create names its session in the body: the log learns it once the body is read
+		with self._lock:
+			if handler._entry is not None:
+				handler._entry["session_id"] = session_id if isinstance(session_id, str) else None
+
+	def _serve_control(
+		self, handler: Handler, action: str | None, session_id: str | None, body: bytes
+	) -> None:
+		"""The /_sim routes, once authenticated and the method checked."""
+		if action == "restart":
+			self.restart()
+			handler.send_json(200, {"success": True})
+			return
+		if action == "webhook":
+			self._control_webhook(handler, body)
+			return
+		if not valid_id(session_id):
+			handler.send_json(400, {"success": False, "error": "INVALID_SESSION_ID"})
+			return
+		data = parse_json_object(body) if body else {}
+		if data is None:
+			handler.send_json(400, _CTL_INVALID_JSON)
+			return
+		if action == "scan":
+			phone = data.get("phone", DEFAULT_PHONE)
+			if not isinstance(phone, str) or not phone:
+				handler.send_json(400, {"success": False, "error": "INVALID_PHONE"})
+				return
+			if not self._scan(session_id, phone):
+				handler.send_json(404, _CTL_NOT_FOUND)
+				return
+			handler.send_json(
+				200, {"success": True, "sessionId": session_id, "status": "connected", "phone": phone}
+			)
+			return
+		name = data.get("scenario")
+		if not isinstance(name, str) or name not in SCENARIOS:
+			handler.send_json(
+				400, {"success": False, "error": "UNKNOWN_SCENARIO", "scenarios": list(SCENARIOS)}
+			)
+			return
+		self.set_scenario(session_id, name)
+		handler.send_json(200, {"success": True, "sessionId": session_id, "scenario": name})
+
+	def _serve_control_route(
+		self, handler: Handler, route: Route, session_id: str | None, body: bytes
+	) -> None:
+		if not self._authorized(handler):
+			handler.send_json(401, self._unauthorized_payload())
+		elif not route.allowed:
+			handler.send_json(
+				405, {"success": False, "error": "METHOD_NOT_ALLOWED", "message": "Method not allowed"}
+			)
+		else:
+			self._serve_control(handler, route.action, session_id, body)
+
+	def _control_webhook(self, handler: Handler, body: bytes) -> None:
+		data = parse_json_object(body)
+		if data is None:
+			handler.send_json(400, _CTL_INVALID_JSON)
+			return
+		url, secret = data.get("url"), data.get("secret", "")
+		mode = data.get("mode", self.default_webhook_mode)
+		try:
+			self.set_webhook(url, secret, mode)
+		except (TypeError, ValueError) as exc:
+			handler.send_json(400, {"success": False, "error": "INVALID_WEBHOOK", "message": str(exc)})
+			return
+		# Never the secret back: this answer may be printed by whoever set it.
+		handler.send_json(200, {"success": True, "url": url, "mode": mode})
+
+
+__all__ = [
+	"DEFAULT_PHONE",
+	"DEFAULT_SCENARIO",
+	"FAULTS",
+	"SCENARIOS",
+	"BaseSimulator",
+	"SessionOptions",
+	"pairing_code",
+	"qr_payload",
+]

@@ -1,0 +1,451 @@
+"""Evolution API v2 as version 2.3.6 answers: instances instead of sessions, and its quirks.
+
+Auth header ``apikey`` (the global key, or the instance's own token). ``GET /`` welcomes without a key.
+``POST /instance/create`` (a name in use is a 403; a real server takes ~5 s: ``create_delay_s``);
+``GET /instance/connectionState/{name}`` (``connecting|open|close|refused``, no QR flag);
+``GET /instance/connect/{name}`` (``{"count": 0}`` = no QR yet, else the raw ``code`` and a PNG ``base64``;
+``?number=`` adds a pairing code; a failed QR generation is an HTTP 200 ``{"error": true}``);
+``GET /instance/fetchInstances?instanceName=`` (an array); ``DELETE /instance/logout/{name}`` and
+``/instance/delete/{name}`` (asynchronous: the instance stays visible ``delete_lag_s``);
+``POST|PUT /instance/restart/{name}`` answers a real bug, ``{"error": true, "message": "[object Object]"}``.
+Errors are ``{"status", "error", "response": {"message": [...]}}``; unknown routes and methods are 404s.
+
+Webhooks are Evolution's: unsigned JSON envelopes (``qrcode.updated`` with the QR, ``connection.update``,
+``logout.instance``) to the URL given at create, with the headers given there sent verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+from .core import BaseSimulator
+from .model import (
+	DEFAULT_PHONE,
+	PHONE_RE,
+	SCRIPT_MESSAGE,
+	Call,
+	Route,
+	Session,
+	SessionOptions,
+	control_route,
+	pairing_code,
+	parse_json_object,
+	qr_payload,
+	valid_id,
+)
+from .png import qr_data_uri
+from .server import Handler
+from .webhooks import Hook, check_url
+
+VERSION = "2.3.6"
+INTEGRATION = "WHATSAPP-BAILEYS"
+OFFLINE_FLIP_S = 3.0  # an Evolution that cannot reach WhatsApp says connecting, then close, and again
+_OPS = {
+	("connectionState", "GET"): "status",
+	("connect", "GET"): "qr",
+	("logout", "DELETE"): "logout",
+	("delete", "DELETE"): "delete",
+	("restart", "POST"): "restart",
+	("restart", "PUT"): "restart",
+}
+_UNAUTHORIZED = {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
+_NOT_READY = {"count": 0}
+
+
+def error(status: int, *messages: str) -> dict[str, Any]:
+	return {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": list(messages)}}
+
+
+def _not_found(name: str) -> dict[str, Any]:
+	return error(404, f'The "{name}" instance does not exist')
+
+
+def _success(message: str) -> dict[str, Any]:
+	return {"status": "SUCCESS", "error": False, "response": {"message": message}}
+
+
+def _jid(phone: str | None) -> str | None:
+	return f"{phone}@s.whatsapp.net" if phone else None
+
+
+class EvolutionSimulator(BaseSimulator):
+	"""A scripted Evolution API v2. restart() keeps instances (they live in its database): linked ones stay
+	open, the others come back ``close`` until ``connect`` starts them again."""
+
+	gateway_type = "evolution"
+	auth_header = "apikey"
+	json_content_type = "application/json; charset=utf-8"
+	webhook_modes = ("secret", "query")  # Evolution cannot sign: the secret rides in a header or the URL
+	default_webhook_mode = "secret"
+	qr_limit_ends = True
+
+	def __init__(
+		self,
+		api_key: str = "sim-secret-key",
+		*,
+		create_delay_s: float = 0.0,
+		delete_lag_s: float = 0.5,
+		**kwargs: Any,
+	) -> None:
+		self.create_delay_s = create_delay_s
+		self.delete_lag_s = delete_lag_s
+		super().__init__(api_key, **kwargs)
+
+	def restart(self) -> None:
+		with self._lock:
+			now = self.clock()
+			for session_id in list(self._sessions):
+				session = self._live(session_id, now)
+				if session is not None and not session.connected:
+					session.running = session.failed = False
+			self._lost.clear()
+
+	# -- routing --
+
+	def _route(self, method: str, path: str, query: dict[str, list[str]]) -> Route:
+		parts = path.split("/")[1:]
+		if parts == [""]:
+			return Route("health", public=True) if method == "GET" else Route("other")
+		control = control_route(parts, method)
+		if control is not None:
+			return control
+		if parts == ["instance", "create"] and method == "POST":
+			return Route("create", action="create")
+		if parts == ["instance", "fetchInstances"] and method == "GET":
+			return Route("phone", action="fetch")
+		if len(parts) == 3 and parts[0] == "instance" and parts[2] and (parts[1], method) in _OPS:
+			endpoint = _OPS[(parts[1], method)]
+			if endpoint == "qr" and "number" in query:
+				endpoint = "pairing"  # the same route asks for a pairing code
+			return Route(endpoint, parts[2], action=parts[1])
+		return Route("other")
+
+	def _serve(self, handler: Handler, call: Call) -> None:
+		route, name = call.route, call.session_id
+		if route.endpoint == "control":
+			self._serve_control_route(handler, route, name, call.body)
+			return
+		if route.endpoint == "other":
+			handler.send_json(404, error(404, f"Cannot {call.method} {call.path}"))
+			return
+		if route.endpoint == "health":
+			handler.send_json(
+				200,
+				{
+					"status": 200,
+					"message": "Welcome to the Evolution API, it is working!",
+					"version": VERSION,
+					"clientName": "evolution_simulator",
+					"manager": f"{self._base_url()}/manager",
+					"documentation": "https://doc.evolution-api.com",
+				},
+			)
+			return
+		if not self._authorized(handler, *self._tokens(name or call.arg("instanceName"))):
+			handler.send_json(401, _UNAUTHORIZED)
+			return
+		if route.action == "create":
+			self._create(handler, call)
+		elif route.action == "fetch":
+			self._fetch(handler, call)
+		elif not valid_id(name):
+			handler.send_json(404, _not_found(name or ""))  # such a name cannot exist
+		elif not self._common_faults(handler, route.endpoint, name, self.options_for(name)):
+			if route.action == "connect":
+				self._connect(handler, name, call.arg("number"))
+			else:
+				handler.send_json(*self._instance_call(route.endpoint, name))
+
+	def _tokens(self, name: str | None) -> list[str]:
+		# An instance's own token works as the key for that instance, as in Evolution.
+		with self._lock:
+			session = self._sessions.get(name) if name else None
+			return [session.extra["token"]] if session is not None else []
+
+	# -- routes --
+
+	def _create(self, handler: Handler, call: Call) -> None:
+		data = parse_json_object(call.body)
+		name = data.get("instanceName") if data is not None else None
+		self._set_logged_id(handler, name)
+		if not isinstance(name, str) or not name:
+			handler.send_json(400, error(400, 'instance requires property "instanceName"'))
+			return
+		if not valid_id(name):
+			handler.send_json(400, error(400, "instanceName may only hold letters, digits, _ and - (1-64)"))
+			return
+		assert data is not None
+		if data.get("integration", INTEGRATION) != INTEGRATION:
+			handler.send_json(400, error(400, "Invalid integration"))
+			return
+		webhook = data.get("webhook")
+		try:
+			hook = _hook(webhook) if webhook is not None else None
+		except ValueError as exc:
+			handler.send_json(400, error(400, str(exc)))
+			return
+		opts = self.options_for(name)
+		if self._common_faults(handler, "create", name, opts):
+			return
+		with self._lock:
+			now = self.clock()
+			if self._live(name, now) is not None:
+				handler.send_json(403, error(403, f'This name "{name}" is already in use.'))
+				return
+			session = self._new_session(name, now)
+			session.extra.update(instance_id=str(uuid.uuid4()), token=str(uuid.uuid4()).upper())
+			session.hooks = [hook] if hook is not None else []
+			token = session.extra["token"]
+		# Evolution creates at once but answers only after waiting for the first QR.
+		delay = max(opts.create_delay_s, self.create_delay_s)
+		if delay > 0 and handler.server.stopping.wait(delay):
+			handler.hang_up()
+			return
+		answer: dict[str, Any] = {
+			"instance": {
+				"instanceName": name,
+				"instanceId": session.extra["instance_id"],
+				"integration": INTEGRATION,
+				"status": "connecting",
+			},
+			"hash": token,
+			"webhook": webhook if isinstance(webhook, dict) else {},
+		}
+		if data.get("qrcode") is True:
+			with self._lock:
+				now = self.clock()
+				live = self._live(name, now)
+				code = self._due_qr(live, now) if live is not None and not live.connected else None
+			answer["qrcode"] = _qr_fields(code, None) if code else dict(_NOT_READY)
+		handler.send_json(201, answer)
+
+	def _fetch(self, handler: Handler, call: Call) -> None:
+		name = call.arg("instanceName")
+		self._set_logged_id(handler, name)
+		if name is not None and self._common_faults(handler, "phone", name, self.options_for(name)):
+			return
+		with self._lock:
+			now = self.clock()
+			names = [name] if name is not None else list(self._sessions)
+			rows = []
+			for sid in names:
+				session = self._live(sid, now)
+				if session is None:
+					continue
+				state = self._state(session, self.options_for(sid), now)
+				rows.append(
+					{
+						"id": session.extra["instance_id"],
+						"name": sid,
+						"connectionStatus": "close" if state == "refused" else state,
+						"ownerJid": _jid(session.phone) if session.connected else None,
+						"profileName": "Sim" if session.connected else None,
+						"number": session.phone if session.connected else None,
+						"integration": INTEGRATION,
+						"token": session.extra["token"],
+					}
+				)
+		handler.send_json(200, rows)
+
+	def _connect(self, handler: Handler, name: str, number: str | None) -> None:
+		if number is not None and not PHONE_RE.fullmatch(number):
+			handler.send_json(400, error(400, "number must be 8-15 digits"))
+			return
+		code: tuple[str, int] | None = None
+		pairing: str | None = None
+		with self._lock:
+			now = self.clock()
+			session = self._live(name, now)
+			if session is None:
+				status, payload = 404, _not_found(name)
+			elif session.connected:
+				status, payload = 200, {"instance": {"instanceName": name, "state": "open"}}
+			elif session.gone_at is not None or session.failed:
+				status, payload = 200, dict(_NOT_READY)  # refused is final; a deleted one will not start
+			else:
+				if not session.running:
+					session.start(now)  # connecting a closed instance starts it again
+				opts = self.options_for(name)
+				if self._qr_due(session, opts, now) and session.qr_errors_served < opts.qr_errors:
+					session.qr_errors_served += 1
+					status, payload = 200, {"error": True, "message": "Error while generating QR code"}
+				else:
+					status, payload, code = 200, dict(_NOT_READY), self._due_qr(session, now)
+				if code is not None and number is not None:
+					session.pairing_requests += 1
+					pairing = pairing_code(name, number.removeprefix("+"), session.pairing_requests)
+		if code is not None:
+			payload = _qr_fields(code, pairing)  # drawn outside the lock: the first PNG takes a moment
+		handler.send_json(status, payload)
+
+	def _due_qr(self, session: Session, now: float) -> tuple[str, int] | None:
+		"""Under self._lock: (payload, count) when a QR is shown, marking it served."""
+		opts = self.options_for(session.session_id)
+		if not session.running or session.failed or not self._qr_due(session, opts, now):
+			return None
+		self._serve_qr(session, now)
+		generation = self._generation(session, opts, now)
+		return qr_payload(session.session_id, generation), generation + 1
+
+	def _instance_call(self, endpoint: str, name: str) -> tuple[int, dict[str, Any]]:
+		with self._lock:
+			now = self.clock()
+			session = self._live(name, now)
+			if session is None:
+				return 404, _not_found(name)
+			if endpoint == "status":
+				return 200, {
+					"instance": {
+						"instanceName": name,
+						"state": self._state(session, self.options_for(name), now),
+					}
+				}
+			if endpoint == "restart":
+				return 200, {"error": True, "message": "[object Object]"}  # sic: Evolution 2.3.6
+			if endpoint == "logout":
+				if not session.connected or session.gone_at is not None:
+					return 400, error(400, f'The "{name}" instance is not connected')
+				self._unlink(session)
+				return 200, _success("Instance logged out")
+			if session.gone_at is None:
+				self._unlink(session)
+				session.gone_at = now + self.delete_lag_s
+			return 200, _success("Instance deleted")
+
+	def _unlink(self, session: Session) -> None:
+		session.connected, session.phone, session.running = False, None, False
+		session.wh_connected, session.wh_generation = False, None
+		self._event(session, "logout.instance", {"instance": session.session_id})
+
+	def _state(self, session: Session, opts: SessionOptions, now: float) -> str:
+		if session.gone_at is not None or not session.running:
+			return "close"
+		if session.connected:
+			return "open"
+		if session.failed:
+			return "refused"
+		if opts.offline and int((now - session.created_at) // OFFLINE_FLIP_S) % 2:
+			return "close"
+		return "connecting"
+
+	# -- wire format for the shared answers --
+
+	def _unauthorized_payload(self) -> dict[str, Any]:
+		return _UNAUTHORIZED
+
+	def _body_error(self, status: int, word: str) -> dict[str, Any]:
+		return error(status, word)
+
+	def _success_false(self) -> tuple[int, dict[str, Any]]:
+		return 200, {"error": True, "message": SCRIPT_MESSAGE}
+
+	def _not_json_body(self) -> bytes:
+		return b'{"instance": {"state": "op'
+
+	def _huge_payload(self, endpoint: str, session_id: str) -> dict[str, Any]:
+		if endpoint == "status":
+			return {"instance": {"instanceName": session_id, "state": "connecting"}}
+		code = pairing_code(session_id, "", 0) if endpoint == "pairing" else None
+		return {"pairingCode": code, "code": qr_payload(session_id, 0), "count": 1}
+
+	def _stack_trace_payload(self, message: str) -> dict[str, Any]:
+		return error(500, message)
+
+	# -- webhooks --
+
+	def _event(self, session: Session, event: str, data: dict[str, Any]) -> None:
+		self._queue(session, event, {"data": data, "apikey": session.extra["token"]})
+
+	def _webhook_poll_session(self, session: Session, opts: SessionOptions, now: float) -> None:
+		name = session.session_id
+		if session.gone_at is not None or not session.running:
+			return
+		if session.connected:
+			if not session.wh_connected:
+				session.wh_connected = True
+				data = {"instance": name, "wuid": _jid(session.phone), "profileName": "Sim", "state": "open"}
+				self._event(session, "connection.update", {**data, "statusReason": 200})
+			return
+		if session.failed:
+			if session.wh_status != "refused":
+				session.wh_status = "refused"
+				self._event(
+					session, "connection.update", {"instance": name, "state": "refused", "statusReason": 428}
+				)
+			return
+		if not self._qr_due(session, opts, now):
+			return
+		generation = self._generation(session, opts, now)
+		if session.wh_generation != generation:
+			session.wh_generation = generation
+			self._serve_qr(session, now)
+			qrcode = {
+				"instance": name,
+				"pairingCode": None,
+				"code": qr_payload(name, generation),
+				"base64": None,
+			}
+			self._event(session, "qrcode.updated", {"qrcode": qrcode})
+
+	def _webhook_request(self, hook: Hook, entry: dict[str, Any]) -> tuple[str, bytes, dict[str, str]] | None:
+		event = entry["event"]
+		if hook.events and event.upper().replace(".", "_") not in hook.events:
+			return None
+		url = hook.url
+		if hook.by_events:
+			url = f"{url}/{event.replace('.', '-')}"  # appended as it is, as Evolution does
+		headers = {"Content-Type": "application/json", **dict(hook.headers)}
+		if hook.secret and hook.mode == "query":
+			url += ("&" if "?" in url else "?") + urlencode({"secret": hook.secret})
+		elif hook.secret and hook.mode == "secret":
+			headers["X-Webhook-Secret"] = hook.secret
+		data = entry["data"]["data"]
+		if event == "qrcode.updated":
+			data = {"qrcode": {**data["qrcode"], "base64": qr_data_uri(data["qrcode"]["code"])}}
+		stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+		body = {
+			"event": event,
+			"instance": entry["session_id"],
+			"data": data,
+			"destination": url,
+			"date_time": stamp,
+			"sender": None,
+			"server_url": self._base_url(),
+			"apikey": entry["data"]["apikey"],
+		}
+		return url, json.dumps(body).encode("utf-8"), headers
+
+
+def _qr_fields(code: tuple[str, int], pairing: str | None) -> dict[str, Any]:
+	payload, count = code
+	return {"pairingCode": pairing, "code": payload, "base64": qr_data_uri(payload), "count": count}
+
+
+def _hook(webhook: object) -> Hook:
+	"""create's webhook object -> the instance's target; ValueError says what is wrong."""
+	if not isinstance(webhook, dict):
+		raise ValueError('"webhook" must be an object')
+	try:
+		url = check_url(webhook.get("url"))
+	except ValueError:
+		raise ValueError('Invalid "url" property in webhook') from None
+	headers = webhook.get("headers") or {}
+	events = webhook.get("events") or []
+	if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+		raise ValueError('"webhook.headers" must be an object of strings')
+	if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+		raise ValueError('"webhook.events" must be an array of strings')
+	return Hook(
+		url,
+		headers=tuple((str(k), v) for k, v in headers.items()),
+		events=tuple(e.upper() for e in events),
+		by_events=webhook.get("byEvents") is True,
+	)
+
+
+__all__ = ["DEFAULT_PHONE", "EvolutionSimulator"]

@@ -1,0 +1,185 @@
+"""The simulators' model: scenarios (SessionOptions, SCENARIOS, FAULTS), one session's state, a routed call,
+and the deterministic QR payloads and pairing codes every gateway type hands out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+from .webhooks import Hook
+
+FAULTS = (
+	"hang",
+	"unauthorized",
+	"html_502",
+	"success_false",
+	"not_json",
+	"huge_body",
+	"session_lost",
+	"trickle",  # status/qr: headers at once, then one body byte every 2 s
+	"pairing_hang",  # only the pairing-code route hangs (real WAHA does)
+	"pairing_500",  # the pairing-code route answers 500 with a stack trace
+)
+BODY_FAULTS = ("html_502", "success_false", "not_json", "huge_body")
+
+
+@dataclass
+class SessionOptions:
+	qr_after_s: float = 0.0  # seconds after create before a QR exists
+	qr_errors: int = 0  # first N QR requests answer a generation error (status still says a QR is available)
+	rotate_s: float = 20.0  # QR payload changes every rotate_s seconds (0 = never)
+	# linked (connected) this long after the first QR was served; None = only via scan()
+	scan_after_s: float | None = None
+	delay_s: float = 0.0  # real sleep before every answer for this session ("slow")
+	fault: str | None = None  # one of FAULTS
+	huge_mb: float = 5.0  # body size for fault="huge_body"
+	lost_after_s: float = 0.0  # fault="session_lost": forgotten this long after create, once
+	# Evolution/WAHA: the session ends (refused / FAILED) after this many QR generations without a scan
+	# (needs rotate_s > 0; 0 = never). Baileys has no such state and ignores it.
+	qr_limit: int = 0
+	offline: bool = False  # the gateway cannot reach WhatsApp: never a QR (Evolution flips connecting/close)
+	create_delay_s: float = 0.0  # real sleep before the create answer (a real Evolution takes ~5 s)
+	# WAHA before its raw/JSON formats: the QR route answers a binary PNG whatever was asked
+	png_only: bool = False
+
+	def __post_init__(self) -> None:
+		# A typo in a scenario would silently test the happy path: refuse it.
+		if self.fault is not None and self.fault not in FAULTS:
+			raise ValueError(f"unknown fault {self.fault!r}; expected one of {', '.join(FAULTS)}")
+
+
+SCENARIOS: dict[str, SessionOptions] = {
+	"qr_now": SessionOptions(),
+	"qr_after": SessionOptions(qr_after_s=3.0),
+	"qr_error": SessionOptions(qr_errors=2),
+	"qr_rotating": SessionOptions(rotate_s=2.0),
+	"linked": SessionOptions(scan_after_s=3.0),
+	"hang": SessionOptions(fault="hang"),
+	"slow": SessionOptions(delay_s=1.5),
+	"unauthorized": SessionOptions(fault="unauthorized"),
+	"html_502": SessionOptions(fault="html_502"),
+	"success_false": SessionOptions(fault="success_false"),
+	"not_json": SessionOptions(fault="not_json"),
+	"huge_body": SessionOptions(fault="huge_body"),
+	"session_lost": SessionOptions(fault="session_lost", lost_after_s=0.0),
+	"trickle": SessionOptions(fault="trickle"),
+	"offline": SessionOptions(offline=True),
+	"qr_limit": SessionOptions(rotate_s=2.0, qr_limit=3),
+	"slow_create": SessionOptions(create_delay_s=5.0),
+	"png_only": SessionOptions(png_only=True),
+	"pairing_hang": SessionOptions(fault="pairing_hang"),
+	"pairing_500": SessionOptions(fault="pairing_500"),
+}
+DEFAULT_SCENARIO = "linked"
+
+DEFAULT_PHONE = "34600111222"
+_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+PHONE_RE = re.compile(r"\+?[0-9]{8,15}")
+_PAIRING_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+NGINX_502 = (
+	b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+	b"<hr><center>nginx</center></body></html>"
+)
+SCRIPT_MESSAGE = "Something went wrong <script>alert(1)</script>"  # the client must not trust server text
+
+
+def resolve(scenario: str | SessionOptions) -> SessionOptions:
+	if isinstance(scenario, SessionOptions):
+		return scenario
+	try:
+		return SCENARIOS[scenario]
+	except KeyError:
+		raise ValueError(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}") from None
+
+
+def valid_id(session_id: object) -> TypeGuard[str]:
+	return isinstance(session_id, str) and _SESSION_ID_RE.fullmatch(session_id) is not None
+
+
+def parse_json_object(body: bytes) -> dict[str, Any] | None:
+	try:
+		data = json.loads(body.decode("utf-8")) if body else None
+	except (UnicodeDecodeError, ValueError):
+		return None
+	return data if isinstance(data, dict) else None
+
+
+def qr_payload(session_id: str, generation: int) -> str:
+	"""A Baileys-looking raw QR string, deterministic per (session, generation) so rotation is observable."""
+
+	def part(label: str, size: int) -> str:
+		seed = f"{label}:{session_id}:{generation}".encode()
+		raw = b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(size // 32 + 1))
+		return base64.b64encode(raw[:size]).decode("ascii")
+
+	return f"2@{part('ref', 60)},{part('noise', 32)},{part('identity', 32)},{generation}"
+
+
+def pairing_code(session_id: str, phone: str, count: int) -> str:
+	"""8 characters of [A-Z0-9], deterministic per (session, phone digits, request number)."""
+	digest = hashlib.sha256(f"pair:{session_id}:{phone}:{count}".encode()).digest()
+	return "".join(_PAIRING_ALPHABET[b % len(_PAIRING_ALPHABET)] for b in digest[:8])
+
+
+@dataclass
+class Session:
+	session_id: str
+	created_at: float  # also the QR timing's origin: (re)starting a session moves it
+	qr_errors_served: int = 0
+	first_qr_at: float | None = None
+	connected: bool = False
+	phone: str | None = None
+	pairing_requests: int = 0
+	running: bool = True  # False: stopped (WAHA STOPPED, Evolution close); no QR, no linking
+	failed: bool = False  # the QR limit was reached: terminal until restarted
+	gone_at: float | None = None  # deleted, but visible until then (Evolution's asynchronous delete)
+	hooks: list[Hook] = field(default_factory=list)  # per-session webhooks (given at create)
+	extra: dict[str, Any] = field(default_factory=dict)  # the type's own fields (token, config, ...)
+	# what the webhook sender already announced for this session object (a re-created session starts over)
+	wh_generation: int | None = None
+	wh_connected: bool = False
+	wh_status: str | None = None
+
+	def start(self, now: float) -> None:
+		"""(Re)connect to WhatsApp: the QR timing starts over; a linked session stays linked."""
+		self.running, self.failed, self.created_at = True, False, now
+		self.first_qr_at = self.wh_generation = None
+
+
+@dataclass
+class Route:
+	endpoint: str  # the name count() knows it by
+	raw_id: str | None = None  # the session id segment, still percent-encoded
+	action: str | None = None  # which operation of the endpoint (control action, type-specific op)
+	allowed: bool = True  # the method is allowed on this path
+	public: bool = False  # answered without the key
+
+
+@dataclass
+class Call:
+	"""One request, routed and read."""
+
+	method: str
+	path: str
+	route: Route
+	session_id: str | None  # percent-decoded from the path (not validated yet)
+	body: bytes
+	query: dict[str, list[str]]
+
+	def arg(self, name: str) -> str | None:
+		values = self.query.get(name)
+		return values[0] if values else None
+
+
+def control_route(parts: list[str], method: str) -> Route | None:
+	if parts == ["_sim", "restart"]:
+		return Route("control", None, "restart", method == "POST")
+	if parts == ["_sim", "webhook"]:
+		return Route("control", None, "webhook", method == "POST")
+	if len(parts) == 4 and parts[:2] == ["_sim", "sessions"] and parts[3] in ("scan", "scenario"):
+		return Route("control", parts[2], parts[3], method == "POST")
+	return None
