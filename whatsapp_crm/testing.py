@@ -6,6 +6,7 @@ from __future__ import annotations
 import frappe
 from frappe.tests.utils import FrappeTestCase
 
+from whatsapp_crm.gateway.sim import make_simulator
 from whatsapp_crm.gateway.simulator import GatewaySimulator
 from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
 
@@ -31,6 +32,10 @@ FAST_POLICY = {
 	"monitor_cap": 30,
 	"pairing_limit": 5,
 	"pairing_window": 10,
+	# every test starts from the default type, no registration of webhooks and no scheduled sweep
+	"gateway_type": "Baileys REST",
+	"public_site_url": "",
+	"health_check_interval": 0,
 }
 
 
@@ -52,8 +57,9 @@ def preserve_settings(case) -> None:
 	case.addClassCleanup(restore)
 
 
-def start_simulator(scenario: str = "qr_now") -> GatewaySimulator:
-	return GatewaySimulator(api_key=TEST_KEY, scenario=scenario).start()
+def start_simulator(scenario: str = "qr_now", gateway_type: str = "baileys") -> GatewaySimulator:
+	extra = {"qr_route_wait_s": 0.3} if gateway_type == "waha" else {}
+	return make_simulator(gateway_type, api_key=TEST_KEY, scenario=scenario, **extra).start()
 
 
 def configure(url: str, api_key: str = TEST_KEY, **overrides) -> None:

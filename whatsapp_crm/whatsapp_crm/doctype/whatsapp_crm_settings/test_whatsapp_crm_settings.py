@@ -41,24 +41,48 @@ class TestWhatsAppCRMSettings(GatewayTestCase):
 
 	def test_connection_reachable_and_key_accepted(self):
 		result = test_connection()
-		self.assertTrue(result["reachable"])
-		self.assertTrue(result["key_accepted"])
+		self.assertTrue(result["ok"])
 		self.assertIsNone(result["error_code"])
-		self.assertEqual(result["gateway_name"], "whatsapp-crm-simulator")
+		self.assertEqual([c["name"] for c in result["checks"]], ["reachable", "type", "key"])
+		self.assertEqual({c["result"] for c in result["checks"]}, {"ok"})
+		self.assertEqual(result["gateway"], "Baileys REST 1.0")  # the type and the version it reports
 		self.assertNotIn(TEST_KEY, frappe.as_json(result))
 
 	def test_connection_wrong_key(self):
 		configure(self.sim.url, api_key="not-the-key")
 		result = test_connection()
-		self.assertTrue(result["reachable"])
-		self.assertFalse(result["key_accepted"])
+		self.assertFalse(result["ok"])
+		self.assertEqual(result["checks"][0]["result"], "ok")  # reachable
 		self.assertEqual(result["error_code"], "UNAUTHORIZED")
+		self.assertEqual(result["checks"][-1]["name"], "key")
 
 	def test_connection_unreachable(self):
 		configure("http://127.0.0.1:9")
 		result = test_connection()
-		self.assertFalse(result["reachable"])
+		self.assertFalse(result["ok"])
 		self.assertEqual(result["error_code"], "UNREACHABLE")
+		self.assertEqual([c["name"] for c in result["checks"]], ["reachable"])
+
+	def test_auto_detect_names_each_type_and_remembers_it(self):
+		from whatsapp_crm.gateway.sim import make_simulator
+
+		for gateway_type, label in (("evolution", "Evolution API 2.3.6"), ("waha", "WAHA 2026.6.1")):
+			with (
+				self.subTest(gateway_type),
+				make_simulator(gateway_type, api_key=TEST_KEY, start=True) as sim,
+			):
+				configure(sim.url, gateway_type="Auto-detect")
+				result = test_connection()
+				self.assertTrue(result["ok"], result)
+				self.assertEqual((result["gateway_type"], result["gateway"]), (gateway_type, label))
+				stored = frappe.db.get_singles_dict(SETTINGS)
+				self.assertEqual(
+					(stored.detected_gateway_type, stored.detected_gateway), (gateway_type, label)
+				)
+				configure(
+					self.sim.url, gateway_type="Auto-detect"
+				)  # another URL: what was detected is forgotten
+				self.assertFalse(frappe.db.get_single_value(SETTINGS, "detected_gateway_type"))
 
 	def test_connection_not_configured(self):
 		configure(self.sim.url, enabled=0)
