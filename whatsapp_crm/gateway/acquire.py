@@ -17,7 +17,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from . import errors
 from .client import GatewayClient
-from .errors import GatewayError, QrNotReady, SessionEnded, SessionNotFound
+from .errors import GatewayError, GatewayTimeout, QrNotReady, SessionEnded, SessionNotFound
 from .qr import to_data_uri
 from .status import Kind
 
@@ -70,7 +70,7 @@ class QrPolicy:
 @dataclass
 class Attempt:
 	number: int
-	outcome: str  # "qr", "connected", "recreated", or an error code
+	outcome: str  # "qr", "connected", "recreated", "deadline" (cut short by our deadline), or an error code
 	http_status: int | None
 	elapsed_ms: int  # since the acquisition started, when this attempt ended
 	gateway_status: str | None = None
@@ -155,12 +155,19 @@ def acquire_qr(
 		number = len(outcome.attempts) + 1
 		record = Attempt(number=number, outcome="", http_status=None, elapsed_ms=0)
 		outcome.attempts.append(record)
+		clipped = left() < policy.status_timeout
+		previous = outcome.error
 		try:
 			_attempt(client, session_id, policy, outcome, record, left, recreate_missing)
 		except GatewayError as e:
 			record.outcome = record.outcome or e.code
 			if e.http_status is not None:
 				record.http_status = e.http_status
+			if isinstance(e, GatewayTimeout) and clipped and previous is not None and number > 1:
+				# Our deadline cut this attempt short, not the gateway: what the earlier ones said stands.
+				record.outcome = "deadline"
+				outcome.error = previous
+				raise
 			outcome.error = e
 			outcome.failures.append((number, e))
 			if e.http_status is not None:

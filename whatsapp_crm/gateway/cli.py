@@ -134,11 +134,14 @@ def _report_failure(e: GatewayError, session_id: str, policy: QrPolicy, as_json:
 
 def cmd_connect(args: argparse.Namespace) -> int:
 	policy = _policy(args)
+	started = time.monotonic()
 	try:
 		client = _client(args, policy)
-		client.create_session(args.session, timeout=policy.status_timeout)
+		client.create_session(args.session, timeout=min(policy.status_timeout, policy.deadline))
 	except GatewayError as e:
 		return _report_failure(e, args.session, policy, args.json)
+	# create and acquisition share one deadline, as in the app
+	policy = replace(policy, deadline=max(1.0, policy.deadline - (time.monotonic() - started)))
 	with client:
 		if args.json:
 			outcome = acquire_qr(client, args.session, policy)

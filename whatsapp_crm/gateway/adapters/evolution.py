@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from ..client import (
+	PROBE_SESSION,
 	Budget,
 	CreateResult,
 	GatewayClient,
@@ -43,7 +44,6 @@ from ..errors import (
 )
 from ..status import Kind, SessionState
 from ..webhook import MAX_QR_CHARS, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
-from .baileys import key_check
 
 STATES = {
 	"open": Kind.CONNECTED,
@@ -162,7 +162,7 @@ class EvolutionClient(GatewayClient):
 			return Health(False, None, e.http_status, None, error=e, gateway_type=self.gateway_type)
 		latency_ms = int((time.monotonic() - started) * 1000)
 		info = reply.obj or {}
-		key_accepted, error = key_check(self, timeout)
+		key_accepted, error = self._key_check(timeout)
 		welcome = str(info.get("message") or "")
 		return Health(
 			reachable=True,
@@ -208,6 +208,20 @@ class EvolutionClient(GatewayClient):
 		return WebhookEvent(kind="ignored", qr=None, status=None, phone=None, **common)
 
 	# -- plumbing --
+
+	def _key_check(self, timeout: float | None) -> tuple[bool | None, GatewayError | None]:
+		"""Evolution answers 404 for an unknown instance before it looks at the key, so the key is checked on
+		a route without one: the instance list (filtered to a name that cannot exist)."""
+		try:
+			reply = self._send(
+				"GET", "/instance/fetchInstances", params={"instanceName": PROBE_SESSION}, timeout=timeout
+			)
+			self._check(reply, want=object)
+			return True, None
+		except Unauthorized as e:
+			return False, e
+		except GatewayError as e:
+			return None, e
 
 	def _connect_answer(self, reply) -> dict:
 		try:

@@ -146,6 +146,15 @@ class EvolutionSimulator(BaseSimulator):
 				},
 			)
 			return
+		if (
+			route.action not in ("create", "fetch")
+			and valid_id(name)
+			and self.options_for(name).fault is None  # a scripted fault answers for any name
+			and not self._known(name)
+		):
+			# Evolution's instance guard runs before its auth guard: an unknown name is a 404 whatever the key.
+			handler.send_json(404, _not_found(name))
+			return
 		if not self._authorized(handler, *self._tokens(name or call.arg("instanceName"))):
 			handler.send_json(401, _UNAUTHORIZED)
 			return
@@ -160,6 +169,10 @@ class EvolutionSimulator(BaseSimulator):
 				self._connect(handler, name, call.arg("number"))
 			else:
 				handler.send_json(*self._instance_call(route.endpoint, name))
+
+	def _known(self, name: str) -> bool:
+		with self._lock:
+			return self._live(name, self.clock()) is not None
 
 	def _tokens(self, name: str | None) -> list[str]:
 		# An instance's own token works as the key for that instance, as in Evolution.
