@@ -216,8 +216,10 @@ class EvolutionClient(GatewayClient):
 			reply = self._send(
 				"GET", "/instance/fetchInstances", params={"instanceName": PROBE_SESSION}, timeout=timeout
 			)
-			self._check(reply, want=object)
+			self._check(reply, not_found=SessionNotFound, want=object)
 			return True, None
+		except SessionNotFound:
+			return True, None  # 404 "not found" comes after the key was checked
 		except Unauthorized as e:
 			return False, e
 		except GatewayError as e:

@@ -263,6 +263,10 @@ class EvolutionSimulator(BaseSimulator):
 						"token": session.extra["token"],
 					}
 				)
+		if name is not None and not rows:
+			# As Evolution 2.3.6 answers a filter that matches nothing (after checking the key).
+			handler.send_json(404, error(404, f'Instance "{name}" not found'))
+			return
 		handler.send_json(200, rows)
 
 	def _connect(self, handler: Handler, name: str, number: str | None) -> None:
