@@ -6,7 +6,8 @@ session, clicks Create session, waits for the QR in the dialog (screenshot), mak
 through the simulator's control route, and waits for Connected. Not collected by pytest (CI has no bench).
 
 Usage: python tests/e2e/form_qr.py --base http://127.0.0.1:8000 --gateway http://127.0.0.1:3100 \
-	--api-key KEY [--user Administrator --password admin] [--shots docs/] [--lang es]
+	--api-key KEY [--gateway-type waha] [--user Administrator --password admin] [--shots docs/] [--lang es]
+(the simulator started with the same --gateway-type: ``whatsapp-crm simulate --gateway-type waha ...``)
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-def scan(gateway: str, api_key: str, session_id: str) -> None:
+AUTH_HEADERS = {"baileys": "X-API-Key", "evolution": "apikey", "waha": "X-Api-Key"}
+TYPE_LABELS = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA", "auto": "Auto-detect"}
+
+
+def scan(gateway: str, api_key: str, session_id: str, gateway_type: str = "baileys") -> None:
 	req = urllib.request.Request(
 		f"{gateway}/_sim/sessions/{session_id}/scan",
 		data=json.dumps({"phone": "34600111222"}).encode(),
-		headers={"X-API-Key": api_key, "Content-Type": "application/json"},
+		headers={AUTH_HEADERS.get(gateway_type, "X-API-Key"): api_key, "Content-Type": "application/json"},
 		method="POST",
 	)
 	urllib.request.urlopen(req, timeout=5).read()
@@ -50,7 +55,8 @@ def main() -> int:
 	ap.add_argument("--shots", default="/tmp")
 	ap.add_argument("--lang", default="en")
 	ap.add_argument("--session", default=f"e2e-{int(time.time())}")
-	ap.add_argument("--live", action="store_true", help="use the background monitor; the QR must be pushed")
+	ap.add_argument("--live", action="store_true", help="use the background watcher; the QR must be pushed")
+	ap.add_argument("--gateway-type", default="baileys", choices=sorted(TYPE_LABELS))
 	args = ap.parse_args()
 	shots = Path(args.shots)
 	shots.mkdir(parents=True, exist_ok=True)
@@ -82,6 +88,7 @@ def main() -> int:
 				"gateway_url": args.gateway,
 				"api_key": args.api_key,
 				"use_monitor": 1 if args.live else 0,
+				"gateway_type": TYPE_LABELS[args.gateway_type],
 			},
 		)
 		polls: list[str] = []
@@ -114,7 +121,12 @@ def main() -> int:
 		src = page.get_attribute(".modal.show img.wa-qr", "src")
 		assert src and src.startswith("data:image/"), src
 
-		scan(args.gateway, args.api_key, args.session)
+		scan(
+			args.gateway,
+			args.api_key,
+			args.session,
+			args.gateway_type if args.gateway_type != "auto" else "baileys",
+		)
 		page.wait_for_selector(".modal.show", state="hidden", timeout=30000)
 		page.wait_for_function("() => cur_frm && cur_frm.doc.status === 'Connected'", timeout=30000)
 		page.wait_for_timeout(800)
