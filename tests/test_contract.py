@@ -280,3 +280,32 @@ def test_webhooks_of_every_type_read_as_the_same_states(gateway_type, receiver):
 			states.append(event_state(event).kind)
 	assert Kind.CONNECTED in states
 	assert Kind.QR in states
+
+
+@pytest.mark.parametrize("gateway_type,core_2024", [("evolution", False), ("waha", False), ("waha", True)])
+def test_zero_setup_webhooks_authenticate(gateway_type, core_2024, receiver):
+	"""With a public site URL, create registers the app's webhook on the gateway; what the gateway then
+	sends passes verify(), whichever way that gateway can prove the secret (header, URL, HMAC)."""
+	import time
+	from urllib.parse import parse_qs, urlsplit
+
+	from whatsapp_crm.gateway.client import WebhookTarget
+
+	extra = {"qr_route_wait_s": 0.2, "core_2024": core_2024} if gateway_type == "waha" else {}
+	session = "default" if core_2024 else "zero"
+	with make_simulator(
+		gateway_type, api_key=SENTINEL_KEY, scenario=SessionOptions(rotate_s=0), **extra
+	) as s:
+		target = WebhookTarget(url=receiver.url, secret=SECRET)
+		with make_client(gateway_type, s.url, SENTINEL_KEY, Timeouts(1, 2), webhook=target) as c:
+			c.create_session(session)
+			deadline = time.monotonic() + 10
+			while time.monotonic() < deadline and not receiver.bodies:
+				time.sleep(0.05)
+	assert receiver.bodies
+	for headers, body, path in receiver.bodies:
+		query = parse_qs(urlsplit(path).query).get("secret", [None])[0]
+		assert verify(headers, body, SECRET, now=time.time(), query_secret=query) in ("hmac-sha512", "secret")
+		assert parse_webhook(body).session_id == session
+		with pytest.raises(Exception):  # and a forged one does not
+			verify(headers, body, "another-secret", now=time.time(), query_secret=query)

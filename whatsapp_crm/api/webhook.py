@@ -66,6 +66,10 @@ def receive() -> dict:
 		nx=True,
 		ex=REPLAY_WINDOW_S,
 	):
+		if event.gateway_type != "baileys" and not event.event_id:
+			# Evolution and WAHA Core send no event id and repeat identical bodies (WAHA every 2 s while
+			# it reconnects); a refusal would only make them retry. A repeat changes nothing either way.
+			return {"ok": True, "duplicate": True}
 		return _refuse("REPLAYED", 409)
 	name = frappe.db.get_value(SESSION, {"session_id": event.session_id}, "name")
 	if not name:

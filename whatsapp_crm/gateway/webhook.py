@@ -118,6 +118,7 @@ class WebhookEvent:
 	phone: str | None
 	state_kind: Kind | None = None  # set by an adapter that reads its own status words
 	needs_qr: bool = False  # the gateway has a QR but did not send it (WAHA): fetch it
+	gateway_type: str = "baileys"  # whose shape the body had
 
 
 def _signature(body: bytes, secret: str, timestamp: str) -> str:

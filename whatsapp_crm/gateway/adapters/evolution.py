@@ -185,7 +185,7 @@ class EvolutionClient(GatewayClient):
 		session_id = session_name(data["instance"], "instance")
 		name = str(data.get("event", "")).strip().lower().replace("_", ".")
 		inner = data["data"]
-		common = {"session_id": session_id, "event_id": None, "timestamp": None}
+		common = {"session_id": session_id, "event_id": None, "timestamp": None, "gateway_type": "evolution"}
 		if name == "qrcode.updated":
 			qrcode = inner.get("qrcode") if isinstance(inner.get("qrcode"), dict) else inner
 			qr = bounded(qrcode.get("code"), "code", MAX_QR_CHARS) or bounded(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from ..client import (
 	Budget,
@@ -53,6 +54,12 @@ STATES = {
 	"failed": Kind.ENDED,
 }
 WEBHOOK_EVENTS = ["session.status"]
+
+
+def with_query_secret(url: str, secret: str) -> str:
+	return f"{url}{'&' if '?' in url else '?'}{urlencode({'secret': secret})}"
+
+
 # A key no real gateway uses, to tell whether this one checks keys at all.
 WRONG_KEY = "whatsapp-crm-not-a-key"
 
@@ -73,9 +80,19 @@ class WahaClient(GatewayClient):
 		webhook = webhook or self.webhook
 		budget = Budget(timeout, self.timeouts.read)
 		body: dict[str, Any] = {"name": session_id, "start": True}
+		config = None
 		if webhook is not None:
-			body["config"] = {
-				"webhooks": [{"url": webhook.url, "events": WEBHOOK_EVENTS, "hmac": {"key": webhook.secret}}]
+			# WAHA Plus signs with the HMAC key and sends custom headers; WAHA Core 2024 ignores both (seen on
+			# 2024.10.8), so the secret also rides in the URL, the one thing every version sends back.
+			config = body["config"] = {
+				"webhooks": [
+					{
+						"url": with_query_secret(webhook.url, webhook.secret),
+						"events": WEBHOOK_EVENTS,
+						"hmac": {"key": webhook.secret},
+						"customHeaders": [{"name": "X-Webhook-Secret", "value": webhook.secret}],
+					}
+				]
 			}
 		reply = self._send("POST", "/api/sessions", json_body=body, timeout=budget.left())
 		if reply.status == 422:
@@ -87,6 +104,15 @@ class WahaClient(GatewayClient):
 			if "already exists" not in message:
 				self._check(reply)  # raises the typed error for any other refusal
 				raise BadResponse("the gateway refused to create the session", **reply.context())
+			if config is not None:
+				# An existing session keeps its old config (WAHA Core's "default" always exists): update it.
+				update = self._send(
+					"PUT",
+					f"/api/sessions/{self._seg(session_id)}",
+					json_body={"config": config},
+					timeout=budget.left(),
+				)
+				self._check(update, not_found=SessionNotFound, want=object)
 			self._start(session_id, budget.left())
 			return CreateResult(session_id, created=False, raw_status=None, http_status=422)
 		data = self._check(reply)
@@ -225,7 +251,13 @@ class WahaClient(GatewayClient):
 		timestamp = (
 			stamp // 1000 if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0 else None
 		)
-		common = {"session_id": session_id, "event_id": event_id, "timestamp": timestamp, "qr": None}
+		common = {
+			"session_id": session_id,
+			"event_id": event_id,
+			"timestamp": timestamp,
+			"qr": None,
+			"gateway_type": "waha",
+		}
 		if str(data.get("event", "")).strip().lower() != "session.status":
 			return WebhookEvent(kind="ignored", status=None, phone=None, **common)
 		raw = bounded(data["payload"].get("status"), "status", MAX_STATUS_CHARS)

@@ -385,8 +385,11 @@ class WahaSimulator(BaseSimulator):
 			"Content-Type": "application/json",
 			"X-Webhook-Request-Id": f"req_{uuid.uuid4().hex}",
 			"X-Webhook-Timestamp": str(int(time.time() * 1000)),
-			**dict(hook.headers),
 		}
+		if self.core_2024:
+			# WAHA Core 2024's sender sets only these: its hmac key and customHeaders are accepted, then ignored.
+			return hook.url, body, headers
+		headers.update(dict(hook.headers))
 		if hook.secret and hook.mode == "secret":
 			headers["X-Webhook-Secret"] = hook.secret
 		elif hook.secret:

@@ -197,6 +197,26 @@ class TestWaha(TypeCase):
 			self.assertEqual(self.post(again, self.signed(again))[0], 200)
 		self.assertEqual(frappe.db.get_value(SESSION, doc.name, "last_checked"), modified)
 
+	def test_core_2024_bodies_no_id_no_signature(self):
+		"""As WAHA Core 2024.10.8 really sends them: no event id, no signature (the secret rides in the URL
+		the app registered), the same body every 2 s while it reconnects."""
+		doc = self.session("core")
+		body = json.dumps(
+			{
+				"event": "session.status",
+				"session": doc.session_id,
+				"me": None,
+				"payload": {"name": doc.session_id, "status": "STARTING"},
+				"engine": "NOWEB",
+			}
+		).encode()
+		first = self.post(body, {}, query=f"?secret={SECRET}")
+		again = self.post(body, {}, query=f"?secret={SECRET}")
+		self.assertEqual((first[0], again[0]), (200, 200))
+		self.assertTrue(again[1].get("duplicate"))  # answered, so WAHA does not retry; nothing written twice
+		self.assertEqual(self.post(body, {}, query="?secret=wrong")[0], 401)
+		self.assertEqual(frappe.db.get_value(SESSION, doc.name, "status"), "Connecting")
+
 	def test_core_2024_runs_only_default(self):
 		core = start_simulator(gateway_type="waha")
 		core.stop()
