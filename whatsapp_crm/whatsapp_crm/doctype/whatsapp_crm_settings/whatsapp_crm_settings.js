@@ -16,7 +16,7 @@ function whatsapp_crm_test_connection(frm) {
 			callback: (r) => {
 				const res = r.message || {};
 				const esc = frappe.utils.escape_html;
-				const marks = { ok: ["green", __("OK")], fail: ["red", __("Failed")], skip: ["gray", __("Skipped")] };
+				const marks = { ok: ["green", __("Passed")], fail: ["red", __("Failed")], skip: ["gray", __("Skipped")] };
 				const rows = (res.checks || [])
 					.map((c) => {
 						const [color, word] = marks[c.result] || marks.skip;
