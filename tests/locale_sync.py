@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.test_translations import POT_PATH, PO_PATH, extract_all, header, messages, parse_po
+from tests.test_translations import PO_PATH, POT_PATH, extract_all, header, messages, parse_po
 
 
 def quote(text: str) -> str:
-	return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+	return (
+		'"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+	)
 
 
 def notes_of(path) -> dict[str, list[str]]:
@@ -66,7 +68,8 @@ def main(argv: list[str]) -> int:
 	notes = notes_of(PO_PATH)
 	POT_PATH.write_text(render(head_of(POT_PATH), [(i, source[i], "") for i in ids], notes), encoding="utf-8")
 	PO_PATH.write_text(
-		render(head_of(PO_PATH), [(i, source[i], new.get(i) or known[i]) for i in ids], notes), encoding="utf-8"
+		render(head_of(PO_PATH), [(i, source[i], new.get(i) or known[i]) for i in ids], notes),
+		encoding="utf-8",
 	)
 	print(f"wrote {len(ids)} strings to {POT_PATH.name} and {PO_PATH.name}")
 	return 0
