@@ -76,9 +76,7 @@ class TrickleServer:
 
 
 def _json_head(length: int) -> bytes:
-	return (
-		f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
-	)
+	return f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
 
 
 BODY = b'{"status": "qr", "hasQR": true, "padding": "' + b"x" * BODY_BYTES + b'"}'
