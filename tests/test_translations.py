@@ -6,6 +6,9 @@ Extracts every user-facing string the way this app marks them, then checks the c
   (gateway/messages.py marks its strings with a local no-op ``_``: those count too);
 - JavaScript: the literal first argument of ``__("...")`` in whatsapp_crm/**/*.js;
 - DocType JSON: the doctype name and description, each field's label and description, each Select option;
+- Workspace JSON: the workspace's label and title, and the labels of its shortcuts (and their count format),
+  link cards, number cards, charts and quick lists (Frappe translates each of them on the server);
+- Number Card JSON: the card's label;
 - the role name.
 
 When a check fails, add the listed strings to both files (empty msgstr in main.pot, Spanish in es.po) and
@@ -61,6 +64,14 @@ def doctype_files() -> list[Path]:
 	return sorted((PACKAGE / "whatsapp_crm" / "doctype").glob("*/*.json"))
 
 
+def workspace_files() -> list[Path]:
+	return sorted(PACKAGE.glob("*/workspace/*/*.json"))
+
+
+def number_card_files() -> list[Path]:
+	return sorted(PACKAGE.glob("*/number_card/*/*.json"))
+
+
 def is_translate_call(node: ast.AST) -> bool:
 	return (
 		isinstance(node, ast.Call)
@@ -113,6 +124,35 @@ def extract_doctype(path: Path) -> list[str]:
 	return [s for s in found if isinstance(s, str) and s.strip()]
 
 
+# Workspace child tables whose rows carry a label the desk shows; a shortcut's count format is shown too
+# (``__(format)`` in the shortcut widget).
+WORKSPACE_TABLES = {
+	"shortcuts": ("label", "format"),
+	"links": ("label",),
+	"number_cards": ("label",),
+	"charts": ("label",),
+	"quick_lists": ("label",),
+}
+
+
+def extract_workspace(path: Path) -> list[str]:
+	doc = json.loads(path.read_text(encoding="utf-8"))
+	if doc.get("doctype") != "Workspace":
+		return []
+	found = [doc.get("label"), doc.get("title")]
+	for table, keys in WORKSPACE_TABLES.items():
+		for row in doc.get(table) or []:
+			found += [row.get(key) for key in keys]
+	return [s for s in found if isinstance(s, str) and s.strip()]
+
+
+def extract_number_card(path: Path) -> list[str]:
+	doc = json.loads(path.read_text(encoding="utf-8"))
+	if doc.get("doctype") != "Number Card":
+		return []
+	return [s for s in [doc.get("label")] if isinstance(s, str) and s.strip()]
+
+
 def extract_all() -> dict[str, list[str]]:
 	"""msgid -> sorted source paths (relative to the repository, as Frappe's POT references are)."""
 	found: dict[str, set[str]] = {}
@@ -127,6 +167,10 @@ def extract_all() -> dict[str, list[str]]:
 		add(extract_js(p), rel(p))
 	for p in doctype_files():
 		add(extract_doctype(p), rel(p))
+	for p in workspace_files():
+		add(extract_workspace(p), rel(p))
+	for p in number_card_files():
+		add(extract_number_card(p), rel(p))
 	for role in ROLES:
 		add([role], rel(PACKAGE / "integration.py"))
 	return {k: sorted(v) for k, v in found.items()}
@@ -251,6 +295,17 @@ def test_extraction_finds_strings(source):
 	assert len(source) > 50, f"only {len(source)} strings extracted: is the extractor broken?"
 	for expected in ("WhatsApp Session", "Not Created", "Test connection", "WhatsApp Manager"):
 		assert expected in source
+
+
+def test_extraction_reads_workspaces_and_number_cards(source):
+	assert workspace_files() and number_card_files(), "no workspace or number card JSON found"
+	for p in workspace_files():
+		doc = json.loads(p.read_text(encoding="utf-8"))
+		assert doc["label"] in source
+		for row in doc.get("shortcuts", []) + doc.get("number_cards", []) + doc.get("quick_lists", []):
+			assert row["label"] in source, row["label"]
+	for p in number_card_files():
+		assert json.loads(p.read_text(encoding="utf-8"))["label"] in source
 
 
 def test_headers(pot, po):

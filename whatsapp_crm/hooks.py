@@ -11,6 +11,30 @@ export_python_type_annotations = True
 after_install = "whatsapp_crm.install.after_install"
 after_migrate = ["whatsapp_crm.install.set_missing_defaults"]
 
-# The form's polling state machine is a plain script shared with the node tests; Frappe appends it to the
-# WhatsApp Session form's own script (doctype JS is not bundled, so it cannot be imported).
-doctype_js = {"WhatsApp Session": "public/js/whatsapp_session_poller.js"}
+# The form's polling state machine is a plain script shared with the node tests; Frappe appends these to the
+# WhatsApp Session form's own script (doctype JS is not bundled, so it cannot be imported). The second one
+# renders the session's history.
+doctype_js = {
+	"WhatsApp Session": [
+		"public/js/whatsapp_session_poller.js",
+		"public/js/whatsapp_session_history.js",
+	]
+}
+
+# A session's status changes are log rows: Log Settings clears them after 90 days (each session keeps its
+# newest old one, see history.clear_old).
+default_log_clearing_doctypes = {"WhatsApp Session Event": 90}
+
+# A session's history goes with it: the events link to the session, so Frappe would otherwise refuse the delete.
+doc_events = {"WhatsApp Session": {"on_trash": "whatsapp_crm.history.delete_for_session"}}
+
+# One watcher serves every waiting session (woken by requests); the scheduler revives it if its worker died,
+# and sweeps the linked sessions' health when the interval has passed.
+scheduler_events = {
+	"cron": {
+		"* * * * *": [
+			"whatsapp_crm.watcher.keep_alive",
+			"whatsapp_crm.sweep.run_if_due",
+		],
+	},
+}

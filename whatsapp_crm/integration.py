@@ -7,6 +7,8 @@ The protocol and the retry policy live in ``whatsapp_crm.gateway``; nothing here
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import frappe
 from frappe import _
@@ -81,7 +83,13 @@ def timeouts_from(settings) -> Timeouts:
 
 
 def client_from(settings) -> GatewayClient:
-	"""A client for the saved settings; raises NotConfigured (a GatewayError) when they are unusable.
+	"""A client for the saved settings; raises NotConfigured (a GatewayError) when they are unusable."""
+	return client_factory(settings)()
+
+
+def client_factory(settings) -> Callable[[], GatewayClient]:
+	"""What builds clients for the saved settings, resolved now (key, type, webhook: database reads), so
+	that threads can build their own clients without touching Frappe.
 
 	With Auto-detect, the gateway is identified once (a few GETs, no session touched) and the answer is
 	stored, so later calls cost nothing; changing the URL or the type forgets it."""
@@ -93,13 +101,16 @@ def client_from(settings) -> GatewayClient:
 		gateway_type = settings.detected_gateway_type or remember_detection(
 			settings, detect(settings.gateway_url or "", api_key, timeouts_from(settings), timeout=5.0)
 		)
-	return make_client(
+	make = partial(
+		make_client,
 		gateway_type,
 		settings.gateway_url or "",
 		api_key,
 		timeouts_from(settings),
 		webhook=webhook_target(settings),
 	)
+	make().close()  # a bad URL or a missing key fails here, in the caller's thread
+	return make
 
 
 def remember_detection(settings, found: Detection) -> str:

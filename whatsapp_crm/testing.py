@@ -90,6 +90,9 @@ def cleanup(prefix: str) -> None:
 	for name in frappe.get_all(SESSION, filters={"name": ("like", f"{prefix}%")}, pluck="name"):
 		frappe.db.delete(SESSION, name)
 	frappe.db.delete("Error Log", {"reference_doctype": SESSION, "reference_name": ("like", f"{prefix}%")})
+	frappe.db.delete("Notification Log", {"document_type": SESSION, "document_name": ("like", f"{prefix}%")})
+	if frappe.db.table_exists("WhatsApp Session Event"):
+		frappe.db.delete("WhatsApp Session Event", {"session": ("like", f"{prefix}%")})
 	frappe.db.commit()  # nosemgrep: tests clean up what the code under test committed
 
 

@@ -14,6 +14,7 @@ import time
 
 import frappe
 
+from whatsapp_crm import live
 from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.webhook import (
@@ -74,6 +75,7 @@ def receive() -> dict:
 	name = frappe.db.get_value(SESSION, {"session_id": event.session_id}, "name")
 	if not name:
 		return _refuse("UNKNOWN_SESSION", 404)
+	live.mark_heard(name)  # the watcher and the sweep leave a session its gateway talks about to the webhooks
 	doc = frappe.get_doc(SESSION, name)
 	try:
 		payload = doc.apply_gateway_state(event_state(event), source="webhook", fetch_qr=event.needs_qr)

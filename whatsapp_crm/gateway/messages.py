@@ -48,6 +48,18 @@ DOCTOR_PROBE_ONE_SESSION = _(
 	"Skipped the test session: this WAHA runs only the session named default, and the test would disturb it."
 )
 
+# A linked session found lost by the health sweep: the reason in plain words, and the alert's subject.
+LOST_SUBJECT = _("WhatsApp session {0} is disconnected")
+LOST_LOGGED_OUT = _(
+	"The phone unlinked this device (logged out in WhatsApp). Click Create session and scan a new QR code to link it again."
+)
+LOST_UNKNOWN = _(
+	"The gateway no longer knows this session (it was restarted without its data, or the session was removed there). Click Create session and scan a new QR code."
+)
+LOST_CLOSED = _(
+	"The gateway says this session is no longer connected (it reports: {0}). Click Create session and scan a new QR code if it does not come back."
+)
+
 BY_CODE = {
 	errors.QR_NOT_READY: _("Waiting for the gateway to generate the QR code..."),
 	errors.QR_GENERATION_ERROR: _(

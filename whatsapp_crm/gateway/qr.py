@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import lru_cache
 
 import qrcode
 import qrcode.constants
@@ -92,7 +93,13 @@ def to_data_uri(value: str) -> str:
 		return validate_data_uri(value)
 	if _URI_SCHEME.match(value):
 		raise BadResponse("QR field holds a URI, not a QR payload")
-	svg = render_svg(value)
+	return _svg_data_uri(value)
+
+
+@lru_cache(maxsize=256)
+def _svg_data_uri(payload: str) -> str:
+	# A QR on screen is read again every poll until it rotates (and arrives by webhook too): draw it once.
+	svg = render_svg(payload)
 	return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 

@@ -1,4 +1,5 @@
-"""The simulators' webhook sender: one thread that watches the sessions and POSTs events in order.
+"""The simulators' webhook sender: one thread that watches the sessions and POSTs their events, each
+session's in order, several sessions at once.
 
 A type decides which events a session's changes make (``_webhook_poll_session``, plus events its routes
 queue directly) and how one delivery looks on the wire (``_webhook_request``: URL, body, headers). Targets are
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 WEBHOOK_POLL_S = 0.05
 WEBHOOK_TIMEOUT_S = 3.0
+PARALLEL_SESSIONS = 8
 MAX_ANSWER = 64 * 1024
 
 
@@ -174,10 +177,21 @@ class WebhookSender:
 				with self._lock:
 					if not self._wh_queue:
 						break
-					entry = self._wh_queue.popleft()
-					hooks = entry["hooks"] or ([self._webhook] if self._webhook is not None else [])
-				for hook in hooks:
-					self._deliver(hook, entry)
+					# Sessions' events go out side by side, as a real gateway's do; each session's in order.
+					batches: dict[str, list[tuple[Hook, dict[str, Any]]]] = {}
+					while self._wh_queue:
+						entry = self._wh_queue.popleft()
+						hooks = entry["hooks"] or ([self._webhook] if self._webhook is not None else [])
+						batches.setdefault(entry["session_id"], []).extend((h, entry) for h in hooks)
+				if len(batches) == 1:
+					self._deliver_all(next(iter(batches.values())))
+				else:
+					with ThreadPoolExecutor(min(PARALLEL_SESSIONS, len(batches))) as pool:
+						list(pool.map(self._deliver_all, batches.values()))
+
+	def _deliver_all(self, batch: list[tuple[Hook, dict[str, Any]]]) -> None:
+		for hook, entry in batch:
+			self._deliver(hook, entry)
 
 	def _deliver(self, hook: Hook, entry: dict[str, Any]) -> None:
 		"""POST one event; every outcome is logged, nothing is raised (a real gateway shrugs too)."""

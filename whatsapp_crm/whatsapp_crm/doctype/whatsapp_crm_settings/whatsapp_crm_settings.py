@@ -37,6 +37,7 @@ BOUNDS = {
 	"monitor_cap": (30, 900),
 	"pairing_limit": (1, 20),
 	"pairing_window": (1, 120),
+	"health_check_interval": (0, 1440),
 }
 
 
@@ -64,6 +65,7 @@ class WhatsAppCRMSettings(Document):
 		detected_gateway_type: DF.Data | None
 		gateway_type: DF.Literal["Baileys REST", "Evolution API", "WAHA", "Auto-detect"]
 		gateway_url: DF.Data | None
+		health_check_interval: DF.Int
 		max_attempts: DF.Int
 		monitor_cap: DF.Float
 		pairing_limit: DF.Int

@@ -7,6 +7,7 @@
 const WA_API = "whatsapp_crm.api.session.";
 const WA_PROGRESS_EVENT = "whatsapp_session_progress";
 const WA_UPDATE_EVENT = "whatsapp_session_update";
+const WA_LOST_EVENT = "whatsapp_session_lost";
 // With the socket up, changes are pushed; polling is only the fallback, so it slows down.
 const WA_POLL_WITH_SOCKET_MS = 10000;
 const WA_CAN_CREATE = ["Not Created", "Failed", "Disconnected"];
@@ -22,7 +23,15 @@ const WA_HEADLINE_COLORS = {
 
 frappe.ui.form.on("WhatsApp Session", {
 	setup(frm) {
-		frm.wa = { dialog: null, poller: null, clock: null, on_progress: null, on_update: null, pending: null };
+		frm.wa = {
+			dialog: null,
+			poller: null,
+			clock: null,
+			on_progress: null,
+			on_update: null,
+			on_lost: null,
+			pending: null,
+		};
 	},
 
 	refresh(frm) {
@@ -72,7 +81,9 @@ function wa_teardown(frm) {
 	if (!wa) return;
 	wa_close_dialog(frm);
 	if (wa.on_update) frappe.realtime.off(WA_UPDATE_EVENT, wa.on_update);
+	if (wa.on_lost) frappe.realtime.off(WA_LOST_EVENT, wa.on_lost);
 	wa.on_update = null;
+	wa.on_lost = null;
 }
 
 // Stops the dialog's poller, clock and progress listener, and closes it.
@@ -128,6 +139,15 @@ function wa_listen(frm) {
 		}
 	};
 	frappe.realtime.on(WA_UPDATE_EVENT, wa.on_update);
+	// The health check found the phone no longer linked: say so at once, in this viewer's language.
+	wa.on_lost = (data) => {
+		if (!data || data.session !== frm.doc.name) return;
+		const subject = __(data.subject_template || "", data.subject_args || []);
+		const message = __(data.message_template || "", data.message_args || []);
+		frappe.show_alert({ message: wa_esc(subject + ": " + message), indicator: "red" }, 15);
+		frm.reload_doc();
+	};
+	frappe.realtime.on(WA_LOST_EVENT, wa.on_lost);
 }
 
 function wa_open_dialog(frm, mode) {
