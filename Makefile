@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pytest nodetest lint bench bench-live simulate clean
+.PHONY: demo test pytest nodetest lint bench bench-live bench-scale simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ SITE ?= $(error set SITE to the site name, e.g. make bench-live SITE=crm.example
 bench-live: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) benchmarks/bench_live.py --base $(BASE) --socket $(SOCKET) --site $(SITE)
+
+## Sessions at scale (P5, P6), run inside a bench: make bench-scale BENCH=/path/to/frappe-bench SITE=mysite
+BENCH ?= $(error set BENCH to the frappe-bench folder)
+bench-scale:
+	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_scale.py --site $(SITE) --base $(BASE)
 
 simulate: $(STAMP)
 	$(VENV)/bin/whatsapp-crm simulate

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import statistics
 import sys
 import threading
@@ -46,7 +47,15 @@ DEFAULT_POLICY = {
 	"deadline": 20,
 	"poll_interval": 3,
 }
-SETTINGS_FIELDS = ("gateway_url", "use_monitor", "request_wait", "monitor_cap", *DEFAULT_POLICY)
+SETTINGS_FIELDS = (
+	"enabled",
+	"gateway_url",
+	"gateway_type",
+	"use_monitor",
+	"request_wait",
+	"monitor_cap",
+	*DEFAULT_POLICY,
+)
 created: list[str] = []
 
 
@@ -277,6 +286,8 @@ def p4(site: Site, sim: GatewaySimulator, pollers: int, rounds: int) -> dict:
 
 
 def main() -> int:
+	# SIGTERM unwinds through the same cleanup as Ctrl-C
+	signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 	ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 	ap.add_argument("--base", default="http://127.0.0.1:8000")
 	ap.add_argument("--socket", default="http://127.0.0.1:9000")
@@ -328,13 +339,53 @@ def main() -> int:
 					print(
 						f"   {label:<42} p50 {median * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  errors {errors}/{total}"
 					)
+		except KeyboardInterrupt:
+			print("interrupted")
 		finally:
 			if listener:
 				listener.close()
-			site.set_settings(**saved)
-			for name in created:
-				site.delete_session(name)
+			restore(site, saved)
 	return 0
+
+
+def restore(site: Site, saved: dict) -> None:
+	"""Leave the site as it was found, whatever happened: a load step can hold every server thread for a
+	minute after it ends, so wait until the site answers again, then retry each write with a long timeout."""
+	deadline = time.monotonic() + 300
+	while time.monotonic() < deadline:
+		try:
+			site.http.post(f"{site.base}/api/method/ping", timeout=30).raise_for_status()
+			break
+		except requests.RequestException:
+			time.sleep(5)
+	for attempt in range(5):
+		try:
+			r = site.http.put(
+				f"{site.base}/api/resource/WhatsApp CRM Settings/WhatsApp CRM Settings",
+				json=saved,
+				timeout=120,
+			)
+			r.raise_for_status()
+			break
+		except requests.RequestException as e:
+			print(f"(restoring the settings, attempt {attempt + 1}: {e})")
+			time.sleep(10)
+	else:
+		print("!! could not restore WhatsApp CRM Settings; put these back by hand:", saved)
+	left = []
+	for name in created:
+		try:
+			site.http.delete(f"{site.base}/api/resource/WhatsApp Session/{name}", timeout=120)
+		except requests.RequestException:
+			left.append(name)
+	print(f"(site restored: settings, {len(created) - len(left)} benchmark sessions removed)")
+	# Passwords never leave a Frappe site over REST, so they cannot be read here to be put back.
+	print(
+		"(the API Key and Webhook Secret are still the benchmark's: set them again in WhatsApp CRM Settings,"
+	)
+	print(" or use benchmarks/bench_scale.py, which runs inside the bench and restores them too)")
+	if left:
+		print("!! sessions left behind:", left)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,10 @@ class SessionService:
 		mode = live_mode(settings)
 		if mode == "watcher":
 			live.clear_payload(self.doc.name)
+			previous = self.doc.status
 			self.write({"status": CONNECTING, "qr_code": "", "last_checked": now_datetime()})
+			if previous != CONNECTING:
+				history.record(self.doc.name, previous, CONNECTING, "User")
 			frappe.db.commit()  # nosemgrep: the watcher must see the state this request wrote
 			return self._hand_to_watcher(settings, create=True, wait_s=settings.request_wait)
 		return self._run_inline("create", settings, debug={"monitor": mode})
