@@ -140,8 +140,8 @@ def wait_for(predicate, timeout: float, step: float = 0.05) -> bool:
 
 def p1(site: Site, sim: GatewaySimulator, runs: int) -> dict:
 	out = {}
-	for label, monitor in (("seed-style (request waits)", 0), ("monitor", 1)):
-		site.set_settings(use_monitor=monitor, request_wait=0.5)
+	for label, monitor in (("seed-style (request waits)", 0), ("watcher", 1)):
+		site.set_settings(use_monitor=monitor, request_wait=0)
 		times, modes = [], []
 		for i in range(1 if not monitor else runs):
 			name = site.new_session(f"p1-{monitor}-{i}-{int(time.time())}--hang")

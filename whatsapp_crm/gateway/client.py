@@ -295,6 +295,24 @@ class GatewayClient(ABC):
 			raise ServerError("the gateway said the call failed", **ctx)
 		return reply.data
 
+	def _logout_then_delete(
+		self, logout: tuple[str, str], delete: tuple[str, str], timeout: float | None
+	) -> bool:
+		"""Unlink first, so the phone drops the device (a session that is not linked refuses, which is fine),
+		then remove it. False when the gateway did not know the session."""
+		budget = Budget(timeout, self.timeouts.read)
+		for step, (method, path) in enumerate((logout, delete)):
+			try:
+				self._check(
+					self._send(method, path, timeout=budget.left()), not_found=SessionNotFound, want=object
+				)
+			except SessionNotFound:
+				return False
+			except (BadResponse, ServerError):
+				if step == 1:
+					raise
+		return True
+
 	def _png_reply(self, reply: Reply) -> str:
 		"""A binary PNG answer as a data URI, after the same checks a data URI gets."""
 		if len(reply.raw) > MAX_IMAGE_BYTES or not reply.raw.startswith(PNG_MAGIC):

@@ -121,28 +121,10 @@ class EvolutionClient(GatewayClient):
 		raise QrNotReady("the gateway has no QR yet", **reply.context())
 
 	def delete_session(self, session_id: str, *, timeout: float | None = None) -> bool:
-		budget = Budget(timeout, self.timeouts.read)
 		seg = self._seg(session_id)
-		try:
-			# Unlink first, so the phone drops the device; "not connected" (400) is fine.
-			self._check(
-				self._send("DELETE", f"/instance/logout/{seg}", timeout=budget.left()),
-				not_found=SessionNotFound,
-				want=object,
-			)
-		except SessionNotFound:
-			return False
-		except (BadResponse, ServerError):
-			pass
-		try:
-			self._check(
-				self._send("DELETE", f"/instance/delete/{seg}", timeout=budget.left()),
-				not_found=SessionNotFound,
-				want=object,
-			)
-		except SessionNotFound:
-			return False
-		return True
+		return self._logout_then_delete(
+			("DELETE", f"/instance/logout/{seg}"), ("DELETE", f"/instance/delete/{seg}"), timeout
+		)
 
 	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
 		digits = normalise_phone(phone)

@@ -166,28 +166,10 @@ class WahaClient(GatewayClient):
 		raise QrNotReady("the answer holds no QR", **reply.context())
 
 	def delete_session(self, session_id: str, *, timeout: float | None = None) -> bool:
-		budget = Budget(timeout, self.timeouts.read)
 		seg = self._seg(session_id)
-		try:
-			# Unlink first, so the phone drops the device; a session that is not linked refuses, which is fine.
-			self._check(
-				self._send("POST", f"/api/sessions/{seg}/logout", timeout=budget.left()),
-				not_found=SessionNotFound,
-				want=object,
-			)
-		except SessionNotFound:
-			return False
-		except (BadResponse, ServerError):
-			pass
-		try:
-			self._check(
-				self._send("DELETE", f"/api/sessions/{seg}", timeout=budget.left()),
-				not_found=SessionNotFound,
-				want=object,
-			)
-		except SessionNotFound:
-			return False
-		return True
+		return self._logout_then_delete(
+			("POST", f"/api/sessions/{seg}/logout"), ("DELETE", f"/api/sessions/{seg}"), timeout
+		)
 
 	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
 		digits = normalise_phone(phone)
