@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.simulator import GatewaySimulator, SessionOptions
 
 KEY = "bench-key"

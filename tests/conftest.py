@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.simulator import GatewaySimulator
 
 SENTINEL_KEY = "SENTINEL-key-4f1e9c"

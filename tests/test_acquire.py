@@ -13,7 +13,7 @@ import pytest
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr, build_payload, outcome_from_error
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.simulator import SessionOptions
 
 from .conftest import SENTINEL_KEY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from whatsapp_crm.gateway.acquire import QrPolicy
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, lost_reason, read_once, step, watch
 from whatsapp_crm.gateway.simulator import SessionOptions
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.client import GatewayClient, Timeouts
+from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.simulator import DEFAULT_PHONE, GatewaySimulator, qr_payload
 from whatsapp_crm.gateway.status import Kind
 from whatsapp_crm.gateway.webhook import (

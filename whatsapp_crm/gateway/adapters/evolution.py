@@ -37,7 +37,6 @@ from ..errors import (
 	GatewayTimeout,
 	QrGenerationError,
 	QrNotReady,
-	ServerError,
 	SessionNotFound,
 	Unauthorized,
 	Unreachable,
