@@ -28,6 +28,7 @@ PROGRESS_EVENT = "whatsapp_session_progress"
 # Error Log titles: short, fixed, untranslated (they are the Error Log's `method`, a 140-char field).
 TITLE_QR = "WhatsApp QR Generation Error"
 TITLE_GATEWAY = "WhatsApp Gateway Error"
+TITLE_LOST = "WhatsApp Session Lost"  # the health check found a linked phone gone
 # Outcomes that are news for an admin. QR_NOT_READY and SESSION_ENDED are normal life, not failures.
 LOGGED_CODES = frozenset(
 	{

@@ -27,13 +27,13 @@ from whatsapp_crm.gateway.monitor import lost_reason, one_read_policy
 from whatsapp_crm.integration import (
 	MANAGER_ROLE,
 	SESSION,
+	TITLE_LOST,
 	client_factory,
 	get_settings,
 	logger,
 	policy_from,
 )
 
-TITLE_LOST = "WhatsApp Session Lost"
 BATCH = 20
 MAX_PARALLEL = 8
 BUDGET_S = 60.0  # one sweep never holds its worker longer (plus one batch's reads)
