@@ -179,6 +179,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 	argv = ["--host", args.host, "--port", str(args.port), "--scenario", args.scenario]
 	argv += ["--gateway-type", args.gateway_type]
+	if args.waha_core_2024:
+		argv.append("--waha-core-2024")
 	if args.api_key:
 		argv += ["--api-key", args.api_key]
 	return simulator.main(argv)
@@ -273,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
 	sim.add_argument("--port", type=int, default=3000)
 	sim.add_argument("--api-key", default=None, help=f"default: ${KEY_ENV} or sim-secret-key")
 	gateway_type_arg(sim, GATEWAY_TYPES)
+	sim.add_argument(
+		"--waha-core-2024", action="store_true", help="as WAHA Core 2024: only the session 'default', any key"
+	)
 	sim.set_defaults(func=cmd_simulate)
 
 	for name, func, text in (
