@@ -364,6 +364,6 @@ def test_workspace_shortcuts_and_lists_use_real_doctypes_and_fields():
 	assert set(titles) == {
 		module_constant(APP / "integration.py", "TITLE_QR"),
 		module_constant(APP / "integration.py", "TITLE_GATEWAY"),
-		module_constant(APP / "sweep.py", "TITLE_LOST"),
+		module_constant(APP / "integration.py", "TITLE_LOST"),
 	}
 	assert [q["document_type"] for q in ws["quick_lists"]] == ["WhatsApp Session"]
