@@ -204,7 +204,7 @@ class SessionService:
 				outcome.state = "waiting"
 			else:
 				outcome.qr_payload, outcome.qr_code = state.qr, to_data_uri(state.qr)
-		if self._unchanged(outcome):
+		if self.unchanged(outcome):
 			return self.stored_payload(get_settings(), source=source)
 		return self.persist(outcome, source)
 
@@ -217,7 +217,8 @@ class SessionService:
 		except GatewayError:
 			return None
 
-	def _unchanged(self, outcome: QrOutcome) -> bool:
+	def unchanged(self, outcome: QrOutcome) -> bool:
+		"""Whether the session already shows what this outcome says (then there is nothing to write or push)."""
 		doc = self.doc
 		return (
 			outcome.doc_status == doc.status

@@ -148,9 +148,12 @@ def _apply(w: Watch, outcome, mpolicy: MonitorPolicy) -> None:
 		if not frappe.db.exists("WhatsApp Session", w.session):
 			live.watch_replace(w, None)
 			return
-		frappe.set_user_lang(w.user or "Administrator")
-		SessionService(frappe.get_doc("WhatsApp Session", w.session)).persist(outcome, "watcher")
-		frappe.db.commit()  # nosemgrep: each change is visible (and pushed) as it happens
+		service = SessionService(frappe.get_doc("WhatsApp Session", w.session))
+		# News to this watch may be old news to the session: a webhook can have stored it a moment ago.
+		if outcome.error is not None or not service.unchanged(outcome):
+			frappe.set_user_lang(w.user or "Administrator")
+			service.persist(outcome, "watcher")
+			frappe.db.commit()  # nosemgrep: each change is visible (and pushed) as it happens
 	if result.stop:
 		live.watch_replace(w, None)
 		logger().info("session=%s op=watch stopped reason=%s", w.session, result.stop)
