@@ -434,10 +434,6 @@ def live_mode(settings) -> str:
 	return "watcher" if live.workers_available() else "no_worker"
 
 
-def service_for(name: str) -> SessionService:
-	return SessionService(frappe.get_doc("WhatsApp Session", name))
-
-
 def delete_on_gateway(name: str, session_id: str) -> None:
 	"""Remove a deleted document's session from the gateway; failures go to the Error Log."""
 	live.watch_drop(name)

@@ -46,10 +46,6 @@ def watch(doc, *, create_first: bool = False) -> None:
 	wake()
 
 
-def unwatch(name: str) -> None:
-	live.watch_drop(name)
-
-
 def wake() -> None:
 	"""Queue a tick unless one is queued already (the flag also tells a request that a watcher is coming)."""
 	if live.claim_wake():

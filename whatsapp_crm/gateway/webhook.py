@@ -221,17 +221,6 @@ def bounded(value: Any, field: str, limit: int) -> str | None:
 	return value.strip() or None
 
 
-def _optional_str(data: dict[str, Any], key: str, limit: int) -> str | None:
-	value = data.get(key)
-	if value is None:
-		return None
-	if not isinstance(value, str):
-		raise WebhookRejected("MALFORMED", f'"{key}" must be a string')
-	if len(value) > limit:
-		raise WebhookRejected("MALFORMED", f'"{key}" is longer than {limit} characters')
-	return value if value.strip() else None
-
-
 def parse_event(body: bytes) -> WebhookEvent:
 	"""The event in a (verified) body; raises WebhookRejected("MALFORMED") for anything off-contract.
 
@@ -266,9 +255,9 @@ def parse_data(data: dict[str, Any]) -> WebhookEvent:
 	):
 		raise WebhookRejected("MALFORMED", '"timestamp" must be an integer number of unix seconds')
 
-	qr = _optional_str(data, "qr", MAX_QR_CHARS)
-	status = _optional_str(data, "status", MAX_STATUS_CHARS)
-	phone = _optional_str(data, "phone", MAX_PHONE_CHARS)
+	qr = bounded(data.get("qr"), "qr", MAX_QR_CHARS)
+	status = bounded(data.get("status"), "status", MAX_STATUS_CHARS)
+	phone = bounded(data.get("phone"), "phone", MAX_PHONE_CHARS)
 	if kind == "qr" and qr is None:
 		raise WebhookRejected("MALFORMED", 'a qr event needs a non-empty "qr"')
 	return WebhookEvent(
@@ -276,9 +265,9 @@ def parse_data(data: dict[str, Any]) -> WebhookEvent:
 		session_id=session_id,
 		event_id=event_id,
 		timestamp=timestamp,
-		qr=qr.strip() if qr else None,
-		status=status.strip() if status else None,
-		phone=phone.strip() if phone else None,
+		qr=qr,
+		status=status,
+		phone=phone,
 	)
 
 
