@@ -15,16 +15,21 @@ import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from . import errors
 from .errors import (
 	BadResponse,
 	GatewayError,
+	InvalidMessage,
 	InvalidPhone,
 	InvalidSessionId,
+	MediaNotSupported,
+	MediaTooLarge,
 	NotConfigured,
+	NotConnected,
+	NotOnWhatsApp,
 	QrGenerationError,
 	QrNotReady,
 	ServerError,
@@ -32,6 +37,9 @@ from .errors import (
 	Unauthorized,
 )
 from .qr import MAX_IMAGE_BYTES, PNG_MAGIC
+
+if TYPE_CHECKING:
+	from .messaging import InboundMessage, Media, OutgoingMessage, SendResult
 from .status import SessionState, body_failure
 from .transport import MAX_BODY_BYTES, Reply, Timeouts, Transport
 
@@ -245,6 +253,19 @@ class GatewayClient(ABC):
 	def health(self, *, timeout: float | None = None) -> Health:
 		"""Reachability, what the gateway says about itself, and whether it accepts the key."""
 
+	@abstractmethod
+	def send_message(
+		self, session_id: str, message: OutgoingMessage, *, timeout: float | None = None
+	) -> SendResult:
+		"""Send a text or a file (with its caption) through a linked session: the gateway's message id.
+		NotConnected when no phone is linked, NotOnWhatsApp for a number without WhatsApp."""
+
+	@abstractmethod
+	def download_media(
+		self, session_id: str, message: InboundMessage, *, timeout: float | None = None
+	) -> Media:
+		"""The file of an inbound message, within MAX_MEDIA_BYTES."""
+
 	# -- shared plumbing for the adapters --------------------------------------------------------------------
 
 	@staticmethod
@@ -295,6 +316,20 @@ class GatewayClient(ABC):
 			raise ServerError("the gateway said the call failed", **ctx)
 		return reply.data
 
+	def _sent(self, reply: Reply, message_id: Any) -> SendResult:
+		"""A send's answer: the message id it names, or the typed error of a refusal."""
+		from .messaging import SendResult
+		from .messaging import message_id as read_id
+
+		try:
+			self._check(reply, not_found=SessionNotFound, want=object)
+		except GatewayError as e:
+			raise send_error(e) from None
+		found = read_id(message_id(reply.data) if isinstance(reply.data, dict) else None)
+		if found is None:
+			raise BadResponse("the answer names no message id", **_private(reply.context()))
+		return SendResult(found, reply.status)
+
 	def _logout_then_delete(
 		self, logout: tuple[str, str], delete: tuple[str, str], timeout: float | None
 	) -> bool:
@@ -318,3 +353,33 @@ class GatewayClient(ABC):
 		if len(reply.raw) > MAX_IMAGE_BYTES or not reply.raw.startswith(PNG_MAGIC):
 			raise BadResponse("the QR image is not a PNG within the size cap", **reply.context())
 		return "data:image/png;base64," + base64.b64encode(reply.raw).decode("ascii")
+
+
+def _private(ctx: dict) -> dict:
+	# A send's answer may echo the text or the number: never into an error that gets logged.
+	return {**ctx, "body_excerpt": ""}
+
+
+def send_error(e: GatewayError) -> GatewayError:
+	"""A failed send as the error that says why, in every gateway's words; without the body excerpt."""
+	words = f"{e.server_error or ''} {e.server_message or ''}".lower()
+	excerpt = e.body_excerpt.replace(" ", "").lower()
+	ctx = _private(e.context())
+	if isinstance(e, SessionNotFound | Unauthorized) or (e.retryable and not isinstance(e, ServerError)):
+		return type(e)(e.detail, **ctx)
+	if "not_on_whatsapp" in words or '"exists":false' in excerpt:
+		return NotOnWhatsApp("the number has no WhatsApp account", **ctx)
+	if any(
+		w in words
+		for w in ("not_connected", "not connected", "connection closed", "not as expected", "not ready")
+	):
+		return NotConnected("no phone is linked to the session", **ctx)
+	if e.http_status == 413 or "too_large" in words or "too large" in words:
+		return MediaTooLarge("the gateway refused the file's size", **ctx)
+	if "plus" in words:
+		return MediaNotSupported("the gateway cannot send files", **ctx)
+	if "invalid_phone" in words:
+		return InvalidPhone("the gateway refused the phone number", **ctx)
+	if "invalid_message" in words or e.http_status == 400:
+		return InvalidMessage("the gateway refused the message", **ctx)
+	return type(e)(e.detail, **ctx)

@@ -21,6 +21,11 @@ NOT_CONFIGURED = "NOT_CONFIGURED"
 INVALID_SESSION_ID = "INVALID_SESSION_ID"
 INVALID_PHONE = "INVALID_PHONE"
 SESSION_NOT_ALLOWED = "SESSION_NOT_ALLOWED"
+NOT_CONNECTED = "NOT_CONNECTED"
+NOT_ON_WHATSAPP = "NOT_ON_WHATSAPP"
+INVALID_MESSAGE = "INVALID_MESSAGE"
+MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
+MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -34,6 +39,11 @@ ALL_CODES = (
 	SERVER_ERROR,
 	NOT_CONFIGURED,
 	SESSION_NOT_ALLOWED,
+	NOT_CONNECTED,
+	NOT_ON_WHATSAPP,
+	INVALID_MESSAGE,
+	MEDIA_TOO_LARGE,
+	MEDIA_NOT_SUPPORTED,
 )
 
 EXCERPT_LIMIT = 1024
@@ -173,3 +183,31 @@ class ServerError(GatewayError):
 
 	code = SERVER_ERROR
 	retryable = True
+
+
+class NotConnected(GatewayError):
+	"""The session exists but no phone is linked to it: nothing can be sent until it is."""
+
+	code = NOT_CONNECTED
+
+
+class NotOnWhatsApp(GatewayError):
+	"""The number has no WhatsApp account."""
+
+	code = NOT_ON_WHATSAPP
+
+
+class InvalidMessage(GatewayError, ValueError):
+	"""A message the app refuses before sending (empty, too long, a bad attachment), or the gateway refused."""
+
+	code = INVALID_MESSAGE
+
+
+class MediaTooLarge(GatewayError, ValueError):
+	code = MEDIA_TOO_LARGE
+
+
+class MediaNotSupported(GatewayError):
+	"""The gateway cannot send files (WAHA Core: a Plus feature)."""
+
+	code = MEDIA_NOT_SUPPORTED

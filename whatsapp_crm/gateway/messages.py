@@ -89,6 +89,18 @@ BY_CODE = {
 	errors.INVALID_SESSION_ID: _(
 		"The session ID may only contain letters, digits, hyphens and underscores (up to 64 characters)."
 	),
+	errors.INVALID_PHONE: _("The phone number is not valid. Write it with its country code."),
+	errors.NOT_CONNECTED: _(
+		"No phone is linked to this session, so nothing can be sent. Click Create session and scan the QR code."
+	),
+	errors.NOT_ON_WHATSAPP: _("This phone number has no WhatsApp account."),
+	errors.INVALID_MESSAGE: _(
+		"The message cannot be sent: it is empty, too long (65,536 characters, 1,024 for a caption) or its file cannot be read."
+	),
+	errors.MEDIA_TOO_LARGE: _("The file is too large for WhatsApp (16 MB at most)."),
+	errors.MEDIA_NOT_SUPPORTED: _(
+		"This gateway cannot send files (WAHA Core sends text only; files need WAHA Plus)."
+	),
 }
 
 

@@ -59,6 +59,7 @@ class Reply:
 	content_type: str
 	data: Any  # the parsed JSON value (any type), or None when the body is not JSON
 	excerpt: str  # the first KB of the body as text, key redacted
+	disposition: str | None = None  # Content-Disposition, for a file's name
 
 	@property
 	def obj(self) -> dict | None:
@@ -208,6 +209,7 @@ class Transport:
 		params: dict[str, str] | None = None,
 		headers: dict[str, str] | None = None,
 		timeout: float | None = None,
+		max_bytes: int | None = None,
 	) -> Reply:
 		"""Send one request within its budget (``timeout``, clipped to the client's read timeout) and read the
 		whole body under the cap. Raises only GatewayTimeout, Unreachable or BadResponse (over the cap)."""
@@ -239,7 +241,7 @@ class Transport:
 					raise GatewayTimeout(f"no answer within {read_t:g} s", **ctx)
 				raise Unreachable(_connection_reason(e), **ctx)
 			try:
-				raw = self._read_capped(resp, watchdog, ctx, read_t)
+				raw = self._read_capped(resp, watchdog, ctx, read_t, max_bytes or self.max_body_bytes)
 			finally:
 				resp.close()
 		finally:
@@ -259,23 +261,24 @@ class Transport:
 			status=status,
 			raw=raw,
 			content_type=content_type,
-			data=_json(raw) if not content_type.startswith("image/") else None,
+			data=_json(raw) if _may_be_json(content_type, raw) else None,
 			excerpt=self.redact(text),
+			disposition=resp.headers.get("Content-Disposition"),
 		)
 
-	def _read_capped(self, resp: requests.Response, watchdog: _Watchdog, ctx: dict, read_t: float) -> bytes:
+	def _read_capped(
+		self, resp: requests.Response, watchdog: _Watchdog, ctx: dict, read_t: float, cap: int
+	) -> bytes:
 		ctx = {**ctx, "http_status": resp.status_code}
 		length = resp.headers.get("Content-Length")
-		if length and length.isdigit() and int(length) > self.max_body_bytes:
-			raise BadResponse(
-				f"answer of {int(length)} bytes is over the {self.max_body_bytes} byte cap", **ctx
-			)
+		if length and length.isdigit() and int(length) > cap:
+			raise BadResponse(f"answer of {int(length)} bytes is over the {cap} byte cap", **ctx)
 		chunks, size = [], 0
 		try:
 			for chunk in resp.iter_content(64 * 1024):
 				size += len(chunk)
-				if size > self.max_body_bytes:
-					raise BadResponse(f"answer is over the {self.max_body_bytes} byte cap", **ctx)
+				if size > cap:
+					raise BadResponse(f"answer is over the {cap} byte cap", **ctx)
 				chunks.append(chunk)
 		except requests.exceptions.RequestException as e:
 			if watchdog.fired or isinstance(e.__context__, TimeoutError) or "timed out" in str(e).lower():
@@ -285,6 +288,11 @@ class Transport:
 			# The socket was cut mid-body: what arrived is a truncated answer, not the answer.
 			raise GatewayTimeout(f"the answer did not arrive within {read_t:g} s", **ctx)
 		return b"".join(chunks)
+
+
+def _may_be_json(content_type: str, raw: bytes) -> bool:
+	# A file (an image, a downloaded attachment) is never parsed, however large.
+	return not content_type.startswith(("image/", "audio/", "video/")) and len(raw) <= MAX_BODY_BYTES
 
 
 def _json(raw: bytes) -> Any:

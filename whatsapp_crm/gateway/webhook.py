@@ -2,7 +2,7 @@
 
 The contract, as gateway operators see it
 -----------------------------------------
-The gateway sends ``POST`` with a JSON object body (UTF-8, at most 64 KB) to the app's webhook endpoint::
+The gateway sends ``POST`` with a JSON object body (UTF-8, at most 256 KB) to the app's webhook endpoint::
 
     {
       "event": "qr" | "connection" | "logout",   (aliases below, case-insensitive)
@@ -54,9 +54,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import SESSION_ID_RE
+from .messaging import Ack, InboundMessage
 from .status import Kind, SessionState, classify
 
-MAX_WEBHOOK_BODY = 64 * 1024
+MAX_WEBHOOK_BODY = 256 * 1024  # a long text message in a gateway's verbose envelope
 MAX_QR_CHARS = 600 * 1024
 MAX_STATUS_CHARS = 64
 MAX_PHONE_CHARS = 32
@@ -109,7 +110,7 @@ class WebhookRejected(Exception):
 
 @dataclass(frozen=True)
 class WebhookEvent:
-	kind: str  # "qr" | "connection" | "logout" | "ignored" (an event of no interest, answered 2xx)
+	kind: str  # "qr" | "connection" | "logout" | "message" | "ack" | "ignored" (of no interest, answered 2xx)
 	session_id: str
 	event_id: str | None
 	timestamp: int | None
@@ -119,6 +120,8 @@ class WebhookEvent:
 	state_kind: Kind | None = None  # set by an adapter that reads its own status words
 	needs_qr: bool = False  # the gateway has a QR but did not send it (WAHA): fetch it
 	gateway_type: str = "baileys"  # whose shape the body had
+	message: InboundMessage | None = None  # kind "message"
+	ack: Ack | None = None  # kind "ack"
 
 
 def _signature(body: bytes, secret: str, timestamp: str) -> str:

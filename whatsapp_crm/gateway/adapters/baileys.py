@@ -3,11 +3,18 @@
 Auth ``X-API-Key``. ``POST /api/sessions`` (409 = exists), ``GET /api/sessions/{id}/status`` (404 = unknown),
 ``GET /api/sessions/{id}/qr`` (400/404/422 = not ready; 500 ``QR_GENERATION_ERROR``), ``DELETE``,
 ``POST /api/sessions/{id}/pairing-code`` and ``GET /api/health``. Status words are read tolerantly (§3).
+
+Messages (the contract's messaging extension, docs/gateway-messages.md): ``POST /api/sessions/{id}/messages``
+``{"to", "text"}`` or ``{"to", "media": {"data", "mimetype", "filename"}, "caption"}`` (optional ``replyTo``)
+answers ``{"messageId"}``; 409 ``NOT_CONNECTED``, 400 ``NOT_ON_WHATSAPP``; the file of an inbound message is
+``GET /api/sessions/{id}/messages/{messageId}/media``; webhook events ``message`` and ``ack``.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
+from urllib.parse import quote
 
 from .. import errors
 from ..client import (
@@ -32,7 +39,29 @@ from ..errors import (
 	Unauthorized,
 	Unreachable,
 )
+from ..messaging import (
+	FAILED,
+	MAX_MEDIA_BYTES,
+	READ,
+	Ack,
+	InboundMessage,
+	Media,
+	MediaRef,
+	OutgoingMessage,
+	SendResult,
+	checked_media,
+	clean_mimetype,
+	int_of,
+	message_id,
+	name_of,
+	phone_of,
+	safe_filename,
+	text_of,
+)
 from ..status import SessionState, extract_qr, parse_status
+from ..webhook import EVENT_ID_RE, WebhookEvent, WebhookRejected, session_name
+
+ACK_WORDS = {"sent": "sent", "delivered": "delivered", "read": READ, "played": READ, "failed": FAILED}
 
 
 class BaileysClient(GatewayClient):
@@ -116,6 +145,88 @@ class BaileysClient(GatewayClient):
 			error=error,
 			gateway_type=self.gateway_type,
 		)
+
+	def send_message(
+		self, session_id: str, message: OutgoingMessage, *, timeout: float | None = None
+	) -> SendResult:
+		body: dict[str, Any] = {"to": message.to}
+		if message.media is not None:
+			media = message.media
+			body["media"] = {"data": media.b64(), "mimetype": media.mimetype, "filename": media.filename}
+			if message.text:
+				body["caption"] = message.text
+		else:
+			body["text"] = message.text
+		if message.reply_to:
+			body["replyTo"] = message.reply_to
+		reply = self._send(
+			"POST", f"/api/sessions/{self._seg(session_id)}/messages", json_body=body, timeout=timeout
+		)
+		return self._sent(reply, lambda data: data.get("messageId"))
+
+	def download_media(
+		self, session_id: str, message: InboundMessage, *, timeout: float | None = None
+	) -> Media:
+		path = f"/api/sessions/{self._seg(session_id)}/messages/{quote(message.id, safe='')}/media"
+		reply = self.http.request("GET", path, timeout=timeout, max_bytes=MAX_MEDIA_BYTES)
+		if reply.status >= 300 or not reply.raw:
+			self._check(reply, not_found=SessionNotFound, want=object)
+			raise BadResponse("the gateway sent no file", **reply.context())
+		ref = message.media
+		return checked_media(
+			reply.raw,
+			reply.content_type or (ref.mimetype if ref else None),
+			_disposition_name(reply.disposition) or (ref.filename if ref else None),
+		)
+
+	@classmethod
+	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
+		"""The contract's ``message`` and ``ack`` events (the session events are read by webhook.parse_data)."""
+		name = str(data.get("event", "")).strip().lower()
+		if name not in ("message", "ack") or "sessionId" not in data:
+			return None
+		session_id = session_name(data.get("sessionId"), "sessionId")
+		event_id = (
+			data.get("id") if isinstance(data.get("id"), str) and EVENT_ID_RE.match(data["id"]) else None
+		)
+		common = {"session_id": session_id, "event_id": event_id, "timestamp": int_of(data.get("timestamp"))}
+		common |= {"qr": None, "status": None, "phone": None, "gateway_type": "baileys"}
+		if name == "ack":
+			ack = data.get("ack") if isinstance(data.get("ack"), dict) else {}
+			mid, word = message_id(ack.get("messageId")), ACK_WORDS.get(str(ack.get("status", "")).lower())
+			if mid is None or word is None:
+				raise WebhookRejected("MALFORMED", "an ack event needs a messageId and a known status")
+			return WebhookEvent(kind="ack", ack=Ack(mid, word, phone_of(ack.get("chat"))), **common)
+		msg = data.get("message") if isinstance(data.get("message"), dict) else {}
+		mid = message_id(msg.get("id"))
+		if mid is None:
+			raise WebhookRejected("MALFORMED", "a message event needs a message id")
+		media = msg.get("media") if isinstance(msg.get("media"), dict) else None
+		lid = msg.get("lid") if isinstance(msg.get("lid"), str) and msg["lid"].isdigit() else None
+		from_me = msg.get("fromMe") is True
+		message = InboundMessage(
+			id=mid,
+			chat=phone_of(msg.get("chat")),
+			from_me=from_me,
+			text=text_of(msg.get("text")) or (text_of(media.get("caption")) if media else None),
+			media=_media_ref(media) if media else None,
+			reply_to=message_id(msg.get("replyTo")),
+			timestamp=int_of(msg.get("timestamp")) or common["timestamp"],
+			push_name=None if from_me else name_of(msg.get("pushName")),
+			lid=lid[:32] if lid else None,
+		)
+		return WebhookEvent(kind="message", message=message, **common)
+
+
+def _media_ref(media: dict[str, Any]) -> MediaRef:
+	mimetype = clean_mimetype(media.get("mimetype"))
+	return MediaRef(mimetype, safe_filename(media.get("filename"), mimetype), int_of(media.get("size")))
+
+
+def _disposition_name(value: str | None) -> str | None:
+	if not value or "filename=" not in value:
+		return None
+	return value.split("filename=", 1)[1].split(";", 1)[0].strip().strip('"') or None
 
 
 def key_check(client: GatewayClient, timeout: float | None) -> tuple[bool | None, GatewayError | None]:

@@ -7,6 +7,11 @@ flag); QR ``GET /instance/connect/{name}`` (``{"count": 0}`` = not ready; ``code
 ``DELETE /instance/delete/{name}``; ``GET /`` describes the server. Errors are
 ``{"status", "error", "response": {"message": [...]}}``, or HTTP 200 ``{"error": true, "message"}``.
 
+Messages: ``POST /message/sendText/{name}`` ``{"number", "text"}`` and ``/message/sendMedia/{name}`` (base64)
+answer the stored message (``key.id``); a file of an inbound message comes from
+``POST /chat/getBase64FromMediaMessage/{name}``. Events ``messages.upsert`` (received, or typed on the phone)
+and ``messages.update`` (acks: ``SERVER_ACK``, ``DELIVERY_ACK``, ``READ``, ``PLAYED``, ``ERROR``).
+
 While linking, Evolution reports ``close`` every few seconds as it reconnects to WhatsApp: that is waiting,
 not the end. Only ``refused`` (the QR limit was reached) ends the wait.
 """
@@ -41,6 +46,28 @@ from ..errors import (
 	Unauthorized,
 	Unreachable,
 )
+from ..messaging import (
+	DELIVERED,
+	FAILED,
+	MAX_MEDIA_BYTES,
+	READ,
+	SENT,
+	Ack,
+	InboundMessage,
+	Media,
+	MediaRef,
+	OutgoingMessage,
+	SendResult,
+	chat_of,
+	clean_mimetype,
+	int_of,
+	is_person,
+	media_from_base64,
+	message_id,
+	name_of,
+	safe_filename,
+	text_of,
+)
 from ..status import Kind, SessionState
 from ..webhook import MAX_QR_CHARS, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
 
@@ -50,7 +77,23 @@ STATES = {
 	"close": Kind.WAITING,  # reconnecting while linking (see the module doc)
 	"refused": Kind.ENDED,
 }
-WEBHOOK_EVENTS = ["QRCODE_UPDATED", "CONNECTION_UPDATE", "LOGOUT_INSTANCE"]
+WEBHOOK_EVENTS = [
+	"QRCODE_UPDATED",
+	"CONNECTION_UPDATE",
+	"LOGOUT_INSTANCE",
+	"MESSAGES_UPSERT",
+	"MESSAGES_UPDATE",
+	"SEND_MESSAGE",
+]
+ACKS = {"SERVER_ACK": SENT, "DELIVERY_ACK": DELIVERED, "READ": READ, "PLAYED": READ, "ERROR": FAILED}
+MEDIA_TYPES = (
+	"imageMessage",
+	"videoMessage",
+	"audioMessage",
+	"documentMessage",
+	"stickerMessage",
+	"ptvMessage",
+)
 
 
 class EvolutionClient(GatewayClient):
@@ -157,6 +200,50 @@ class EvolutionClient(GatewayClient):
 			gateway_type=self.gateway_type,
 		)
 
+	def send_message(
+		self, session_id: str, message: OutgoingMessage, *, timeout: float | None = None
+	) -> SendResult:
+		seg = self._seg(session_id)
+		body: dict[str, Any] = {"number": message.to}
+		if message.media is not None:
+			media = message.media
+			route = f"/message/sendMedia/{seg}"
+			body |= {
+				"mediatype": media.kind,
+				"mimetype": media.mimetype,
+				"media": media.b64(),
+				"fileName": media.filename,
+				"caption": message.text or "",
+			}
+		else:
+			route = f"/message/sendText/{seg}"
+			body["text"] = message.text
+		if message.reply_to:
+			body["quoted"] = {"key": {"id": message.reply_to}}
+		reply = self._send("POST", route, json_body=body, timeout=timeout)
+		return self._sent(
+			reply, lambda data: data["key"].get("id") if isinstance(data.get("key"), dict) else None
+		)
+
+	def download_media(
+		self, session_id: str, message: InboundMessage, *, timeout: float | None = None
+	) -> Media:
+		body = {"message": {"key": {"id": message.id}}, "convertToMp4": False}
+		reply = self.http.request(
+			"POST",
+			f"/chat/getBase64FromMediaMessage/{self._seg(session_id)}",
+			json_body=body,
+			timeout=timeout,
+			max_bytes=MAX_MEDIA_BYTES * 4 // 3 + 64 * 1024,
+		)
+		data = self._check(reply, not_found=SessionNotFound)
+		ref = message.media
+		return media_from_base64(
+			data.get("base64"),
+			data.get("mimetype") or (ref.mimetype if ref else None),
+			data.get("fileName") or (ref.filename if ref else None),
+		)
+
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
 		"""Evolution's event body (``{"event", "instance", "data": {...}, "apikey", ...}``), or None when the
@@ -186,7 +273,16 @@ class EvolutionClient(GatewayClient):
 			)
 		if name == "logout.instance":
 			return WebhookEvent(kind="logout", qr=None, status=None, phone=None, **common)
-		return WebhookEvent(kind="ignored", qr=None, status=None, phone=None, **common)
+		none = {"qr": None, "status": None, "phone": None}
+		if name in ("messages.upsert", "send.message"):
+			message = _inbound(inner)
+			if message is not None:
+				return WebhookEvent(kind="message", message=message, **none, **common)
+		if name == "messages.update":
+			ack = _ack(inner)
+			if ack is not None:
+				return WebhookEvent(kind="ack", ack=ack, **none, **common)
+		return WebhookEvent(kind="ignored", **none, **common)
 
 	# -- plumbing --
 
@@ -233,3 +329,52 @@ class EvolutionClient(GatewayClient):
 			if isinstance(row, dict) and row.get("name") in (session_id, None):
 				return jid_digits(row.get("ownerJid") or row.get("owner"))
 		return None
+
+
+def _inbound(data: dict[str, Any]) -> InboundMessage | None:
+	"""A message of ``messages.upsert``/``send.message`` (Evolution's prepareMessage shape); None for groups,
+	status updates and what carries no id. A ``@lid`` chat takes its number from ``remoteJidAlt``."""
+	key = data.get("key") if isinstance(data.get("key"), dict) else {}
+	jid = key.get("remoteJid")
+	mid = message_id(key.get("id"))
+	if mid is None or not is_person(jid):
+		return None
+	chat, lid = chat_of(jid, key.get("remoteJidAlt"), key.get("senderPn"), data.get("senderPn"))
+	body = data.get("message") if isinstance(data.get("message"), dict) else {}
+	extended = body.get("extendedTextMessage") if isinstance(body.get("extendedTextMessage"), dict) else {}
+	wrapped = body.get("documentWithCaptionMessage")
+	if isinstance(wrapped, dict) and isinstance(wrapped.get("message"), dict):
+		body = {**body, **wrapped["message"]}
+	part = next((body[t] for t in MEDIA_TYPES if isinstance(body.get(t), dict)), None)
+	context = data.get("contextInfo") if isinstance(data.get("contextInfo"), dict) else {}
+	for holder in (extended, part or {}):
+		if not context and isinstance(holder.get("contextInfo"), dict):
+			context = holder["contextInfo"]
+	media = None
+	if part is not None:
+		mimetype = clean_mimetype(part.get("mimetype"))
+		media = MediaRef(
+			mimetype, safe_filename(part.get("fileName"), mimetype), int_of(part.get("fileLength"))
+		)
+	from_me = key.get("fromMe") is True
+	return InboundMessage(
+		id=mid,
+		chat=chat,
+		from_me=from_me,
+		text=text_of(body.get("conversation"))
+		or text_of(extended.get("text"))
+		or (text_of(part.get("caption")) if part else None),
+		media=media,
+		reply_to=message_id(context.get("stanzaId")),
+		timestamp=int_of(data.get("messageTimestamp")),
+		push_name=None if from_me else name_of(data.get("pushName")),
+		lid=lid,
+	)
+
+
+def _ack(data: dict[str, Any]) -> Ack | None:
+	mid = message_id(data.get("keyId")) or message_id((data.get("key") or {}).get("id"))
+	status = ACKS.get(str(data.get("status", "")).upper())
+	if mid is None or status is None:
+		return None  # a deletion, an edit or a poll vote: nothing for the ticks
+	return Ack(mid, status, chat_of(data.get("remoteJid"))[0])

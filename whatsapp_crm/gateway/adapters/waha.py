@@ -7,6 +7,11 @@ session, e.g. after a gateway restart, is started again); QR ``GET /api/{name}/a
 waits up to 5 s and answers 422 while there is none, and on older versions answers a binary PNG whatever was
 asked; pairing ``POST /api/{name}/auth/request-code``; logout and ``DELETE``; ``GET /api/server/version``.
 
+Messages: ``POST /api/sendText`` ``{"session", "chatId": "<digits>@c.us", "text"}`` and ``POST /api/sendFile``
+(a Plus feature: Core refuses it, MediaNotSupported); events ``message.any`` (received, and typed on the phone),
+``message`` and ``message.ack`` (-1 error, 1 server, 2 device, 3 read, 4 played); an inbound file is served at
+the ``media.url`` the event names, fetched from the gateway's own address.
+
 WAHA Core before 2026.6 runs only the session named ``default``; other names get a 422 that says so, which is
 final (SessionNotAllowed).
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from ..client import (
 	Budget,
@@ -42,6 +47,28 @@ from ..errors import (
 	SessionNotFound,
 	Unreachable,
 )
+from ..messaging import (
+	DELIVERED,
+	FAILED,
+	MAX_MEDIA_BYTES,
+	READ,
+	SENT,
+	Ack,
+	InboundMessage,
+	Media,
+	MediaRef,
+	OutgoingMessage,
+	SendResult,
+	chat_of,
+	checked_media,
+	clean_mimetype,
+	int_of,
+	is_person,
+	message_id,
+	name_of,
+	safe_filename,
+	text_of,
+)
 from ..status import Kind, SessionState
 from ..webhook import EVENT_ID_RE, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
 from .baileys import key_check
@@ -53,7 +80,9 @@ STATES = {
 	"working": Kind.CONNECTED,
 	"failed": Kind.ENDED,
 }
-WEBHOOK_EVENTS = ["session.status"]
+WEBHOOK_EVENTS = ["session.status", "message.any", "message.ack"]
+ACKS = {-1: FAILED, 1: SENT, 2: DELIVERED, 3: READ, 4: READ}
+FILES_PATH = "/api/files/"
 
 
 def with_query_secret(url: str, secret: str) -> str:
@@ -219,6 +248,40 @@ class WahaClient(GatewayClient):
 			details=details,
 		)
 
+	def send_message(
+		self, session_id: str, message: OutgoingMessage, *, timeout: float | None = None
+	) -> SendResult:
+		validate_session_id(session_id)
+		chat_id = f"{message.to}@c.us"
+		body: dict[str, Any] = {"session": session_id, "chatId": chat_id}
+		if message.media is not None:
+			media = message.media
+			route = "/api/sendFile"
+			body["file"] = {"mimetype": media.mimetype, "filename": media.filename, "data": media.b64()}
+			if message.text:
+				body["caption"] = message.text
+		else:
+			route, body["text"] = "/api/sendText", message.text
+		if message.reply_to:
+			# WAHA names a quoted message by its serialized id.
+			body["reply_to"] = f"{str(message.reply_from_me).lower()}_{chat_id}_{message.reply_to}"
+		reply = self._send("POST", route, json_body=body, timeout=timeout)
+		return self._sent(reply, _sent_id)
+
+	def download_media(
+		self, session_id: str, message: InboundMessage, *, timeout: float | None = None
+	) -> Media:
+		ref = message.media
+		# Only the path of the URL the event named is used, on the gateway's own address: an event can
+		# never make the app fetch from elsewhere.
+		path = urlsplit(ref.url).path if ref and ref.url else ""
+		if not path.startswith(FILES_PATH) or ".." in path:
+			raise BadResponse("the message names no file on the gateway")
+		reply = self.http.request("GET", path, timeout=timeout, max_bytes=MAX_MEDIA_BYTES)
+		if reply.status >= 300:
+			self._check(reply, not_found=SessionNotFound, want=object)
+		return checked_media(reply.raw, reply.content_type or ref.mimetype, ref.filename)
+
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
 		"""WAHA's event body (``{"id", "timestamp" (ms), "event", "session", "me", "payload": {...}}``), or
@@ -240,7 +303,16 @@ class WahaClient(GatewayClient):
 			"qr": None,
 			"gateway_type": "waha",
 		}
-		if str(data.get("event", "")).strip().lower() != "session.status":
+		name = str(data.get("event", "")).strip().lower()
+		if name in ("message", "message.any"):
+			message = _inbound(data["payload"])
+			if message is not None:
+				return WebhookEvent(kind="message", message=message, status=None, phone=None, **common)
+		if name == "message.ack":
+			ack = _ack(data["payload"])
+			if ack is not None:
+				return WebhookEvent(kind="ack", ack=ack, status=None, phone=None, **common)
+		if name != "session.status":
 			return WebhookEvent(kind="ignored", status=None, phone=None, **common)
 		raw = bounded(data["payload"].get("status"), "status", MAX_STATUS_CHARS)
 		if raw is None:
@@ -264,3 +336,50 @@ class WahaClient(GatewayClient):
 		if reply.status == 422:
 			return  # already started
 		self._check(reply, not_found=SessionNotFound, want=object)
+
+
+def _sent_id(data: dict[str, Any]) -> Any:
+	"""NOWEB answers Baileys' message (``key.id``); WEBJS its own (``id._serialized``)."""
+	key, ident = data.get("key"), data.get("id")
+	if isinstance(key, dict):
+		return key.get("id")
+	return ident.get("_serialized") if isinstance(ident, dict) else ident
+
+
+def _inbound(payload: dict[str, Any]) -> InboundMessage | None:
+	from_me = payload.get("fromMe") is True
+	jid = payload.get("to") if from_me else payload.get("from")
+	mid = message_id(payload.get("id"))
+	if mid is None or not is_person(jid) or is_person(payload.get("participant")):
+		return None  # a group message names its author as participant
+	raw = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
+	key = raw.get("key") if isinstance(raw.get("key"), dict) else {}
+	chat, lid = chat_of(jid, key.get("remoteJidAlt"), key.get("senderPn"))
+	media = None
+	found = payload.get("media") if isinstance(payload.get("media"), dict) else None
+	if payload.get("hasMedia") is True and found is not None:
+		mimetype = clean_mimetype(found.get("mimetype"))
+		url = found.get("url") if isinstance(found.get("url"), str) else None
+		media = MediaRef(mimetype, safe_filename(found.get("filename"), mimetype), None, url=url)
+	reply_to = payload.get("replyTo")
+	return InboundMessage(
+		id=mid,
+		chat=chat,
+		from_me=from_me,
+		text=text_of(payload.get("body")),
+		media=media,
+		reply_to=message_id(reply_to.get("id")) if isinstance(reply_to, dict) else None,
+		timestamp=int_of(payload.get("timestamp")),
+		push_name=None if from_me else name_of(raw.get("pushName") or raw.get("notifyName")),
+		lid=lid,
+	)
+
+
+def _ack(payload: dict[str, Any]) -> Ack | None:
+	mid = message_id(payload.get("id"))
+	ack = payload.get("ack")
+	status = ACKS.get(ack) if isinstance(ack, int) and not isinstance(ack, bool) else None
+	if mid is None or status is None:
+		return None
+	jid = payload.get("to") if payload.get("fromMe") is True else payload.get("from")
+	return Ack(mid, status, chat_of(jid)[0])
