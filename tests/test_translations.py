@@ -153,6 +153,18 @@ def extract_number_card(path: Path) -> list[str]:
 	return [s for s in [doc.get("label")] if isinstance(s, str) and s.strip()]
 
 
+def custom_field_files() -> list[Path]:
+	return sorted(PACKAGE.glob("*/*_fields.json"))
+
+
+def extract_custom_fields(path: Path) -> list[str]:
+	doc = json.loads(path.read_text(encoding="utf-8"))
+	if doc.get("doctype") != "Custom Fields":
+		return []
+	found = [s for df in doc.get("fields", []) for s in (df.get("label"), df.get("description"))]
+	return [s for s in found if isinstance(s, str) and s.strip()]
+
+
 def extract_all() -> dict[str, list[str]]:
 	"""msgid -> sorted source paths (relative to the repository, as Frappe's POT references are)."""
 	found: dict[str, set[str]] = {}
@@ -171,6 +183,8 @@ def extract_all() -> dict[str, list[str]]:
 		add(extract_workspace(p), rel(p))
 	for p in number_card_files():
 		add(extract_number_card(p), rel(p))
+	for p in custom_field_files():
+		add(extract_custom_fields(p), rel(p))
 	for role in ROLES:
 		add([role], rel(PACKAGE / "integration.py"))
 	return {k: sorted(v) for k, v in found.items()}

@@ -9,7 +9,9 @@ app_license = "mit"
 export_python_type_annotations = True
 
 after_install = "whatsapp_crm.install.after_install"
-after_migrate = ["whatsapp_crm.install.set_missing_defaults"]
+after_migrate = ["whatsapp_crm.install.set_missing_defaults", "whatsapp_crm.chat.provider.setup"]
+# frappe_whatsapp installed after this app: add the Gateway Session field to its WhatsApp Account then.
+after_app_install = "whatsapp_crm.chat.provider.after_app_install"
 
 # The form's polling state machine is a plain script shared with the node tests; Frappe appends these to the
 # WhatsApp Session form's own script (doctype JS is not bundled, so it cannot be imported). The second one
@@ -18,6 +20,7 @@ doctype_js = {
 	"WhatsApp Session": [
 		"public/js/whatsapp_session_poller.js",
 		"public/js/whatsapp_session_history.js",
+		"public/js/whatsapp_session_messages.js",
 	]
 }
 
@@ -26,7 +29,18 @@ doctype_js = {
 default_log_clearing_doctypes = {"WhatsApp Session Event": 90}
 
 # A session's history goes with it: the events link to the session, so Frappe would otherwise refuse the delete.
-doc_events = {"WhatsApp Session": {"on_trash": "whatsapp_crm.history.delete_for_session"}}
+doc_events = {
+	"WhatsApp Session": {"on_trash": "whatsapp_crm.history.delete_for_session"},
+	"WhatsApp Session Event": {"after_insert": "whatsapp_crm.chat.provider.session_status_changed"},
+	"WhatsApp Account": {"validate": "whatsapp_crm.chat.provider.account_validate"},
+}
+# The provider for frappe_whatsapp (optional: these name doctypes only that app has). doc_events run too late
+# to keep a message from going to Meta, so the class itself is extended.
+override_doctype_class = {
+	"WhatsApp Message": "whatsapp_crm.chat.whatsapp_message.GatewayWhatsAppMessage",
+}
+has_permission = {"WhatsApp Message": "whatsapp_crm.chat.provider.message_has_permission"}
+permission_query_conditions = {"WhatsApp Message": "whatsapp_crm.chat.provider.message_query"}
 
 # One watcher serves every waiting session (woken by requests); the scheduler revives it if its worker died,
 # and sweeps the linked sessions' health when the interval has passed.

@@ -22,3 +22,6 @@ def set_missing_defaults() -> None:
 
 def after_install() -> None:
 	set_missing_defaults()
+	from whatsapp_crm.chat.provider import setup
+
+	setup()

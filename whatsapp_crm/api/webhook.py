@@ -4,7 +4,8 @@ Guest-callable, because the gateway has no Frappe login: every event is authenti
 secret from WhatsApp CRM Settings (compared in constant time as a header or a ``secret`` query parameter, or
 an HMAC of the body, ours or WAHA's; see ``whatsapp_crm.gateway.webhook`` for the wire format). Events of
 every gateway type (Baileys REST, Evolution API, WAHA) are read by their adapter into one event type.
-Events the app has no use for (messages, presence...) are answered 200 and change nothing. Bodies are capped, replays within the signature
+Message and receipt events are stored through ``whatsapp_crm.chat.inbox`` (once per gateway message id);
+events the app has no use for (presence, groups...) are answered 200 and change nothing. Bodies are capped, replays within the signature
 window are refused, unknown sessions and malformed events get a clear 4xx, and nothing is changed for them.
 """
 
@@ -15,6 +16,7 @@ import time
 import frappe
 
 from whatsapp_crm import live
+from whatsapp_crm.chat import inbox
 from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.webhook import (
@@ -76,6 +78,10 @@ def receive() -> dict:
 	if not name:
 		return _refuse("UNKNOWN_SESSION", 404)
 	live.mark_heard(name)  # the watcher and the sweep leave a session its gateway talks about to the webhooks
+	if event.kind in ("message", "ack"):
+		result = inbox.handle(event, name)
+		logger().info("webhook session=%s event=%s %s", name, event.kind, ",".join(sorted(result)))
+		return result
 	doc = frappe.get_doc(SESSION, name)
 	try:
 		payload = doc.apply_gateway_state(event_state(event), source="webhook", fetch_qr=event.needs_qr)

@@ -371,7 +371,16 @@ def send_error(e: GatewayError) -> GatewayError:
 		return NotOnWhatsApp("the number has no WhatsApp account", **ctx)
 	if any(
 		w in words
-		for w in ("not_connected", "not connected", "connection closed", "not as expected", "not ready")
+		for w in (
+			"not_connected",
+			"not connected",
+			"connection closed",
+			"not as expected",
+			"not ready",
+			# Evolution 2.3.6 with a closed instance: its socket is gone, so the send trips over it.
+			"reading 'onwhatsapp'",
+			"reading 'wauploadtoserver'",
+		)
 	):
 		return NotConnected("no phone is linked to the session", **ctx)
 	if e.http_status == 413 or "too_large" in words or "too large" in words:

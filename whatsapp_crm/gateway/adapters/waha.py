@@ -348,12 +348,16 @@ def _sent_id(data: dict[str, Any]) -> Any:
 
 def _inbound(payload: dict[str, Any]) -> InboundMessage | None:
 	from_me = payload.get("fromMe") is True
-	jid = payload.get("to") if from_me else payload.get("from")
+	raw = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
+	key = raw.get("key") if isinstance(raw.get("key"), dict) else {}
+	# The chat: NOWEB's raw key names it; "from" is the chat on NOWEB 2024 even for our own messages,
+	# while other engines put our own number there and the chat in "to".
+	jid = key.get("remoteJid") or (
+		payload.get("to") if from_me and payload.get("to") else payload.get("from")
+	)
 	mid = message_id(payload.get("id"))
 	if mid is None or not is_person(jid) or is_person(payload.get("participant")):
 		return None  # a group message names its author as participant
-	raw = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
-	key = raw.get("key") if isinstance(raw.get("key"), dict) else {}
 	chat, lid = chat_of(jid, key.get("remoteJidAlt"), key.get("senderPn"))
 	media = None
 	found = payload.get("media") if isinstance(payload.get("media"), dict) else None
@@ -381,5 +385,5 @@ def _ack(payload: dict[str, Any]) -> Ack | None:
 	status = ACKS.get(ack) if isinstance(ack, int) and not isinstance(ack, bool) else None
 	if mid is None or status is None:
 		return None
-	jid = payload.get("to") if payload.get("fromMe") is True else payload.get("from")
+	jid = payload.get("to") or payload.get("from")
 	return Ack(mid, status, chat_of(jid)[0])

@@ -16,6 +16,7 @@ from .model import (
 	DEFAULT_PHONE,
 	DEFAULT_SCENARIO,
 	FAULTS,
+	NOT_ON_WHATSAPP,
 	SCENARIOS,
 	SessionOptions,
 	pairing_code,
@@ -32,7 +33,8 @@ SIMULATORS: dict[str, type[BaseSimulator]] = {
 
 
 def make_simulator(gateway_type: str = "baileys", *, start: bool = False, **kwargs: Any) -> BaseSimulator:
-	"""A simulator of `gateway_type` built with `kwargs` (the class's constructor), started if asked."""
+	"""A simulator of `gateway_type` built with `kwargs` (the class's constructor, e.g. auto_ack, ack_delay_s),
+	started if asked."""
 	try:
 		cls = SIMULATORS[gateway_type]
 	except KeyError:
@@ -48,6 +50,7 @@ __all__ = [
 	"DEFAULT_SCENARIO",
 	"FAULTS",
 	"GATEWAY_TYPES",
+	"NOT_ON_WHATSAPP",
 	"SCENARIOS",
 	"BaileysSimulator",
 	"BaseSimulator",

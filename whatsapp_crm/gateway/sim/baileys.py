@@ -4,8 +4,12 @@
 ``POST /api/sessions/{id}/pairing-code``; ``DELETE /api/sessions/{id}``; ``GET /api/health`` without a key.
 Errors are ``{"success": false, "error": WORD, "message"}``.
 
+Messaging: ``POST /api/sessions/{id}/messages`` ``{"to", "text"}`` or ``{"to", "media": {"data", "mimetype",
+"filename"}, "caption"}`` (optional ``"replyTo"``) answers 201 ``{"success", "messageId", "status": "sent"}``;
+``GET /api/sessions/{id}/messages/{messageId}/media`` answers the raw bytes.
+
 Webhooks are pushed the way webhook.py reads them ("qr" on the first QR and on each rotation, "connection"
-once linked, "logout" on DELETE), signed with HMAC or carrying the shared secret. The simulator signs with
+once linked, "logout" on DELETE, "message" and "ack"), signed with HMAC or carrying the shared secret. The simulator signs with
 its own copy of the scheme, an independent implementation for webhook.verify() to be checked against.
 """
 
@@ -17,19 +21,25 @@ import json
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 from .core import BaseSimulator
 from .model import (
 	DEFAULT_PHONE,
+	MAX_MEDIA,
+	NOT_ON_WHATSAPP,
 	PHONE_RE,
 	SCRIPT_MESSAGE,
 	Call,
+	Media,
+	Message,
 	Route,
 	Session,
 	SessionOptions,
 	control_route,
 	pairing_code,
 	parse_json_object,
+	parse_media,
 	qr_payload,
 	valid_id,
 )
@@ -40,6 +50,8 @@ _UNAUTHORIZED = {"success": False, "error": "UNAUTHORIZED", "message": "Invalid 
 _NOT_FOUND = {"success": False, "error": "SESSION_NOT_FOUND", "message": "Session not found"}
 _INVALID_JSON = {"success": False, "error": "INVALID_JSON", "message": "Body must be a JSON object"}
 _ALREADY_CONNECTED = {"success": False, "error": "ALREADY_CONNECTED", "message": "Session already connected"}
+_NOT_CONNECTED = {"success": False, "error": "NOT_CONNECTED", "message": "Session is not connected"}
+_MESSAGE_NOT_FOUND = {"success": False, "error": "MESSAGE_NOT_FOUND", "message": "Message not found"}
 
 
 def webhook_auth(body: bytes, secret: str, mode: str) -> dict[str, str]:
@@ -65,6 +77,15 @@ def _route(method: str, path: str) -> Route:
 		return Route(parts[3], parts[2], allowed=method == "GET")
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "pairing-code":
 		return Route("pairing", parts[2], allowed=method == "POST")
+	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "messages":
+		return Route("send", parts[2], allowed=method == "POST")
+	if (
+		len(parts) == 6
+		and parts[:2] == ["api", "sessions"]
+		and parts[3] == "messages"
+		and parts[5] == "media"
+	):
+		return Route("media", parts[2], action=unquote(parts[4]), allowed=method == "GET")
 	return control_route(parts, method) or Route("other")
 
 
@@ -118,10 +139,18 @@ class BaileysSimulator(BaseSimulator):
 		if not valid_id(session_id):
 			handler.send_json(400, {"success": False, "error": "INVALID_SESSION_ID"})
 			return
-		self._session_call(handler, endpoint, session_id, body)
+		self._session_call(handler, endpoint, session_id, body, route.action)
 
-	def _session_call(self, handler: Handler, endpoint: str, session_id: str, body: bytes) -> None:
+	def _session_call(
+		self, handler: Handler, endpoint: str, session_id: str, body: bytes, action: str | None = None
+	) -> None:
 		if self._common_faults(handler, endpoint, session_id, self.options_for(session_id)):
+			return
+		if endpoint == "send":
+			handler.send_json(*self._send(session_id, body))
+			return
+		if endpoint == "media":
+			self._media(handler, session_id, action or "")
 			return
 		phone = ""
 		if endpoint == "pairing":
@@ -174,6 +203,55 @@ class BaileysSimulator(BaseSimulator):
 				status, payload = self._qr_answer(session, self.options_for(session_id), now)
 		handler.send_json(status, payload)
 
+	def _send(self, session_id: str, body: bytes) -> tuple[int, dict[str, Any]]:
+		data = parse_json_object(body)
+		if data is None:
+			return 400, _INVALID_JSON
+		to = data.get("to")
+		if not isinstance(to, str) or not PHONE_RE.fullmatch(to):
+			return 400, _invalid("INVALID_PHONE", "to must be 8-15 digits, with an optional leading +")
+		to = to.removeprefix("+")
+		text, caption, reply_to = data.get("text"), data.get("caption"), data.get("replyTo")
+		for name, value in (("text", text), ("caption", caption), ("replyTo", reply_to)):
+			if value is not None and not isinstance(value, str):
+				return 400, _invalid("INVALID_MESSAGE", f"{name} must be a string")
+		media: Media | None = None
+		if data.get("media") is not None:
+			try:
+				media = parse_media(data["media"])
+			except ValueError as exc:
+				return 400, _invalid("INVALID_MESSAGE", str(exc))
+			if len(media.data) > MAX_MEDIA:
+				return 413, _invalid("MEDIA_TOO_LARGE", f"media must be at most {MAX_MEDIA} bytes")
+		elif not text or not text.strip():
+			return 400, _invalid("INVALID_MESSAGE", "text or media is required")
+		with self._lock:
+			session = self._live(session_id, self.clock())
+			if session is None:
+				return 404, _NOT_FOUND
+			if not session.connected:
+				return 409, _NOT_CONNECTED
+			if to == NOT_ON_WHATSAPP:
+				return 400, _invalid("NOT_ON_WHATSAPP", f"{to} is not on WhatsApp")
+			if media is not None:
+				msg = self._record_send(session, to, caption=caption or text, media=media, reply_to=reply_to)
+			else:
+				msg = self._record_send(session, to, text=text, reply_to=reply_to)
+		return 201, {"success": True, "messageId": msg.id, "status": "sent"}
+
+	def _media(self, handler: Handler, session_id: str, message_id: str) -> None:
+		with self._lock:
+			session = self._live(session_id, self.clock())
+			msg = self._messages.get((session_id, message_id)) if session is not None else None
+		if session is None:
+			handler.send_json(404, _NOT_FOUND)
+		elif msg is None or msg.media is None:
+			handler.send_json(404, _MESSAGE_NOT_FOUND)
+		else:
+			name = msg.media.filename.replace("\\", "_").replace('"', "_")
+			disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+			handler.send_bytes(200, msg.media.data, msg.media.mimetype, headers=disposition)
+
 	def _status_payload(self, session: Session, opts: SessionOptions, now: float) -> dict[str, Any]:
 		payload: dict[str, Any] = {"success": True, "sessionId": session.session_id}
 		if session.connected:
@@ -221,6 +299,8 @@ class BaileysSimulator(BaseSimulator):
 			return {"success": True, "qr": qr_payload(session_id, 0)}
 		if endpoint == "pairing":
 			return {"success": True, "code": pairing_code(session_id, "", 0)}
+		if endpoint == "send":
+			return {"success": True, "messageId": "3EB0" + "0" * 16, "status": "sent"}
 		return {"success": True, "sessionId": session_id, "status": "qr", "hasQR": True}
 
 	def _stack_trace_payload(self, message: str) -> dict[str, Any]:
@@ -237,6 +317,27 @@ class BaileysSimulator(BaseSimulator):
 			**fields,
 		}
 		self._queue(session, event, payload)
+
+	def _emit_message(self, session: Session, msg: Message) -> None:
+		message: dict[str, Any] = {"id": msg.id, "chat": None if msg.lid_only else msg.chat}
+		if msg.lid is not None:
+			message["lid"] = msg.lid
+		message.update(fromMe=msg.from_me, timestamp=msg.ts)
+		if msg.text is not None:
+			message["text"] = msg.text
+		if msg.push_name and not msg.from_me:
+			message["pushName"] = msg.push_name
+		if msg.reply_to is not None:
+			message["replyTo"] = msg.reply_to
+		if msg.media is not None:
+			message["media"] = msg.media.info()
+			if msg.caption is not None:
+				message["media"]["caption"] = msg.caption
+		self._event(session, "message", message=message)  # a new event id each time, even for a repeat
+
+	def _emit_ack(self, session: Session, msg: Message, status: str) -> None:
+		chat = None if msg.lid_only else msg.chat
+		self._event(session, "ack", ack={"messageId": msg.id, "chat": chat, "status": status})
 
 	def _webhook_poll_session(self, session: Session, opts: SessionOptions, now: float) -> None:
 		if session.connected:
@@ -260,6 +361,10 @@ class BaileysSimulator(BaseSimulator):
 			**webhook_auth(body, hook.secret, hook.mode),
 		}
 		return hook.url, body, headers
+
+
+def _invalid(word: str, message: str) -> dict[str, Any]:
+	return {"success": False, "error": word, "message": message}
 
 
 __all__ = ["DEFAULT_PHONE", "BaileysSimulator", "webhook_auth"]

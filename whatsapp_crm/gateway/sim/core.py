@@ -9,6 +9,10 @@ session by hand; only real blocking (delays, hangs, trickles, WAHA's QR wait) us
 BaseSimulator owns the lifecycle, the session model, the request log, the control routes (``/_sim/...``,
 authenticated with the type's own auth header, answering in one simulator format for every type), the common
 faults and the webhook sender thread; a subclass routes requests and speaks its gateway's wire format.
+Messaging: ``inbound()`` (a message arrives, or is typed on the linked phone), the type's send routes
+(recorded for ``sent()``), ``ack()`` and automatic acks after each send (sent at once, delivered and read
+``ack_delay_s`` apart on ``clock``), media kept in memory for the type's download route. ``NOT_ON_WHATSAPP``
+is a number every type refuses (or fails) its own way.
 Never imports frappe.
 """
 
@@ -25,21 +29,30 @@ from .faults import FaultAnswers
 
 # SessionOptions, SCENARIOS and friends live in .model; importing them from here works too.
 from .model import (
+	ACK_STATUSES,
 	DEFAULT_PHONE,
 	DEFAULT_SCENARIO,
+	DIGITS_RE,
 	FAULTS,
+	MAX_SEND_BODY,
+	NOT_ON_WHATSAPP,
 	SCENARIOS,
 	Call,
+	Media,
+	Message,
 	Route,
 	Session,
 	SessionOptions,
+	SessionUnavailable,
+	new_message_id,
 	pairing_code,
 	parse_json_object,
+	parse_media,
 	qr_payload,
 	resolve,
 	valid_id,
 )
-from .server import Handler, Server
+from .server import MAX_BODY, Handler, Server
 from .webhooks import WEBHOOK_TIMEOUT_S, WebhookSender
 
 # Control routes answer in one format whatever the type: they belong to the simulator, not the gateway.
@@ -71,8 +84,12 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		webhook_url: str | None = None,
 		webhook_secret: str = "",
 		webhook_mode: str | None = None,
+		auto_ack: bool = True,
+		ack_delay_s: float = 0.2,
 	) -> None:
 		self.api_key = api_key
+		self.auto_ack = auto_ack
+		self.ack_delay_s = ack_delay_s
 		self.host = host
 		self.port = port
 		self.default_options = resolve(scenario)
@@ -85,6 +102,10 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		# ids already forgotten once by session_lost; from then on they behave like qr_now
 		self._lost: set[str] = set()
 		self._log: list[dict[str, Any]] = []
+		# messages by (session id, key id); sends in order; acks waiting for the clock (due, session, key, status)
+		self._messages: dict[tuple[str, str], Message] = {}
+		self._sent: list[Message] = []
+		self._pending_acks: list[tuple[float, str, str, str]] = []
 		self._server: Server | None = None
 		self._thread: threading.Thread | None = None
 		self._bound: tuple[str, int] | None = None
@@ -160,6 +181,189 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		with self._lock:
 			self._sessions.clear()
 			self._lost.clear()
+
+	# -- messaging --
+
+	def inbound(
+		self,
+		session_id: str,
+		chat: str,
+		text: str | None = None,
+		*,
+		from_me: bool = False,
+		lid: str | None = None,
+		lid_only: bool = False,
+		media: dict[str, Any] | None = None,
+		reply_to: str | None = None,
+		push_name: str | None = "Ana Cliente",
+		message_id: str | None = None,
+		repeat: int = 1,
+		timestamp: int | None = None,
+	) -> str:
+		"""A message arrives on the chat with phone `chat` (from_me: typed on the linked phone into it).
+
+		The type's message event is queued `repeat` times with the same message (gateways repeat them).
+		`media`: {"data": bytes or base64, "mimetype", "filename", "caption"}. Returns the message id as the
+		type's events name it. ValueError for bad input; SessionUnavailable (a ValueError) for a session that
+		is unknown or not linked.
+		"""
+		if not isinstance(chat, str) or not DIGITS_RE.fullmatch(chat):
+			raise ValueError("chat must be 8-15 digits")
+		if text is not None and not isinstance(text, str):
+			raise ValueError("text must be a string")
+		if lid is not None and (not isinstance(lid, str) or not lid.isdigit()):
+			raise ValueError("lid must be digits")
+		if lid_only and lid is None:
+			raise ValueError("lid_only needs a lid")
+		if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 100:
+			raise ValueError("repeat must be 1-100")
+		if message_id is not None and (not isinstance(message_id, str) or not message_id):
+			raise ValueError("message_id must be a non-empty string")
+		if reply_to is not None and (not isinstance(reply_to, str) or not reply_to):
+			raise ValueError("reply_to must be a message id")
+		if push_name is not None and not isinstance(push_name, str):
+			raise ValueError("push_name must be a string")
+		parsed: Media | None = None
+		caption: str | None = None
+		if media is not None:
+			parsed = parse_media(media)
+			caption = media.get("caption") or text  # a caption is the text a media message carries
+			if caption is not None and not isinstance(caption, str):
+				raise ValueError("media.caption must be a string")
+		elif not text:
+			raise ValueError("a message needs text or media")
+		with self._lock:
+			now = self.clock()
+			session = self._linked(session_id, now)
+			msg = Message(
+				id=self._key_id(message_id) if message_id else new_message_id(),
+				session_id=session_id,
+				chat=chat,
+				from_me=bool(from_me),
+				outgoing=False,
+				text=text if parsed is None else None,
+				caption=caption,
+				media=parsed,
+				reply_to=self._key_id(reply_to) if reply_to else None,
+				at=now,
+				ts=int(time.time()) if timestamp is None else int(timestamp),
+				lid=lid,
+				lid_only=bool(lid_only),
+				push_name=push_name,
+			)
+			self._store(msg)
+			for _ in range(repeat):
+				self._emit_message(session, msg)
+			return self._public_id(msg)
+
+	def sent(self, session_id: str | None = None) -> list[dict[str, Any]]:
+		"""What the app sent through the send routes, oldest first (media described, without its bytes)."""
+		with self._lock:
+			return [m.sent_info() for m in self._sent if session_id is None or m.session_id == session_id]
+
+	def ack(self, session_id: str, message_id: str, status: str) -> None:
+		"""The recipient's phone reports `status` for a message: queues the type's ack event."""
+		if status not in ACK_STATUSES:
+			raise ValueError(f"status must be one of {', '.join(ACK_STATUSES)}")
+		with self._lock:
+			now = self.clock()
+			session = self._live(session_id, now)
+			if session is None:
+				raise SessionUnavailable("Session not found", 404, "SESSION_NOT_FOUND")
+			msg = self._messages.get((session_id, self._key_id(message_id)))
+			if msg is None:
+				raise SessionUnavailable("Message not found", 404, "MESSAGE_NOT_FOUND")
+			self._emit_ack(session, msg, status)
+
+	def _linked(self, session_id: str, now: float) -> Session:
+		"""Under self._lock: the session, when it exists and is linked."""
+		session = self._live(session_id, now) if valid_id(session_id) else None
+		if session is None:
+			raise SessionUnavailable("Session not found", 404, "SESSION_NOT_FOUND")
+		if not session.connected or not session.running:
+			raise SessionUnavailable("Session is not connected", 409, "NOT_CONNECTED")
+		return session
+
+	def _store(self, msg: Message) -> None:
+		self._messages[(msg.session_id, msg.id)] = msg
+
+	def _message(self, session_id: str, message_id: str) -> Message | None:
+		with self._lock:
+			return self._messages.get((session_id, self._key_id(message_id)))
+
+	def _record_send(
+		self,
+		session: Session,
+		chat: str,
+		*,
+		text: str | None = None,
+		caption: str | None = None,
+		media: Media | None = None,
+		reply_to: str | None = None,
+		message_id: str | None = None,
+		acks: tuple[str, ...] = ("sent", "delivered", "read"),
+		extra: dict[str, Any] | None = None,
+	) -> Message:
+		"""Under self._lock: a send the gateway accepted; the automatic acks follow (the first at once)."""
+		now = self.clock()
+		msg = Message(
+			id=message_id or new_message_id(),
+			session_id=session.session_id,
+			chat=chat,
+			from_me=True,
+			outgoing=True,
+			text=text,
+			caption=caption,
+			media=media,
+			reply_to=self._key_id(reply_to) if reply_to else None,
+			at=now,
+			ts=int(time.time()),
+			extra=dict(extra or {}),
+		)
+		self._store(msg)
+		self._sent.append(msg)
+		self._after_send(session, msg)
+		if self.auto_ack and acks and self._has_target(session):
+			self._emit_ack(session, msg, acks[0])
+			for step, status in enumerate(acks[1:], start=1):
+				self._pending_acks.append((now + step * self.ack_delay_s, session.session_id, msg.id, status))
+		return msg
+
+	def _poll_webhook_events(self) -> None:
+		super()._poll_webhook_events()
+		with self._lock:
+			if not self._pending_acks:
+				return
+			now = self.clock()
+			due = [p for p in self._pending_acks if p[0] <= now]
+			if not due:
+				return
+			self._pending_acks = [p for p in self._pending_acks if p[0] > now]
+			for _, session_id, key_id, status in sorted(due, key=lambda p: p[0]):
+				session = self._live(session_id, now)
+				msg = self._messages.get((session_id, key_id))
+				if session is not None and msg is not None:
+					self._emit_ack(session, msg, status)
+
+	# -- the type's part of messaging (all under self._lock) --
+
+	def _emit_message(self, session: Session, msg: Message) -> None:
+		"""Queue one delivery of the type's event(s) for an inbound or phone-typed message."""
+		raise NotImplementedError
+
+	def _emit_ack(self, session: Session, msg: Message, status: str) -> None:
+		raise NotImplementedError
+
+	def _after_send(self, session: Session, msg: Message) -> None:
+		"""Events the type sends for a message sent through its API (before the acks)."""
+
+	def _public_id(self, msg: Message) -> str:
+		"""The message id as the type's events name it."""
+		return msg.id
+
+	def _key_id(self, message_id: str) -> str:
+		"""The key id in a message id the app may give (WAHA serializes ids)."""
+		return message_id
 
 	# -- request log --
 
@@ -294,7 +498,9 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		with self._lock:
 			self._log.append(entry)
 			handler._entry = entry
-		body = handler.read_body()
+		# only the routes that may carry base64 media read bodies beyond the usual limit
+		big = route.endpoint == "send" or (route.endpoint == "control" and route.action == "inbound")
+		body = handler.read_body(MAX_SEND_BODY if big else MAX_BODY)
 		if body is None:
 			return
 		self._serve(handler, Call(method, path, route, session_id, body, query))
@@ -323,6 +529,9 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		if data is None:
 			handler.send_json(400, _CTL_INVALID_JSON)
 			return
+		if action in ("inbound", "ack", "sent"):
+			self._control_messaging(handler, action, session_id, data)
+			return
 		if action == "scan":
 			phone = data.get("phone", DEFAULT_PHONE)
 			if not isinstance(phone, str) or not phone:
@@ -343,6 +552,50 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 			return
 		self.set_scenario(session_id, name)
 		handler.send_json(200, {"success": True, "sessionId": session_id, "scenario": name})
+
+	def _control_messaging(
+		self, handler: Handler, action: str, session_id: str, data: dict[str, Any]
+	) -> None:
+		if action == "sent":
+			handler.send_json(200, {"success": True, "messages": self.sent(session_id)})
+			return
+		try:
+			if action == "ack":
+				message_id, status = data.get("messageId"), data.get("status")
+				if not isinstance(message_id, str) or not message_id:
+					raise ValueError("messageId must be a string")
+				if not isinstance(status, str):
+					raise ValueError(f"status must be one of {', '.join(ACK_STATUSES)}")
+				self.ack(session_id, message_id, status)
+				handler.send_json(200, {"success": True, "messageId": message_id, "status": status})
+				return
+			media = data.get("media")
+			if media is not None:
+				if not isinstance(media, dict):
+					raise ValueError("media must be an object")
+				if not isinstance(media.get("data"), str):
+					raise ValueError("media.data must be base64")  # bytes cannot travel in JSON
+			message_id = self.inbound(
+				session_id,
+				data.get("chat"),  # type: ignore[arg-type]  # inbound() checks every field
+				data.get("text"),
+				from_me=data.get("fromMe") is True,
+				lid=data.get("lid"),
+				lid_only=data.get("lidOnly") is True,
+				media=media,
+				reply_to=data.get("replyTo"),
+				push_name=data.get("pushName", "Ana Cliente"),
+				message_id=data.get("messageId"),
+				repeat=data.get("repeat", 1),
+				timestamp=data.get("timestamp"),
+			)
+		except SessionUnavailable as exc:
+			handler.send_json(exc.status, {"success": False, "error": exc.word, "message": str(exc)})
+			return
+		except (TypeError, ValueError) as exc:
+			handler.send_json(400, {"success": False, "error": "INVALID_MESSAGE", "message": str(exc)})
+			return
+		handler.send_json(200, {"success": True, "messageId": message_id})
 
 	def _serve_control_route(
 		self, handler: Handler, route: Route, session_id: str | None, body: bytes
@@ -376,6 +629,7 @@ __all__ = [
 	"DEFAULT_PHONE",
 	"DEFAULT_SCENARIO",
 	"FAULTS",
+	"NOT_ON_WHATSAPP",
 	"SCENARIOS",
 	"BaseSimulator",
 	"SessionOptions",

@@ -10,13 +10,28 @@ Auth header ``apikey`` (the global key, or the instance's own token). ``GET /`` 
 ``POST|PUT /instance/restart/{name}`` answers a real bug, ``{"error": true, "message": "[object Object]"}``.
 Errors are ``{"status", "error", "response": {"message": [...]}}``; unknown routes and methods are 404s.
 
+Messaging as 2.3.6's Baileys channel: ``POST /message/sendText/{name}`` and ``/message/sendMedia/{name}``
+answer 201 with the stored message (``prepareMessage``'s shape, status ``PENDING``); an instance that is not
+open answers 500 ``Connection Closed`` (what a real one says while connecting); a number not on WhatsApp is a
+400 whose message is ``[{"jid", "exists": false, "number"}]``. ``POST /chat/getBase64FromMediaMessage/{name}``
+gives a stored message's media.
+
 Webhooks are Evolution's: unsigned JSON envelopes (``qrcode.updated`` with the QR, ``connection.update``,
-``logout.instance``) to the URL given at create, with the headers given there sent verbatim.
+``logout.instance``, ``messages.upsert`` for arrived and phone-typed messages, ``send.message`` for API sends,
+which fire no upsert (its socket has emitOwnEvents off), ``messages.update`` for acks) to the URL given at
+create, with the headers given there sent verbatim.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import mimetypes
+import re
+import secrets
+import string
+import time
 import uuid
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -26,13 +41,19 @@ from urllib.parse import urlencode
 from .core import BaseSimulator
 from .model import (
 	DEFAULT_PHONE,
+	DIGITS_RE,
+	NOT_ON_WHATSAPP,
 	PHONE_RE,
 	SCRIPT_MESSAGE,
 	Call,
+	Media,
+	Message,
 	Route,
 	Session,
 	SessionOptions,
 	control_route,
+	decode_base64,
+	new_message_id,
 	pairing_code,
 	parse_json_object,
 	qr_payload,
@@ -55,6 +76,17 @@ _OPS = {
 }
 _UNAUTHORIZED = {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
 _NOT_READY = {"count": 0}
+_SEND_ROUTES = {("message", "sendText"): "send", ("message", "sendMedia"): "send"}
+_MEDIA_TYPES = ("image", "document", "video", "audio")
+# Baileys' status enum as Evolution names it, by the simulator's ack names
+_ACK_STATUS = {
+	"sent": "SERVER_ACK",
+	"delivered": "DELIVERY_ACK",
+	"read": "READ",
+	"played": "PLAYED",
+	"failed": "ERROR",
+}
+_PUSH_NAME = "Sim"  # the linked account's profile name (fetchInstances says so too)
 
 
 def error(status: int, *messages: str) -> dict[str, Any]:
@@ -118,6 +150,15 @@ class EvolutionSimulator(BaseSimulator):
 			return Route("create", action="create")
 		if parts == ["instance", "fetchInstances"] and method == "GET":
 			return Route("phone", action="fetch")
+		if len(parts) == 3 and parts[2] and method == "POST" and (parts[0], parts[1]) in _SEND_ROUTES:
+			return Route("send", parts[2], action=parts[1])
+		if (
+			parts[:2] == ["chat", "getBase64FromMediaMessage"]
+			and len(parts) == 3
+			and parts[2]
+			and method == "POST"
+		):
+			return Route("media", parts[2], action="getBase64")
 		if len(parts) == 3 and parts[0] == "instance" and parts[2] and (parts[1], method) in _OPS:
 			endpoint = _OPS[(parts[1], method)]
 			if endpoint == "qr" and "number" in query:
@@ -167,6 +208,10 @@ class EvolutionSimulator(BaseSimulator):
 		elif not self._common_faults(handler, route.endpoint, name, self.options_for(name)):
 			if route.action == "connect":
 				self._connect(handler, name, call.arg("number"))
+			elif route.endpoint == "send":
+				handler.send_json(*self._send(name, route.action == "sendMedia", call.body))
+			elif route.endpoint == "media":
+				handler.send_json(*self._get_media(name, call.body))
 			else:
 				handler.send_json(*self._instance_call(route.endpoint, name))
 
@@ -269,6 +314,81 @@ class EvolutionSimulator(BaseSimulator):
 			return
 		handler.send_json(200, rows)
 
+	def _send(self, name: str, is_media: bool, body: bytes) -> tuple[int, Any]:
+		data = parse_json_object(body)
+		if data is None:
+			return 400, error(400, "Unexpected token in JSON")
+		problems = _schema_problems(data, is_media)
+		if problems:
+			# sic: the schema's messages travel as one array inside the message array
+			return 400, {"status": 400, "error": "Bad Request", "response": {"message": [problems]}}
+		media: Media | None = None
+		caption = data.get("caption")
+		if is_media:
+			raw = decode_base64(data.get("media"))
+			if raw is None:
+				return 400, error(400, "Owned media must be a url or base64")
+			media = _sent_media(data, raw)
+		elif not data["text"].strip():
+			return 400, error(400, "Text is required")
+		quoted = data.get("quoted")
+		quoted_key = quoted.get("key") if isinstance(quoted, dict) else None
+		quoted_id = quoted_key.get("id") if isinstance(quoted_key, dict) else None
+		with self._lock:
+			session = self._live(name, self.clock())
+			if session is None:
+				return 404, _not_found(name)
+			if not session.connected:
+				# The socket is not open: Baileys' onWhatsApp throws; media fails in the upload first.
+				message = ["Error: Connection Closed"] if is_media else "Connection Closed"
+				return 500, {
+					"status": 500,
+					"error": "Internal Server Error",
+					"response": {"message": message},
+				}
+			number = data["number"]
+			chat, server = _parse_number(number)
+			if chat is None or chat == NOT_ON_WHATSAPP:
+				jid = f"{chat or re.sub(r'[^0-9]', '', number)}@s.whatsapp.net"
+				return 400, error_with(400, {"jid": jid, "exists": False, "number": number})
+			# an unknown quoted id is dropped, as Evolution sends without the quote when its lookup fails
+			reply_to = (
+				quoted_id if isinstance(quoted_id, str) and (name, quoted_id) in self._messages else None
+			)
+			msg = self._record_send(
+				session,
+				chat,
+				text=None if is_media else data["text"],
+				caption=caption if is_media else None,
+				media=media,
+				reply_to=reply_to,
+				message_id=new_message_id(18),  # Baileys 7's generateMessageIDV2: 22 characters
+				extra={"server": server, "mediatype": data.get("mediatype")},
+			)
+			return 201, msg.extra["raw"]
+
+	def _get_media(self, name: str, body: bytes) -> tuple[int, Any]:
+		data = parse_json_object(body) or {}
+		message = data.get("message")
+		key = message.get("key") if isinstance(message, dict) else None
+		key_id = key.get("id") if isinstance(key, dict) else None
+		msg = self._message(name, key_id) if isinstance(key_id, str) else None
+		if msg is None:
+			return 400, error(400, "Message not found")
+		if msg.media is None:
+			return 400, error(400, "The message is not of the media type")
+		kind = _media_kind(msg)
+		answer: dict[str, Any] = {"mediaType": kind, "fileName": _file_name(msg, kind)}
+		if msg.caption is not None:
+			answer["caption"] = msg.caption
+		answer.update(
+			size={"fileLength": _long(len(msg.media.data), True)},
+			mimetype=msg.media.mimetype,
+			base64=base64.b64encode(msg.media.data).decode("ascii"),
+			buffer=None,
+		)
+		return 201, answer
+
 	def _connect(self, handler: Handler, name: str, number: str | None) -> None:
 		if number is not None and not PHONE_RE.fullmatch(number):
 			handler.send_json(400, error(400, "number must be 8-15 digits"))
@@ -365,6 +485,10 @@ class EvolutionSimulator(BaseSimulator):
 		return b'{"instance": {"state": "op'
 
 	def _huge_payload(self, endpoint: str, session_id: str) -> dict[str, Any]:
+		if endpoint == "send":
+			return {"key": {"remoteJid": _jid(DEFAULT_PHONE), "fromMe": True, "id": "3EB0" + "0" * 18}}
+		if endpoint == "media":
+			return {"mediaType": "documentMessage", "fileName": "file", "mimetype": "application/pdf"}
 		if endpoint == "status":
 			return {"instance": {"instanceName": session_id, "state": "connecting"}}
 		code = pairing_code(session_id, "", 0) if endpoint == "pairing" else None
@@ -377,6 +501,69 @@ class EvolutionSimulator(BaseSimulator):
 
 	def _event(self, session: Session, event: str, data: dict[str, Any]) -> None:
 		self._queue(session, event, {"data": data, "apikey": session.extra["token"]})
+
+	def _emit_message(self, session: Session, msg: Message) -> None:
+		self._event(session, "messages.upsert", self._raw(session, msg))
+
+	def _after_send(self, session: Session, msg: Message) -> None:
+		msg.extra["raw"] = raw = self._raw(session, msg)
+		self._event(session, "send.message", raw)
+
+	def _emit_ack(self, session: Session, msg: Message, status: str) -> None:
+		# the order and fields of Evolution's messages.update data (participant is undefined in a 1:1 chat)
+		data = {
+			"keyId": msg.id,
+			"remoteJid": _remote_jid(msg),
+			"fromMe": msg.from_me,
+			"status": _ACK_STATUS[status],
+			"instanceId": session.extra["instance_id"],
+			"messageId": _db_id(msg),
+		}
+		self._event(session, "messages.update", data)
+
+	def _raw(self, session: Session, msg: Message) -> dict[str, Any]:
+		"""The message as Evolution's prepareMessage stores, answers and announces it."""
+		key: dict[str, Any] = {"remoteJid": _remote_jid(msg)}
+		if msg.lid is not None and not msg.lid_only:
+			key["remoteJidAlt"] = _jid(msg.chat)
+		key.update(fromMe=msg.from_me, id=msg.id)
+		if not msg.outgoing:
+			key["addressingMode"] = "lid" if msg.lid is not None else "pn"  # Baileys 7 stamps received keys
+		if msg.outgoing:
+			push_name: str | None = "Você"  # sic: prepareMessage's name for the instance's own messages
+			status = "PENDING"
+		else:
+			push_name = _PUSH_NAME if msg.from_me else msg.push_name
+			status = "SERVER_ACK" if msg.from_me else "DELIVERY_ACK"
+		context: dict[str, Any] | None = None
+		if msg.outgoing:
+			# sendMessageWithTyping's contextInfo for a 1:1 chat, which Baileys keeps in the message
+			context = {
+				"mentionedJid": [],
+				"groupMentions": [],
+				"ephemeralSettingTimestamp": _long(msg.ts - 172800, False),
+				"disappearingMode": {"initiator": 0},
+			}
+		quoted = self._messages.get((msg.session_id, msg.reply_to)) if msg.reply_to else None
+		if msg.reply_to is not None:
+			context = context or {}
+			context["stanzaId"] = msg.reply_to
+			author = (session.phone or DEFAULT_PHONE) if quoted is None or quoted.from_me else quoted.chat
+			lid_author = quoted is not None and quoted.lid is not None and not quoted.from_me
+			context["participant"] = f"{quoted.lid}@lid" if lid_author and quoted else _jid(author)
+			if quoted is not None:
+				context["quotedMessage"] = _content(quoted, None)
+		content = _content(msg, context if msg.media is not None else None)
+		raw: dict[str, Any] = {"key": key, "pushName": push_name, "status": status, "message": content}
+		if context is not None:
+			raw["contextInfo"] = context
+		raw.update(
+			messageType=next(iter(content)),
+			messageTimestamp=msg.ts,
+			instanceId=session.extra["instance_id"],
+			source=_device(msg.id),
+		)
+		return raw
 
 	def _webhook_poll_session(self, session: Session, opts: SessionOptions, now: float) -> None:
 		name = session.session_id
@@ -436,6 +623,123 @@ class EvolutionSimulator(BaseSimulator):
 			"apikey": entry["data"]["apikey"],
 		}
 		return url, json.dumps(body).encode("utf-8"), headers
+
+
+def error_with(status: int, *messages: Any) -> dict[str, Any]:
+	return {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": list(messages)}}
+
+
+def _schema_problems(data: dict[str, Any], is_media: bool) -> list[str]:
+	"""jsonschema's messages for the send DTOs, as Evolution's validator words them."""
+	problems = []
+	required = ("number", "mediatype") if is_media else ("number", "text")
+	for name in required:
+		if name not in data:
+			problems.append(f'instance requires property "{name}"')
+	if "number" in data and not isinstance(data["number"], str):
+		problems.append("Invalid format")  # the number schema's description replaces the message
+	strings = ("mimetype", "media", "fileName", "caption") if is_media else ("text",)
+	for name in strings:
+		if name in data and not isinstance(data[name], str):
+			problems.append(f"{name} is not of a type(s) string")
+	if is_media and "mediatype" in data and data["mediatype"] not in _MEDIA_TYPES:
+		problems.append(f"mediatype is not one of enum values: {','.join(_MEDIA_TYPES)}")
+	return problems
+
+
+def _parse_number(number: str) -> tuple[str | None, str]:
+	"""(digits, server) of a send's number: digits, +digits, or a jid; (None, ...) when it cannot exist."""
+	user, _, server = number.partition("@")
+	server = server or "s.whatsapp.net"
+	user = user.removeprefix("+").replace(" ", "").replace("-", "")
+	if server == "c.us":
+		server = "s.whatsapp.net"
+	if server not in ("s.whatsapp.net", "lid") or not DIGITS_RE.fullmatch(user):
+		return None, server
+	return user, server
+
+
+def _sent_media(data: dict[str, Any], raw: bytes) -> Media:
+	"""What Evolution makes of a sendMedia: images become JPEGs, a fileName decides the mimetype."""
+	mediatype = data["mediatype"]
+	file_name = data.get("fileName") or {"image": "image.jpg", "video": "video.mp4"}.get(mediatype, mediatype)
+	mimetype = data.get("mimetype") or "application/octet-stream"
+	if mediatype == "image":
+		mimetype = "image/jpeg"
+	if data.get("fileName"):
+		mimetype = mimetypes.guess_type(file_name)[0] or mimetype
+	return Media(raw, mimetype, file_name)
+
+
+def _media_kind(msg: Message) -> str:
+	assert msg.media is not None
+	mediatype = msg.extra.get("mediatype")
+	if mediatype not in _MEDIA_TYPES:
+		mediatype = msg.media.mimetype.split("/")[0]
+		mediatype = mediatype if mediatype in ("image", "video", "audio") else "document"
+	return f"{mediatype}Message"
+
+
+def _file_name(msg: Message, kind: str) -> str:
+	assert msg.media is not None
+	if kind == "documentMessage":
+		return msg.media.filename
+	ext = (mimetypes.guess_extension(msg.media.mimetype) or ".bin").lstrip(".")
+	return f"{msg.id}.{ext}"  # getBase64FromMediaMessage's name when the message has none
+
+
+def _content(msg: Message, context: dict[str, Any] | None) -> dict[str, Any]:
+	"""The message content after prepareMessage: text folded into "conversation", media under its type."""
+	if msg.media is None:
+		return {"conversation": msg.text or ""}
+	kind = _media_kind(msg)
+	path = f"/v/t62.7119-24/sim_{msg.id}.enc?ccb=11-4"
+	media: dict[str, Any] = {"url": f"https://mmg.whatsapp.net{path}", "mimetype": msg.media.mimetype}
+	if msg.caption is not None:
+		media["caption"] = msg.caption
+	media.update(
+		fileSha256=base64.b64encode(hashlib.sha256(msg.media.data).digest()).decode("ascii"),
+		fileLength=_long(len(msg.media.data), True),
+		mediaKey=base64.b64encode(hashlib.sha256(msg.id.encode()).digest()).decode("ascii"),
+	)
+	if kind == "documentMessage":
+		media["fileName"] = msg.media.filename  # only documents carry a name in WhatsApp's protocol
+	media.update(directPath=path, mediaKeyTimestamp=_long(msg.ts, False))
+	if context is not None:
+		media["contextInfo"] = context
+	return {kind: media}
+
+
+def _remote_jid(msg: Message) -> str:
+	if msg.lid is not None or msg.extra.get("server") == "lid":
+		return f"{msg.lid or msg.chat}@lid"
+	return f"{msg.chat}@s.whatsapp.net"
+
+
+def _long(value: int, unsigned: bool) -> dict[str, Any]:
+	# protobuf's Long as JSON: Evolution stores and sends it as this object, not as a number
+	return {"low": value & 0xFFFFFFFF, "high": value >> 32, "unsigned": unsigned}
+
+
+def _device(key_id: str) -> str:
+	"""Baileys' getDevice: the sender's platform guessed from the id's shape."""
+	if re.fullmatch(r"3A.{18}", key_id):
+		return "ios"
+	if re.fullmatch(r"3E.{20}", key_id):
+		return "web"
+	if re.fullmatch(r".{21}|.{32}", key_id):
+		return "android"
+	if re.match(r"3F|.{18}$", key_id):
+		return "desktop"
+	return "unknown"
+
+
+def _db_id(msg: Message) -> str:
+	# Evolution's messages.update names its database row (a cuid) besides the key id
+	if "db_id" not in msg.extra:
+		alphabet = string.ascii_lowercase + string.digits
+		msg.extra["db_id"] = "cm" + "".join(secrets.choice(alphabet) for _ in range(23))
+	return msg.extra["db_id"]
 
 
 def _qr_fields(code: tuple[str, int], pairing: str | None) -> dict[str, Any]:

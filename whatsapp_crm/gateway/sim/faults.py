@@ -16,8 +16,15 @@ class FaultAnswers:
 	"""Mixed into BaseSimulator."""
 
 	json_content_type = "application/json"
-	hang_endpoints: tuple[str, ...] = ("create", "status", "qr", "pairing")
-	fault_endpoints: tuple[str, ...] = ("status", "qr", "pairing")  # where the body faults answer
+	# sends and media downloads hang and break too: an app must survive a gateway that stalls mid-send
+	hang_endpoints: tuple[str, ...] = ("create", "status", "qr", "pairing", "send", "media")
+	fault_endpoints: tuple[str, ...] = (
+		"status",
+		"qr",
+		"pairing",
+		"send",
+		"media",
+	)  # where the body faults answer
 	hang_max_s: float
 
 	def _common_faults(self, handler: Handler, endpoint: str, session_id: str, opts: SessionOptions) -> bool:

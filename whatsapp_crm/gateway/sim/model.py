@@ -4,9 +4,11 @@ and the deterministic QR payloads and pairing codes every gateway type hands out
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -77,6 +79,12 @@ SCENARIOS: dict[str, SessionOptions] = {
 DEFAULT_SCENARIO = "linked"
 
 DEFAULT_PHONE = "34600111222"
+NOT_ON_WHATSAPP = "19999999999"  # sending to this number fails the gateway's way
+ACK_STATUSES = ("sent", "delivered", "read", "played", "failed")
+MAX_MEDIA = 16 * 1024 * 1024  # decoded media bytes a send accepts (WhatsApp's own limit for most media)
+# what a send route reads: 16 MiB as base64 plus the JSON around it, so a too-large media gets a proper answer
+MAX_SEND_BODY = 23 * 1024 * 1024
+DIGITS_RE = re.compile(r"[0-9]{8,15}")
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PHONE_RE = re.compile(r"\+?[0-9]{8,15}")
 _PAIRING_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -180,6 +188,101 @@ def control_route(parts: list[str], method: str) -> Route | None:
 		return Route("control", None, "restart", method == "POST")
 	if parts == ["_sim", "webhook"]:
 		return Route("control", None, "webhook", method == "POST")
-	if len(parts) == 4 and parts[:2] == ["_sim", "sessions"] and parts[3] in ("scan", "scenario"):
+	if (
+		len(parts) == 4
+		and parts[:2] == ["_sim", "sessions"]
+		and parts[3] in ("scan", "scenario", "inbound", "ack")
+	):
 		return Route("control", parts[2], parts[3], method == "POST")
+	if len(parts) == 4 and parts[:2] == ["_sim", "sessions"] and parts[3] == "sent":
+		return Route("control", parts[2], "sent", method == "GET")
 	return None
+
+
+# -- messages --
+
+
+@dataclass
+class Media:
+	data: bytes
+	mimetype: str
+	filename: str
+
+	def info(self) -> dict[str, Any]:
+		return {"mimetype": self.mimetype, "filename": self.filename, "size": len(self.data)}
+
+
+@dataclass
+class Message:
+	"""One message the simulator knows: arrived (inbound), typed on the phone (from_me) or sent through the API."""
+
+	id: str  # the WhatsApp key id
+	session_id: str
+	chat: str  # the other party's phone digits
+	from_me: bool
+	outgoing: bool  # sent through the gateway's send route
+	text: str | None
+	caption: str | None
+	media: Media | None
+	reply_to: str | None  # key id of the quoted message
+	at: float  # simulator clock
+	ts: int  # unix seconds, as the gateway stamps it
+	lid: str | None = None  # the chat's privacy id (digits); the event addresses <lid>@lid
+	lid_only: bool = False  # the event carries no phone at all
+	push_name: str | None = None
+	extra: dict[str, Any] = field(default_factory=dict)  # the type's own fields (database id, ...)
+
+	def sent_info(self) -> dict[str, Any]:
+		return {
+			"id": self.id,
+			"session_id": self.session_id,
+			"to": self.chat,
+			"text": self.text,
+			"caption": self.caption,
+			"media": self.media.info() if self.media is not None else None,
+			"reply_to": self.reply_to,
+			"at": self.at,
+		}
+
+
+class SessionUnavailable(ValueError):
+	"""inbound()/ack() on a session that is unknown (404) or not linked (409)."""
+
+	def __init__(self, message: str, status: int, word: str) -> None:
+		super().__init__(message)
+		self.status, self.word = status, word
+
+
+def new_message_id(hex_digits: int = 16) -> str:
+	"""A WhatsApp-looking key id: "3EB0" and uppercase hex (Baileys' own ids; the length varies by version)."""
+	return "3EB0" + secrets.token_hex((hex_digits + 1) // 2).upper()[:hex_digits]
+
+
+def decode_base64(data: object) -> bytes | None:
+	"""Strict base64 (a data: URI prefix allowed), or None."""
+	if not isinstance(data, str):
+		return None
+	if data.startswith("data:") and ";base64," in data:
+		data = data.split(";base64,", 1)[1]
+	try:
+		return base64.b64decode(data, validate=True)
+	except (binascii.Error, ValueError):
+		return None
+
+
+def parse_media(raw: object) -> Media:
+	"""{"data": base64, "mimetype", "filename"} -> Media; ValueError says what is wrong."""
+	if not isinstance(raw, dict):
+		raise ValueError("media must be an object")
+	data = raw.get("data")
+	decoded = data if isinstance(data, bytes) else decode_base64(data)
+	if decoded is None:
+		raise ValueError("media.data must be base64")
+	mimetype, filename = raw.get("mimetype"), raw.get("filename")
+	if not isinstance(mimetype, str) or "/" not in mimetype:
+		raise ValueError("media.mimetype must be a MIME type")
+	if filename is None:
+		filename = "file"
+	if not isinstance(filename, str) or not filename:
+		raise ValueError("media.filename must be a string")
+	return Media(decoded, mimetype, filename)

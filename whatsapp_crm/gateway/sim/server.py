@@ -118,19 +118,35 @@ class Handler(BaseHTTPRequestHandler):
 
 	# -- answers --
 
-	def _head(self, status: int, content_type: str | None, length: int, close: bool = False) -> None:
+	def _head(
+		self,
+		status: int,
+		content_type: str | None,
+		length: int,
+		close: bool = False,
+		headers: dict[str, str] | None = None,
+	) -> None:
 		self.server.simulator._log_status(self, status)
 		self.send_response(status)
 		if content_type is not None:
 			self.send_header("Content-Type", content_type)
+		for name, value in (headers or {}).items():
+			self.send_header(name, value)
 		self.send_header("Content-Length", str(length))
 		if close:
 			self.send_header("Connection", "close")
 			self.close_connection = True
 		self.end_headers()
 
-	def send_bytes(self, status: int, body: bytes, content_type: str | None, close: bool = False) -> None:
-		self._head(status, content_type, len(body), close)
+	def send_bytes(
+		self,
+		status: int,
+		body: bytes,
+		content_type: str | None,
+		close: bool = False,
+		headers: dict[str, str] | None = None,
+	) -> None:
+		self._head(status, content_type, len(body), close, headers)
 		self.wfile.write(body)
 
 	def send_json(self, status: int, payload: Any, close: bool = False) -> None:
@@ -167,8 +183,11 @@ class Handler(BaseHTTPRequestHandler):
 				self.close_connection = True  # shutting down: the body stays unfinished
 				return
 
-	def read_body(self) -> bytes | None:
-		"""The whole request body (keep-alive needs it consumed), or None after answering an error."""
+	def read_body(self, limit: int = MAX_BODY) -> bytes | None:
+		"""The whole request body (keep-alive needs it consumed), or None after answering an error.
+
+		`limit`: the largest body read; only the send routes (base64 media) raise it.
+		"""
 		sim = self.server.simulator
 		if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
 			self.send_json(411, sim._body_error(411, "LENGTH_REQUIRED"), close=True)
@@ -181,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
 		except ValueError:
 			self.send_json(400, sim._body_error(400, "BAD_REQUEST"), close=True)
 			return None
-		if length > MAX_BODY:
+		if length > limit:
 			# Not reading it: the connection is closed instead, so its bytes cannot be taken for a request.
 			self.send_json(413, sim._body_error(413, "PAYLOAD_TOO_LARGE"), close=True)
 			return None

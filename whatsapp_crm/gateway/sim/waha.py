@@ -9,8 +9,16 @@ for the QR, then answers 422; ``?format=raw`` gives ``{"value"}``, ``Accept: app
 ``POST /api/{name}/auth/request-code``; ``GET /ping``, ``/health``, ``/api/server/version``.
 Errors are NestJS's ``{"statusCode", "message", "error"}``; unknown routes and methods are 404s.
 
-Webhooks: ``session.status`` on every status change (SCAN_QR_CODE carries no QR), with WAHA's own
-HMAC-SHA512 of the body when a key is configured.
+Messaging as NOWEB: ``POST /api/sendText`` ``{"session", "chatId", "text", "reply_to"}`` answers 201 with
+Baileys' WebMessageInfo as JSON (longs as strings, status ``PENDING``); ``/api/sendFile`` and ``/api/sendImage``
+likewise, except on Core 2024, where they are Plus-only (422). A session that is not WORKING makes a send
+wait ``qr_route_wait_s`` (real: 5 s) for it, then 422; a stopped or unknown one is a 404. NOWEB checks no
+number: a send to ``NOT_ON_WHATSAPP`` is accepted and then acked ERROR. ``GET /api/files/{session}/{file}``
+serves media.
+
+Webhooks: ``session.status`` on every status change (SCAN_QR_CODE carries no QR), ``message`` (arrived),
+``message.any`` (arrived, phone-typed and API-sent: Baileys emits its own messages), ``message.ack`` (only
+for own messages), with WAHA's own HMAC-SHA512 of the body when a key is configured.
 """
 
 from __future__ import annotations
@@ -19,22 +27,31 @@ import base64
 import hashlib
 import hmac
 import json
+import mimetypes
 import time
 import uuid
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from .core import BaseSimulator
 from .model import (
+	DEFAULT_PHONE,
+	DIGITS_RE,
+	NOT_ON_WHATSAPP,
 	PHONE_RE,
 	SCRIPT_MESSAGE,
 	Call,
+	Media,
+	Message,
 	Route,
 	Session,
 	SessionOptions,
 	control_route,
+	new_message_id,
 	pairing_code,
 	parse_json_object,
+	parse_media,
 	qr_payload,
 	valid_id,
 )
@@ -51,6 +68,12 @@ PLUS_ONLY = (
 QR_WAIT_STEP_S = 0.05  # how often a waiting QR request looks again (a test may move a fake clock meanwhile)
 _UNAUTHORIZED = {"message": "Unauthorized", "statusCode": 401}
 _LIFECYCLE = ("start", "stop", "logout")
+_SENDS = ("sendText", "sendFile", "sendImage")
+PLUS_FEATURE = "The feature is available only in Plus version. Check this out: https://waha.devlike.pro/"
+# WAMessageAck by the simulator's ack names
+_ACKS = {"sent": (1, "SERVER"), "delivered": (2, "DEVICE"), "read": (3, "READ"), "played": (4, "PLAYED")}
+_ACKS["failed"] = (-1, "ERROR")
+_EXTENSIONS = {"image/jpeg": "jpeg", "audio/ogg": "oga", "audio/mpeg": "mpga", "text/plain": "txt"}  # mime's
 
 
 def error(status: int, message: Any) -> dict[str, Any]:
@@ -77,6 +100,10 @@ def _route(method: str, path: str) -> Route:
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[2] and parts[3] in _LIFECYCLE:
 		if method == "POST":
 			return Route(parts[3], parts[2], action=parts[3])
+	if len(parts) == 2 and parts[0] == "api" and parts[1] in _SENDS and method == "POST":
+		return Route("send", action=parts[1])
+	if len(parts) == 4 and parts[:2] == ["api", "files"] and parts[2] and parts[3] and method == "GET":
+		return Route("media", parts[2], action=unquote(parts[3]))
 	if len(parts) == 4 and parts[0] == "api" and parts[1]:
 		if parts[2:] == ["auth", "qr"] and method == "GET":
 			return Route("qr", parts[1], action="qr")
@@ -91,7 +118,7 @@ class WahaSimulator(BaseSimulator):
 	gateway_type = "waha"
 	auth_header = "X-Api-Key"
 	json_content_type = "application/json; charset=utf-8"
-	hang_endpoints = ("create", "status", "qr", "pairing", "start")
+	hang_endpoints = ("create", "status", "qr", "pairing", "start", "send", "media")
 	qr_limit_ends = True
 
 	def __init__(
@@ -150,10 +177,14 @@ class WahaSimulator(BaseSimulator):
 			handler.send_json(200, rows)
 		elif route.action == "create":
 			self._create(handler, call)
+		elif route.endpoint == "send":
+			self._send(handler, call)
 		elif not valid_id(name):
 			handler.send_json(404, _not_found(name or ""))  # such a name cannot exist
 		elif not self._common_faults(handler, route.endpoint, name, self.options_for(name)):
-			if route.action == "qr":
+			if route.endpoint == "media":
+				self._file(handler, name, route.action or "")
+			elif route.action == "qr":
 				self._qr(handler, name, call)
 			elif route.action == "pairing":
 				self._pairing(handler, name, call.body)
@@ -284,6 +315,104 @@ class WahaSimulator(BaseSimulator):
 		else:
 			handler.send_bytes(200, qr_png(payload), "image/png")
 
+	def _send(self, handler: Handler, call: Call) -> None:
+		data = parse_json_object(call.body)
+		if data is None:
+			handler.send_json(400, error(400, ["body must be a JSON object"]))
+			return
+		name = data.get("session", DEFAULT_SESSION)
+		self._set_logged_id(handler, name)
+		if not valid_id(name):
+			handler.send_json(404, _not_started(str(name)))
+			return
+		if self.core_2024 and name != DEFAULT_SESSION:
+			handler.send_json(422, error(422, PLUS_ONLY))
+			return
+		if self._common_faults(handler, "send", name, self.options_for(name)):
+			return
+		if not self._wait_working(handler, name):
+			return
+		action = call.route.action
+		if action != "sendText" and self.core_2024:
+			handler.send_json(422, error(422, PLUS_FEATURE))  # NOWEB Core: AvailableInPlusVersion
+			return
+		chat = _chat_digits(data.get("chatId"))
+		text, caption, reply_to = data.get("text"), data.get("caption"), data.get("reply_to")
+		problems = [] if chat is not None else ["chatId must be like 11111111111@c.us"]
+		if action == "sendText" and not isinstance(text, str):
+			problems.append("text must be a string")
+		if caption is not None and not isinstance(caption, str):
+			problems.append("caption must be a string")
+		if reply_to is not None and not isinstance(reply_to, str):
+			problems.append("reply_to must be a string")
+		media: Media | None = None
+		if action != "sendText":
+			try:
+				media = parse_media(data.get("file"))
+			except ValueError as exc:
+				problems.append(f"file: {exc}")
+		if problems:
+			handler.send_json(400, error(400, problems))
+			return
+		assert chat is not None
+		with self._lock:
+			now = self.clock()
+			session = self._live(name, now)
+			if session is None or self._status(session, self.options_for(name), now) != "WORKING":
+				handler.send_json(404, _not_started(name))  # stopped between the wait and now
+				return
+			msg = self._record_send(
+				session,
+				chat,
+				text=text if media is None else None,
+				caption=caption if media is not None else None,
+				media=media,
+				reply_to=reply_to,
+				message_id=new_message_id(36),  # Baileys 6.7's generateMessageID: 40 characters
+				# NOWEB checks no number: the send succeeds, the server's ack says it failed
+				acks=("failed",) if chat == NOT_ON_WHATSAPP else ("sent", "delivered", "read"),
+				extra={"kind": "imageMessage" if action == "sendImage" else None},
+			)
+			answer = msg.extra["answer"]
+		handler.send_json(201, answer)
+
+	def _wait_working(self, handler: Handler, name: str) -> bool:
+		"""getWorkingSession: a running session gets qr_route_wait_s to be WORKING; False once answered."""
+		deadline = time.monotonic() + self.qr_route_wait_s
+		while True:
+			with self._lock:
+				now = self.clock()
+				session = self._live(name, now)
+				if session is None or not session.running:
+					handler.send_json(404, _not_started(name))
+					return False
+				status = self._status(session, self.options_for(name), now)
+			if status == "WORKING":
+				return True
+			left = deadline - time.monotonic()
+			if left <= 0:
+				message = {
+					"error": "Session status is not as expected. Try again later or restart the session",
+					"session": name,
+					"status": status,
+					"expected": ["WORKING"],
+				}
+				handler.send_json(422, message)
+				return False
+			if handler.server.stopping.wait(min(left, QR_WAIT_STEP_S)):
+				handler.hang_up()
+				return False
+
+	def _file(self, handler: Handler, name: str, file: str) -> None:
+		msg = self._message(name, file.rsplit(".", 1)[0])
+		if msg is None or msg.media is None:
+			handler.send_json(
+				404,
+				{"message": f"Cannot GET /api/files/{name}/{file}", "error": "Not Found", "statusCode": 404},
+			)
+			return
+		handler.send_bytes(200, msg.media.data, msg.media.mimetype)
+
 	def _pairing(self, handler: Handler, name: str, body: bytes) -> None:
 		data = parse_json_object(body)
 		phone = data.get("phoneNumber") if data is not None else None
@@ -343,6 +472,9 @@ class WahaSimulator(BaseSimulator):
 		return b'{"name": "default", "status": "SCAN'
 
 	def _huge_payload(self, endpoint: str, session_id: str) -> dict[str, Any]:
+		if endpoint == "send":
+			key = {"remoteJid": f"{DEFAULT_PHONE}@s.whatsapp.net", "fromMe": True, "id": "3EB0" + "0" * 36}
+			return {"key": key, "status": "PENDING"}
 		if endpoint == "qr":
 			return {"value": qr_payload(session_id, 0)}
 		if endpoint == "pairing":
@@ -363,15 +495,139 @@ class WahaSimulator(BaseSimulator):
 		return status
 
 	def _event_body(self, session: Session, status: str) -> dict[str, Any]:
+		return self._envelope(session, "session.status", {"status": status}, status == "WORKING")
+
+	def _envelope(self, session: Session, event: str, payload: dict[str, Any], me: bool) -> dict[str, Any]:
 		return {
 			"id": f"evt_{uuid.uuid4().hex}",
 			"timestamp": int(time.time() * 1000),
-			"event": "session.status",
+			"event": event,
 			"session": session.session_id,
-			"me": self._me(session) if status == "WORKING" else None,
-			"payload": {"status": status},
+			"me": self._me(session) if me else None,
+			"payload": payload,
 			"engine": ENGINE,
 			"environment": {"version": self.version, "engine": ENGINE, "tier": "CORE", "browser": None},
+		}
+
+	# -- messaging events (under self._lock) --
+
+	def _public_id(self, msg: Message) -> str:
+		return f"{'true' if msg.from_me else 'false'}_{_cus(msg)}_{msg.id}"  # NOWEB's buildMessageId
+
+	def _key_id(self, message_id: str) -> str:
+		parts = message_id.split("_")
+		return parts[2] if len(parts) == 3 else message_id  # false_<chat>@c.us_<key id>, or the key id
+
+	def _emit_message(self, session: Session, msg: Message) -> None:
+		payload = self._wa_message(session, msg)
+		if not msg.from_me:
+			self._queue(session, "message", self._envelope(session, "message", payload, True))
+		self._queue(session, "message.any", self._envelope(session, "message.any", payload, True))
+
+	def _after_send(self, session: Session, msg: Message) -> None:
+		# emitOwnEvents: the sent message comes back through messages.upsert, so message.any sees it
+		payload = self._wa_message(session, msg)
+		msg.extra["answer"] = {k: v for k, v in payload["_data"].items() if k != "media"}
+		self._queue(session, "message.any", self._envelope(session, "message.any", payload, True))
+
+	def _emit_ack(self, session: Session, msg: Message, status: str) -> None:
+		if not msg.from_me:
+			return  # NOWEB reports acks of its own messages only
+		ack, name = _ACKS[status]
+		# getFromToParticipant: a 1:1 chat's key has no participant, so "to" and "participant" stay undefined
+		payload = {"id": self._public_id(msg), "from": _cus(msg), "fromMe": True, "ack": ack, "ackName": name}
+		self._queue(session, "message.ack", self._envelope(session, "message.ack", payload, True))
+
+	def _wa_message(self, session: Session, msg: Message) -> dict[str, Any]:
+		"""NOWEB's toWAMessage of the message, with the Baileys message as `_data`."""
+		key: dict[str, Any] = {"remoteJid": _jid(msg), "fromMe": msg.from_me, "id": msg.id}
+		if msg.lid is not None and not msg.lid_only:
+			key["remoteJidAlt"] = f"{msg.chat}@s.whatsapp.net"  # Baileys 6.7 has no field of its own for it
+		quoted = self._messages.get((msg.session_id, msg.reply_to)) if msg.reply_to else None
+		context: dict[str, Any] | None = None
+		reply: dict[str, Any] | None = None
+		if msg.reply_to is not None:
+			author = (session.phone or DEFAULT_PHONE) if quoted is None or quoted.from_me else quoted.chat
+			author_jid = (
+				f"{quoted.lid}@lid" if quoted is not None and quoted.lid and not quoted.from_me else None
+			)
+			context = {"stanzaId": msg.reply_to, "participant": author_jid or f"{author}@s.whatsapp.net"}
+			quoted_body = None
+			if quoted is not None:
+				context["quotedMessage"] = {"conversation": quoted.text or quoted.caption or ""}
+				quoted_body = quoted.text or quoted.caption
+			reply = {"id": msg.reply_to, "participant": author_jid or f"{author}@c.us", "body": quoted_body}
+		content = self._content(msg, context)
+		media = self._media_info(session, msg)
+		data: dict[str, Any] = {"key": key}
+		if msg.outgoing:
+			# WebMessageInfo.toJSON: longs as strings, enums by name
+			data.update(message=content, messageTimestamp=str(msg.ts), status="PENDING")
+		else:
+			data["messageTimestamp"] = msg.ts
+			if msg.push_name is not None:
+				data["pushName"] = msg.push_name if not msg.from_me else "Sim"
+			data.update(broadcast=False, message=content)
+			if msg.from_me:
+				data["status"] = "SERVER_ACK"
+		if media is not None:
+			data["media"] = media
+		if msg.outgoing:
+			ack, ack_name = 0, "PENDING"
+		elif msg.from_me:
+			ack, ack_name = 1, "SERVER"
+		else:
+			ack, ack_name = None, "UNKNOWN"  # sic: no status on a received message, NaN - 1 goes out as null
+		payload: dict[str, Any] = {
+			"id": self._public_id(msg),
+			"timestamp": msg.ts,
+			"from": _cus(msg),
+			"fromMe": msg.from_me,
+			"body": msg.text if msg.media is None else msg.caption,
+			"hasMedia": media is not None,
+		}
+		if media is not None:
+			payload.update(media=media, mediaUrl=media["url"])
+		payload.update(ack=ack, ackName=ack_name, replyTo=reply, _data=data)
+		return payload
+
+	def _content(self, msg: Message, context: dict[str, Any] | None) -> dict[str, Any]:
+		if msg.media is None:
+			if msg.outgoing or context is not None:
+				text: dict[str, Any] = {"text": msg.text or ""}
+				if context is not None:
+					text["contextInfo"] = context
+				return {"extendedTextMessage": text}
+			return {"conversation": msg.text or ""}
+		kind = msg.extra.get("kind") or _media_kind(msg.media)
+		path = f"/v/t62.7119-24/sim_{msg.id}.enc?ccb=11-4"
+		body: dict[str, Any] = {"url": f"https://mmg.whatsapp.net{path}", "mimetype": msg.media.mimetype}
+		if msg.caption is not None:
+			body["caption"] = msg.caption
+		body.update(
+			fileSha256=base64.b64encode(hashlib.sha256(msg.media.data).digest()).decode("ascii"),
+			fileLength=str(len(msg.media.data)),
+			mediaKey=base64.b64encode(hashlib.sha256(msg.id.encode()).digest()).decode("ascii"),
+		)
+		if kind == "documentMessage":
+			body["fileName"] = msg.media.filename
+		body.update(directPath=path, mediaKeyTimestamp=str(msg.ts))
+		if context is not None:
+			body["contextInfo"] = context
+		return {kind: body}
+
+	def _media_info(self, session: Session, msg: Message) -> dict[str, Any] | None:
+		if msg.media is None:
+			return None
+		mimetype = msg.media.mimetype
+		ext = _EXTENSIONS.get(mimetype) or (mimetypes.guess_extension(mimetype) or ".bin").lstrip(".")
+		kind = msg.extra.get("kind") or _media_kind(msg.media)
+		return {
+			"url": f"{self._base_url()}/api/files/{session.session_id}/{msg.id}.{ext}",
+			"filename": msg.media.filename
+			if kind == "documentMessage"
+			else None,  # getFilename: documents only
+			"mimetype": mimetype,
 		}
 
 	def _webhook_poll_session(self, session: Session, opts: SessionOptions, now: float) -> None:
@@ -396,6 +652,38 @@ class WahaSimulator(BaseSimulator):
 			digest = hmac.new(hook.secret.encode("utf-8"), body, hashlib.sha512).hexdigest()
 			headers.update({"X-Webhook-Hmac": digest, "X-Webhook-Hmac-Algorithm": "sha512"})
 		return hook.url, body, headers
+
+
+def _not_started(name: str) -> dict[str, Any]:
+	message = (
+		f"We didn't find a session with name '{name}'.\n"
+		f"Please start it first by using POST /api/sessions/{name}/start request"
+	)
+	return error(404, message)
+
+
+def _chat_digits(chat_id: object) -> str | None:
+	"""The phone in a chatId (11111111111@c.us, @s.whatsapp.net or bare digits: ensureSuffix adds @c.us)."""
+	if not isinstance(chat_id, str):
+		return None
+	user, _, server = chat_id.partition("@")
+	if server not in ("", "c.us", "s.whatsapp.net") or not DIGITS_RE.fullmatch(user):
+		return None
+	return user
+
+
+def _jid(msg: Message) -> str:
+	return f"{msg.lid}@lid" if msg.lid is not None else f"{msg.chat}@s.whatsapp.net"
+
+
+def _cus(msg: Message) -> str:
+	# toCusFormat: a phone jid becomes @c.us, a lid stays as it is
+	return f"{msg.lid}@lid" if msg.lid is not None else f"{msg.chat}@c.us"
+
+
+def _media_kind(media: Media) -> str:
+	top = media.mimetype.split("/")[0]
+	return f"{top}Message" if top in ("image", "video", "audio") else "documentMessage"
 
 
 def _qr_failed() -> dict[str, Any]:

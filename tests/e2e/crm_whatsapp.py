@@ -1,0 +1,298 @@
+"""End-to-end: Frappe CRM's own WhatsApp tab on a Lead, sending and receiving through a WhatsApp Session on
+the built-in gateway simulator of each type, in headless Chromium. Not collected by pytest (CI has no bench).
+
+Needs a running site with frappe_whatsapp, Frappe CRM and whatsapp_crm installed, a worker (the send job),
+and socket.io. For each gateway type it: starts ``whatsapp-crm simulate`` on a free port, points WhatsApp CRM
+Settings at it (webhooks to ``--base``), links a session, backs a WhatsApp Account with it, makes it the
+default outgoing account, and creates a Lead with a mobile number. Then, on ``/crm/leads/<name>``:
+  1. a message typed in the WhatsApp tab reaches the simulator (``/_sim/.../sent``) and its ticks follow the
+     simulator's receipts up to read (blue double tick);
+  2. a message the simulator receives (``/_sim/.../inbound``, which sends the webhook) appears on the open
+     page without a reload; the time from the inbound call to the bubble is printed.
+Prints one JSON line per type with the timings; exits 1 on the first failure.
+
+Usage: PYTHONPATH=. /opt/fbench/pwenv/bin/python tests/e2e/crm_whatsapp.py --base http://wa.localhost:8000 \
+	[--types baileys,evolution,waha] [--shots /tmp] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+]
+AUTH_HEADERS = {"baileys": "X-API-Key", "evolution": "apikey", "waha": "X-Api-Key"}
+TYPE_LABELS = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA"}
+KEY = "e2e-crm-key"
+SECRET = "e2e-crm-webhook-secret"
+CUSTOMER = "34600555777"
+ACCOUNT = "E2E Gateway Account"
+
+
+def free_port() -> int:
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		return s.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str, step: float = 0.05):
+	ends = time.monotonic() + timeout
+	while time.monotonic() < ends:
+		value = check()
+		if value:
+			return value
+		time.sleep(step)
+	raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Site:
+	def __init__(self, base: str, user: str, password: str) -> None:
+		self.base = base
+		self.http = requests.Session()
+		r = self.http.post(f"{base}/api/method/login", data={"usr": user, "pwd": password}, timeout=30)
+		r.raise_for_status()
+
+	def call(self, method: str, **kwargs):
+		r = self.http.post(f"{self.base}/api/method/{method}", json=kwargs, timeout=60)
+		if r.status_code >= 400:
+			raise RuntimeError(f"{method}: HTTP {r.status_code} {r.text[:500]}")
+		return r.json().get("message")
+
+	def get(self, doctype: str, name: str) -> dict:
+		return self.call("frappe.client.get", doctype=doctype, name=name)
+
+	def save(self, doc: dict) -> dict:
+		return self.call("frappe.client.save", doc=doc)
+
+	def insert(self, doc: dict) -> dict:
+		return self.call("frappe.client.insert", doc=doc)
+
+	def delete(self, doctype: str, name: str) -> None:
+		try:
+			self.call("frappe.client.delete", doctype=doctype, name=name)
+		except RuntimeError:
+			pass
+
+
+class Sim:
+	def __init__(self, gateway_type: str) -> None:
+		self.type = gateway_type
+		self.port = free_port()
+		self.url = f"http://127.0.0.1:{self.port}"
+		self.proc = subprocess.Popen(
+			[
+				str(ROOT / ".venv/bin/whatsapp-crm"),
+				"simulate",
+				"--gateway-type",
+				gateway_type,
+				"--port",
+				str(self.port),
+				"--api-key",
+				KEY,
+				"--scenario",
+				"qr_now",
+			],
+			stdout=subprocess.DEVNULL,
+			stderr=subprocess.DEVNULL,
+		)
+		wait_for(self._up, 20, "the simulator")
+
+	def _up(self) -> bool:
+		try:
+			socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+			return True
+		except OSError:
+			return False
+
+	def control(self, path: str, body: dict | None = None, method: str = "POST") -> dict:
+		r = requests.request(
+			method, f"{self.url}/_sim/{path}", json=body, headers={AUTH_HEADERS[self.type]: KEY}, timeout=10
+		)
+		r.raise_for_status()
+		return r.json()
+
+	def stop(self) -> None:
+		self.proc.terminate()
+		self.proc.wait(10)
+
+
+def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str, str]:
+	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
+	settings.update(
+		{
+			"enabled": 1,
+			"gateway_url": sim.url,
+			"api_key": KEY,
+			"gateway_type": TYPE_LABELS[sim.type],
+			"webhook_secret": SECRET,
+			"public_site_url": site.base,
+			"use_monitor": 1,
+		}
+	)
+	site.save(settings)
+	if sim.type == "baileys":
+		hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive"
+		sim.control("webhook", {"url": hook, "secret": SECRET, "mode": "hmac"})
+	site.delete("WhatsApp Session", session_id)
+	site.insert({"doctype": "WhatsApp Session", "session_id": session_id, "label": f"E2E {sim.type}"})
+	site.call("whatsapp_crm.api.session.create_session", session=session_id)
+	wait_for(lambda: _scan(sim, session_id), 20, "a session to scan", step=0.3)
+	wait_for(
+		lambda: site.get("WhatsApp Session", session_id)["status"] == "Connected", 30, "Connected", step=0.3
+	)
+	for name in (
+		site.call(
+			"frappe.client.get_list",
+			doctype="WhatsApp Account",
+			filters={"account_name": ACCOUNT},
+			pluck="name",
+		)
+		or []
+	):
+		site.delete("WhatsApp Account", name)
+	account = site.insert(
+		{
+			"doctype": "WhatsApp Account",
+			"account_name": ACCOUNT,
+			"whatsapp_session": session_id,
+			"is_default_outgoing": 1,
+			"is_default_incoming": 1,
+		}
+	)
+	assert account["status"] == "Active", account["status"]
+	wa = site.get("WhatsApp Settings", "WhatsApp Settings")
+	wa["default_outgoing_account"] = account["name"]
+	site.save(wa)
+	for name in (
+		site.call(
+			"frappe.client.get_list", doctype="CRM Lead", filters={"mobile_no": lead_mobile}, pluck="name"
+		)
+		or []
+	):
+		site.delete("CRM Lead", name)
+	lead = site.insert(
+		{"doctype": "CRM Lead", "first_name": "Ana", "last_name": f"E2E {sim.type}", "mobile_no": lead_mobile}
+	)
+	return account["name"], lead["name"]
+
+
+def _scan(sim: Sim, session_id: str) -> bool:
+	try:
+		sim.control(f"sessions/{session_id}/scan", {"phone": "34911222333"})
+		return True
+	except requests.HTTPError:
+		return False
+
+
+def run_type(site: Site, page, gateway_type: str, shots: Path, rounds: int) -> dict:
+	sim = Sim(gateway_type)
+	session_id = f"e2e-crm-{gateway_type}"
+	try:
+		_account, lead = set_up(site, sim, session_id, "+34 600 555 777")
+		page.goto(f"{site.base}/crm/leads/{lead}#whatsapp", wait_until="networkidle")
+		page.get_by_role("button", name="New Message").click()
+		box = page.get_by_placeholder("Type your message here...")
+		# 1. send from the tab
+		text = f"Hola Ana ({gateway_type}) {int(time.time())}"
+		box.fill(text)
+		started = time.monotonic()
+		box.press("Enter")
+		sent = wait_for(
+			lambda: [
+				m
+				for m in sim.control(f"sessions/{session_id}/sent", method="GET")["messages"]
+				if m["text"] == text
+			],
+			15,
+			"the message at the simulator",
+		)
+		reached_s = time.monotonic() - started
+		bubble = page.locator(".activity", has_text=text)
+		bubble.wait_for(timeout=10000)
+		bubble.locator(".text-ink-blue-2").wait_for(timeout=15000)  # read: the blue double tick
+		read_s = time.monotonic() - started
+		page.screenshot(path=str(shots / f"crm-whatsapp-{gateway_type}-sent.png"))
+		# 2. receive on the open page, several times for a distribution
+		latencies = []
+		for i in range(rounds):
+			incoming = f"Respuesta {i} de Ana <img src=x onerror=window.__xss=1> ({gateway_type})"
+			started = time.monotonic()
+			sim.control(
+				f"sessions/{session_id}/inbound", {"chat": CUSTOMER, "text": incoming, "pushName": "Ana"}
+			)
+			page.locator(".activity", has_text=f"Respuesta {i} de Ana").wait_for(timeout=10000)
+			latencies.append(time.monotonic() - started)
+		# A customer's markup stays text: nothing it carries runs on the agent's page.
+		assert page.evaluate("window.__xss") is None, "markup in an inbound message ran"
+		page.screenshot(path=str(shots / f"crm-whatsapp-{gateway_type}-received.png"))
+		return {
+			"type": gateway_type,
+			"sent_id": sent[0]["id"],
+			"send_reached_gateway_s": round(reached_s, 3),
+			"send_read_tick_s": round(read_s, 3),
+			"inbound_on_page_s": {
+				"median": round(statistics.median(latencies), 3),
+				"max": round(max(latencies), 3),
+				"n": len(latencies),
+			},
+		}
+	finally:
+		sim.stop()
+
+
+def main() -> int:
+	ap = argparse.ArgumentParser()
+	ap.add_argument("--base", default="http://wa.localhost:8000")
+	ap.add_argument("--user", default="Administrator")
+	ap.add_argument("--password", default="admin")
+	ap.add_argument("--types", default="baileys,evolution,waha")
+	ap.add_argument("--shots", default="/tmp")
+	ap.add_argument("--rounds", type=int, default=5)
+	args = ap.parse_args()
+	site = Site(args.base, args.user, args.password)
+	shots = Path(args.shots)
+	failures = 0
+	with sync_playwright() as p:
+		browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+		context = browser.new_context(viewport={"width": 1400, "height": 900})
+		page = context.new_page()
+		errors: list[str] = []
+		page.on("pageerror", lambda e: errors.append(str(e)))
+		page.goto(f"{args.base}/login", wait_until="networkidle")
+		page.fill("#login_email", args.user)
+		page.fill("#login_password", args.password)
+		page.click(".btn-login")
+		page.wait_for_url("**/app**", timeout=30000)
+		for gateway_type in args.types.split(","):
+			try:
+				print(json.dumps(run_type(site, page, gateway_type, shots, args.rounds)), flush=True)
+			except Exception as e:
+				failures += 1
+				page.screenshot(path=str(shots / f"crm-whatsapp-{gateway_type}-failed.png"))
+				print(
+					json.dumps({"type": gateway_type, "error": f"{type(e).__name__}: {e}"[:800]}), flush=True
+				)
+		if errors:
+			print(json.dumps({"page_errors": errors[:10]}))
+		browser.close()
+	return 1 if failures else 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())

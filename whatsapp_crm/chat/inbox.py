@@ -1,0 +1,154 @@
+"""Inbound messages and receipts from the webhook, stored as frappe_whatsapp's WhatsApp Message documents.
+
+One document per gateway message id (a claim, then the document's own primary key). Messages typed on the
+linked phone are stored as Outgoing so the CRM shows the whole conversation. Files are fetched from the
+gateway by a job and attached as private Files. Nothing here writes a message text to a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import frappe
+
+from whatsapp_crm.chat import acks, provider, recent
+from whatsapp_crm.chat.numbers import plus
+from whatsapp_crm.gateway.errors import GatewayError
+from whatsapp_crm.gateway.messaging import SENT, Ack, InboundMessage, MediaRef, keep_status
+from whatsapp_crm.gateway.webhook import WebhookEvent
+from whatsapp_crm.integration import SESSION, client_from, get_settings, log_gateway_error, logger
+
+TITLE_MEDIA = "WhatsApp Media Download Failed"
+
+
+def gateway_name(session: str, message_id: str) -> str:
+	return "wa-" + hashlib.sha256(f"{session}:{message_id}".encode()).hexdigest()[:24]
+
+
+def handle(event: WebhookEvent, session: str) -> dict:
+	if event.kind == "ack" and event.ack is not None:
+		return apply_ack(session, event.ack)
+	if event.kind == "message" and event.message is not None:
+		return receive(session, event.message)
+	return {"ok": True, "ignored": True}
+
+
+def receive(session: str, message: InboundMessage) -> dict:
+	chat = message.chat
+	if message.lid and chat:
+		acks.remember_lid(message.lid, chat)
+	elif message.lid:
+		chat = acks.phone_for_lid(message.lid)
+	if not chat:
+		# Only a privacy id, never seen with its number: no Lead can match it, and it is not a phone number.
+		logger().info("op=inbound session=%s message=%s skipped: number hidden (lid)", session, message.id)
+		return {"ok": True, "skipped": "hidden_number"}
+	name = gateway_name(session, message.id)
+	holder = acks.claim(session, message.id, name)
+	if holder is not None:
+		return {"ok": True, "duplicate": True}
+	direction = "out" if message.from_me else "in"
+	recent.add(session, message.id, direction, plus(chat), message.text or _media_label(message.media), SENT)
+	account = provider.account_for_session(session)
+	if not account:
+		return {"ok": True, "stored": False}
+	if message.from_me and frappe.db.exists(
+		provider.MESSAGE, {"message_id": message.id, "whatsapp_account": account}
+	):
+		return {"ok": True, "duplicate": True}  # sent by this app; its echo came after the claim expired
+	doc = frappe.new_doc(provider.MESSAGE)
+	doc.flags.gateway_name = name
+	doc.flags.from_gateway = True
+	doc.flags.gateway_session = session
+	doc.update(
+		{
+			"type": "Outgoing" if message.from_me else "Incoming",
+			"from": None if message.from_me else plus(chat),
+			"to": plus(chat) if message.from_me else None,
+			"message": message.text or _media_label(message.media) or "",
+			"content_type": _content_type(message.media),
+			"message_id": message.id,
+			"whatsapp_account": account,
+			"profile_name": message.push_name,
+			"is_reply": 1 if message.reply_to else 0,
+			"reply_to_message_id": message.reply_to,
+			"status": SENT if message.from_me else None,
+		}
+	)
+	try:
+		doc.insert(ignore_permissions=True)
+	except frappe.DuplicateEntryError:
+		return {"ok": True, "duplicate": True}
+	if message.media is not None:
+		frappe.enqueue(
+			"whatsapp_crm.chat.inbox.fetch_media",
+			queue="short",
+			enqueue_after_commit=True,
+			name=doc.name,
+			session=session,
+			message_id=message.id,
+			media=message.media.__dict__,
+		)
+	return {"ok": True, "stored": doc.name}
+
+
+def apply_ack(session: str, ack: Ack) -> dict:
+	recent.update(session, ack.message_id, ack.status)
+	account = provider.account_for_session(session)
+	name = (
+		frappe.db.get_value(
+			provider.MESSAGE,
+			{"message_id": ack.message_id, "whatsapp_account": account, "type": "Outgoing"},
+			"name",
+		)
+		if account
+		else None
+	)
+	if not name:
+		acks.remember_ack(session, ack.message_id, ack.status)  # the send job has not stored the id yet
+		return {"ok": True, "pending": True}
+	doc = frappe.get_doc(provider.MESSAGE, name)
+	if not keep_status(doc.status, ack.status):
+		return {"ok": True, "unchanged": True}
+	doc.status = ack.status
+	doc.save(ignore_permissions=True)  # on_update: Frappe CRM refreshes the tab
+	return {"ok": True, "status": ack.status}
+
+
+def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
+	"""The job: download an inbound file from the gateway and attach it to its message as a private File."""
+	ref = MediaRef(**media)
+	inbound = InboundMessage(message_id, None, False, None, ref, None, None, None)
+	session_id = frappe.db.get_value(SESSION, session, "session_id")
+	try:
+		with client_from(get_settings()) as client:
+			found = client.download_media(session_id, inbound)
+	except GatewayError as e:
+		log_gateway_error(TITLE_MEDIA, e, session, attempt=1, elapsed_ms=0, operation="media")
+		return
+	file = frappe.get_doc(
+		{
+			"doctype": "File",
+			"file_name": found.filename,
+			"content": found.data,
+			"is_private": 1,
+			"attached_to_doctype": provider.MESSAGE,
+			"attached_to_name": name,
+		}
+	).insert(ignore_permissions=True)
+	doc = frappe.get_doc(provider.MESSAGE, name)
+	doc.attach = file.file_url
+	if doc.message == _media_label(ref):
+		doc.message = file.file_url  # what Frappe CRM shows under a file without a caption
+	doc.save(ignore_permissions=True)
+
+
+def _content_type(media: MediaRef | None) -> str:
+	if media is None:
+		return "text"
+	head = (media.mimetype or "").split("/", 1)[0]
+	return head if head in ("image", "video", "audio") else "document"
+
+
+def _media_label(media: MediaRef | None) -> str | None:
+	return media.filename if media is not None else None

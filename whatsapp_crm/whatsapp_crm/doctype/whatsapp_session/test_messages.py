@@ -1,0 +1,333 @@
+# Copyright (c) 2026, whatsapp_crm developers
+# For license information, please see license.txt
+"""Messages through a linked session as frappe_whatsapp's WhatsApp Message documents (skipped on a site
+without frappe_whatsapp): the account follows its session, outgoing messages are queued and sent by a job
+through the gateway simulator of each type, inbound events of each type are stored once, receipts move
+the ticks forward only, Meta-only features are refused, and message access follows the Lead."""
+
+from __future__ import annotations
+
+import json
+import time
+import unittest
+
+import frappe
+from frappe.tests.utils import FrappeTestCase
+from frappe.utils import set_request
+
+from whatsapp_crm import history
+from whatsapp_crm.api.webhook import receive
+from whatsapp_crm.chat import inbox, outbox, provider
+from whatsapp_crm.gateway.messaging import Ack, InboundMessage
+from whatsapp_crm.gateway.sim import SessionOptions
+from whatsapp_crm.gateway.webhook import sign
+from whatsapp_crm.integration import SESSION
+from whatsapp_crm.testing import (
+	cleanup,
+	configure,
+	make_session,
+	make_user,
+	preserve_settings,
+	start_simulator,
+)
+
+PREFIX = "wamsg-"
+ACCOUNT = "WA Gateway Test Account"
+CUSTOMER = "34600999111"
+SECRET = "bench-webhook-secret-msg"
+TYPES = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA"}
+
+
+@unittest.skipUnless("frappe_whatsapp" in frappe.get_installed_apps(), "frappe_whatsapp is not installed")
+class MessagesCase(FrappeTestCase):
+	gateway_type = "baileys"
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		preserve_settings(cls)
+		cls.sim = start_simulator(gateway_type=cls.gateway_type)
+		cls.addClassCleanup(cls.sim.stop)
+
+	def setUp(self):
+		configure(self.sim.url, gateway_type=TYPES[self.gateway_type], webhook_secret=SECRET)
+		provider.setup()
+		cleanup(PREFIX)
+		self.addCleanup(self.clean)
+		session_id = f"{PREFIX}{self.gateway_type}"
+		self.sim.set_scenario(session_id, SessionOptions(qr_after_s=0, rotate_s=0))
+		self.session = make_session(session_id)
+		from whatsapp_crm.integration import client_from, get_settings
+
+		with client_from(get_settings()) as client:
+			client.create_session(session_id)
+		self.sim.scan(session_id, "34911222333")
+		self.set_status("Connected")
+		self.account = self.make_account()
+
+	def clean(self):
+		for name in frappe.get_all(provider.MESSAGE, filters={"whatsapp_account": ACCOUNT}, pluck="name"):
+			frappe.delete_doc(provider.MESSAGE, name, force=True, ignore_permissions=True)
+		frappe.db.delete(provider.ACCOUNT, ACCOUNT)
+		frappe.db.delete(SESSION, self.session.name)
+		cleanup(PREFIX)
+		frappe.db.delete("Error Log", {"method": outbox.TITLE_SEND})
+		frappe.db.commit()  # nosemgrep: tests clean up what the code under test committed
+
+	def set_status(self, status: str):
+		before = frappe.db.get_value(SESSION, self.session.name, "status")
+		frappe.db.set_value(SESSION, self.session.name, "status", status, update_modified=False)
+		history.record(self.session.name, before, status, history.USER)
+
+	def make_account(self):
+		if frappe.db.exists(provider.ACCOUNT, ACCOUNT):
+			frappe.delete_doc(provider.ACCOUNT, ACCOUNT, force=True, ignore_permissions=True)
+		doc = frappe.get_doc(
+			{
+				"doctype": provider.ACCOUNT,
+				"account_name": ACCOUNT,
+				provider.SESSION_FIELD: self.session.name,
+				"is_default_outgoing": 1,
+				"is_default_incoming": 1,
+			}
+		).insert(ignore_permissions=True)
+		settings = frappe.get_single("WhatsApp Settings")
+		if settings.meta.has_field("default_outgoing_account"):
+			settings.default_outgoing_account = doc.name
+			settings.save(ignore_permissions=True)
+		return doc
+
+	def outgoing(self, text: str = "Hola desde el CRM", to: str = "+34 600 999 111", **fields):
+		doc = frappe.get_doc(
+			{
+				"doctype": provider.MESSAGE,
+				"type": "Outgoing",
+				"to": to,
+				"message": text,
+				"content_type": "text",
+				"whatsapp_account": ACCOUNT,
+				**fields,
+			}
+		)
+		return doc.insert(ignore_permissions=True)
+
+	def inbound(self, message_id: str, text: str = "Hola", **fields) -> dict:
+		values = {
+			"id": message_id,
+			"chat": CUSTOMER,
+			"from_me": False,
+			"text": text,
+			"media": None,
+			"reply_to": None,
+			"timestamp": int(time.time()),
+			"push_name": "Ana",
+			**fields,
+		}
+		return inbox.receive(self.session.name, InboundMessage(**values))
+
+	def stored(self, message_id: str):
+		return frappe.db.get_value(
+			provider.MESSAGE,
+			{"message_id": message_id, "whatsapp_account": ACCOUNT},
+			["name", "type", "from", "to", "status", "is_reply", "reply_to_message_id"],
+			as_dict=True,
+		)
+
+	# -- the account follows its session --
+
+	def test_account_is_active_while_the_session_is_connected(self):
+		self.assertEqual(frappe.db.get_value(provider.ACCOUNT, ACCOUNT, "status"), "Active")
+		if "crm" in frappe.get_installed_apps():
+			from crm.api.whatsapp import is_whatsapp_enabled
+
+			self.assertTrue(is_whatsapp_enabled())
+		self.set_status("Disconnected")
+		self.assertEqual(frappe.db.get_value(provider.ACCOUNT, ACCOUNT, "status"), "Inactive")
+		self.assertEqual(frappe.get_cached_value(provider.ACCOUNT, ACCOUNT, "status"), "Inactive")
+
+	def test_one_account_per_session(self):
+		other = frappe.get_doc(
+			{
+				"doctype": provider.ACCOUNT,
+				"account_name": ACCOUNT + " 2",
+				provider.SESSION_FIELD: self.session.name,
+			}
+		)
+		self.assertRaises(frappe.ValidationError, other.insert, ignore_permissions=True)
+
+	# -- sending --
+
+	def test_send_is_queued_then_sent_by_the_job(self):
+		before = self.sim.count("send")
+		doc = self.outgoing()
+		# Nothing reached the gateway inside the request that created the message.
+		self.assertEqual(self.sim.count("send"), before)
+		self.assertEqual((doc.status, doc.to, doc.message_id), (outbox.QUEUED, "+34600999111", None))
+		outbox.send(doc.name)
+		sent = [m for m in self.sim.sent() if m["session_id"] == self.session.session_id]
+		self.assertEqual((sent[-1]["to"], sent[-1]["text"]), (CUSTOMER, "Hola desde el CRM"))
+		doc.reload()
+		self.assertEqual((doc.status, doc.message_id), ("sent", sent[-1]["id"]))
+		outbox.send(doc.name)  # a repeated job sends nothing
+		self.assertEqual(self.sim.count("send"), before + 1)
+
+	def test_receipts_move_the_ticks_forward_only(self):
+		doc = self.outgoing()
+		outbox.send(doc.name)
+		doc.reload()
+		for status, expected in (("delivered", "delivered"), ("read", "read"), ("delivered", "read")):
+			inbox.apply_ack(self.session.name, Ack(doc.message_id, status))
+			self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), expected)
+
+	def test_an_ack_before_the_id_is_stored_is_not_lost(self):
+		inbox.apply_ack(self.session.name, Ack("EARLY-ID", "delivered"))
+		from whatsapp_crm.chat import acks
+
+		self.assertEqual(acks.pending_status(self.session.name, "EARLY-ID", "sent"), "delivered")
+
+	def test_a_failed_send_is_marked_and_logged_without_the_text(self):
+		self.sim.restart()  # the gateway forgot the session: nothing can be sent
+		doc = self.outgoing(text="secret customer words")
+		outbox.send(doc.name)
+		self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "failed")
+		logs = frappe.get_all("Error Log", filters={"method": outbox.TITLE_SEND}, fields=["error"])
+		self.assertTrue(logs)
+		self.assertFalse(any("secret customer words" in (log.error or "") for log in logs))
+
+	def test_meta_only_features_are_refused(self):
+		with self.assertRaises(frappe.ValidationError) as ctx:
+			self.outgoing(content_type="interactive")
+		self.assertIn("Meta", str(ctx.exception))
+		self.assertRaises(frappe.ValidationError, self.outgoing, message_type="Template")
+
+	def test_a_number_without_country_code_is_refused_clearly(self):
+		frappe.db.set_single_value("System Settings", "country", None)
+		self.addCleanup(
+			frappe.db.set_single_value,
+			"System Settings",
+			"country",
+			frappe.db.get_single_value("System Settings", "country"),
+		)
+		with self.assertRaises(frappe.ValidationError) as ctx:
+			self.outgoing(to="not a number")
+		self.assertIn("country code", str(ctx.exception))
+
+	def test_only_the_accounts_roles_can_send(self):
+		account = frappe.get_doc(provider.ACCOUNT, ACCOUNT)
+		account.append(provider.ROLES_FIELD, {"role": "System Manager"})
+		account.save(ignore_permissions=True)
+		user = make_user(
+			"wa-sales@example.com", ["Sales User"] if frappe.db.exists("Role", "Sales User") else []
+		)
+		frappe.set_user(user)
+		self.addCleanup(frappe.set_user, "Administrator")
+		self.assertRaises(frappe.PermissionError, self.outgoing)
+
+	# -- receiving --
+
+	def test_inbound_is_stored_once_with_an_international_number(self):
+		for _ in range(3):
+			self.inbound("IN-ONCE-1")
+		rows = frappe.get_all(provider.MESSAGE, filters={"message_id": "IN-ONCE-1"}, fields=["type", "from"])
+		self.assertEqual(rows, [{"type": "Incoming", "from": "+34600999111"}])
+
+	def test_phone_typed_messages_and_replies(self):
+		self.inbound("IN-PHONE-1", text="typed on the phone", from_me=True)
+		self.inbound("IN-REPLY-1", text="answer", reply_to="IN-PHONE-1")
+		mine, reply = self.stored("IN-PHONE-1"), self.stored("IN-REPLY-1")
+		self.assertEqual((mine.type, mine.to, mine.status), ("Outgoing", "+34600999111", "sent"))
+		self.assertEqual((reply.is_reply, reply.reply_to_message_id), (1, "IN-PHONE-1"))
+
+	def test_the_echo_of_a_sent_message_is_not_stored_twice(self):
+		doc = self.outgoing()
+		outbox.send(doc.name)
+		doc.reload()
+		self.assertEqual(
+			self.inbound(doc.message_id, text="Hola desde el CRM", from_me=True)["duplicate"], True
+		)
+		self.assertEqual(frappe.db.count(provider.MESSAGE, {"message_id": doc.message_id}), 1)
+
+	def test_a_privacy_id_is_resolved_once_its_number_was_seen(self):
+		self.assertEqual(self.inbound("IN-LID-0", chat=None, lid="777000111")["skipped"], "hidden_number")
+		self.inbound("IN-LID-1", lid="777000111")
+		self.inbound("IN-LID-2", chat=None, lid="777000111")
+		self.assertEqual(self.stored("IN-LID-2")["from"], "+34600999111")
+
+	def test_inbound_links_to_the_lead_with_that_mobile_number(self):
+		if "crm" not in frappe.get_installed_apps():
+			self.skipTest("Frappe CRM is not installed")
+		lead = frappe.get_doc(
+			{"doctype": "CRM Lead", "first_name": "Ana", "last_name": PREFIX, "mobile_no": "+34 600 999 111"}
+		).insert(ignore_permissions=True)
+		self.addCleanup(frappe.delete_doc, "CRM Lead", lead.name, force=True, ignore_permissions=True)
+		self.inbound("IN-LEAD-1")
+		name = self.stored("IN-LEAD-1")["name"]
+		self.assertEqual(
+			frappe.db.get_value(provider.MESSAGE, name, ["reference_doctype", "reference_name"]),
+			("CRM Lead", lead.name),
+		)
+		# Whoever cannot read the Lead cannot read its messages.
+		user = make_user("wa-nolead@example.com")
+		self.assertFalse(
+			provider.message_has_permission(frappe.get_doc(provider.MESSAGE, name), "read", user)
+		)
+		self.assertTrue(
+			provider.message_has_permission(frappe.get_doc(provider.MESSAGE, name), "read", "Administrator")
+		)
+
+	# -- over the webhook, in this type's own shape --
+
+	def post(self, body: dict) -> tuple[int, dict]:
+		raw = json.dumps(body).encode()
+		headers = {"Content-Type": "application/json", **sign(raw, SECRET, int(time.time()))}
+		set_request(
+			method="POST", path="/api/method/whatsapp_crm.api.webhook.receive", data=raw, headers=headers
+		)
+		frappe.local.response = frappe._dict({"docs": []})
+		result = receive()
+		return frappe.local.response.get("http_status_code", 200), result
+
+	def test_webhook_message_and_ack_events(self):
+		body = self.message_event("WH-MSG-1", "por webhook")
+		self.assertEqual(self.post(body)[0], 200)
+		self.assertEqual(self.post(body)[1].get("duplicate"), True)  # the same event again
+		self.assertEqual(self.stored("WH-MSG-1")["type"], "Incoming")
+
+	def message_event(self, message_id: str, text: str) -> dict:
+		sid = self.session.session_id
+		if self.gateway_type == "evolution":
+			key = {"remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message_id}
+			return {
+				"event": "messages.upsert",
+				"instance": sid,
+				"data": {"key": key, "message": {"conversation": text}},
+			}
+		if self.gateway_type == "waha":
+			payload = {
+				"id": f"false_{CUSTOMER}@c.us_{message_id}",
+				"from": f"{CUSTOMER}@c.us",
+				"fromMe": False,
+				"body": text,
+			}
+			return {"event": "message.any", "session": sid, "payload": payload}
+		return {
+			"event": "message",
+			"sessionId": sid,
+			"id": f"evt-{message_id}",
+			"message": {"id": message_id, "chat": CUSTOMER, "text": text},
+		}
+
+
+class TestMessagesEvolution(MessagesCase):
+	gateway_type = "evolution"
+
+
+class TestMessagesWaha(MessagesCase):
+	gateway_type = "waha"
+
+
+class TestMessagesBaileys(MessagesCase):
+	gateway_type = "baileys"
+
+
+del MessagesCase  # only the three concrete cases run
