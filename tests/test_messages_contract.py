@@ -110,7 +110,7 @@ def test_send_text_names_the_message_the_gateway_sent(linked):
 
 
 def test_receipts_follow_a_sent_message(linked, receiver):
-	sim, client, clock = linked
+	_sim, client, clock = linked
 	result = client.send_message(SESSION, checked_outgoing(CUSTOMER, "ticks"))
 	for _ in range(3):
 		clock.t += 1.0
@@ -182,7 +182,7 @@ def test_send_a_file(linked, gateway_type):
 
 
 def test_refusals_are_typed(linked, gateway_type):
-	sim, client, _ = linked
+	_sim, client, _ = linked
 	if gateway_type != "waha":  # WAHA sends to any number and fails it later with an error receipt
 		with pytest.raises(NotOnWhatsApp):
 			client.send_message(SESSION, checked_outgoing(NOT_ON_WHATSAPP, "x"))
