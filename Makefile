@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pytest nodetest lint bench bench-live bench-scale simulate clean
+.PHONY: demo test pytest nodetest lint bench bench-live bench-scale bench-messages simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench-live: $(STAMP)
 BENCH ?= $(error set BENCH to the frappe-bench folder)
 bench-scale:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_scale.py --site $(SITE) --base $(BASE)
+
+## Messages (M1, M2) through CRM's WhatsApp API, inside a bench with frappe_whatsapp and Frappe CRM:
+## make bench-messages BENCH=/path/to/frappe-bench SITE=mysite
+bench-messages:
+	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_messages.py --site $(SITE) --base $(BASE)
 
 simulate: $(STAMP)
 	$(VENV)/bin/whatsapp-crm simulate
