@@ -13,11 +13,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
 
 from . import errors, messages
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
 from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
-from .client import GatewayClient, Timeouts
+from .client import GatewayClient, Timeouts, WebhookTarget
 from .errors import GatewayError
 from .qr import is_data_uri, render_terminal
 
@@ -194,10 +195,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 	scenario = SessionOptions(qr_after_s=1.0, qr_errors=1, scan_after_s=args.scan_after, rotate_s=0)
 	key = "demo-key"
 	policy = QrPolicy(deadline=20.0, qr_error_wait=2.0, poll_interval=1.0)
-	with make_simulator(args.gateway_type, api_key=key, scenario=scenario) as sim:
+	with _EventSink() as sink, make_simulator(args.gateway_type, api_key=key, scenario=scenario) as sim:
 		print(f"Gateway simulator ({args.gateway_type}) running at {sim.url}")
 		print("A user opens a WhatsApp Session and clicks Create session.")
-		with make_client(args.gateway_type, sim.url, key, Timeouts(connect=3.0, read=10.0)) as client:
+		sim.set_webhook(sink.url, sink.secret)  # Baileys REST; the others get it at create
+		target = WebhookTarget(sink.url, sink.secret)
+		with make_client(args.gateway_type, sim.url, key, Timeouts(3.0, 10.0), webhook=target) as client:
 			session_id = "demo-sales"
 			print(f"Talking to it as {client.label}.")
 			print(messages.CREATING)
@@ -205,8 +208,85 @@ def cmd_demo(args: argparse.Namespace) -> int:
 			print(f"  session {created.session_id!r} created (gateway status: {created.raw_status})")
 			print(f"  (the simulated phone will scan the QR {args.scan_after:g} s after it is shown)")
 			outcome = follow(client, session_id, policy, give_up_after=60.0)
+			if outcome.state == "connected":
+				_conversation(sim, client, session_id, sink)
 			print(f"Gateway requests sent: {sim.count()}")
 	return exit_code(outcome) if outcome.state == "connected" else EXIT_NO_QR
+
+
+class _EventSink:
+	"""The app's side of the webhooks, for the demo: verified, read by the adapters, kept in order."""
+
+	def __init__(self) -> None:
+		import secrets
+		import threading
+		from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+		from .adapters import parse_webhook
+		from .webhook import verify
+
+		self.secret = secrets.token_hex(16)
+		self.events: list = []
+		self.arrived = threading.Condition()
+		sink = self
+
+		class Handler(BaseHTTPRequestHandler):
+			def do_POST(self) -> None:
+				body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+				query = parse_qs(urlsplit(self.path).query).get("secret", [None])[0]
+				verify(dict(self.headers), body, sink.secret, now=time.time(), query_secret=query)
+				with sink.arrived:
+					sink.events.append(parse_webhook(body))
+					sink.arrived.notify_all()
+				self.send_response(200)
+				self.send_header("Content-Length", "0")
+				self.end_headers()
+
+			def log_message(self, *args: object) -> None:
+				pass
+
+		self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+		self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+		threading.Thread(
+			target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+		).start()
+
+	def wait(self, found: Callable[[list], object], timeout: float = 5.0) -> object:
+		ends = time.monotonic() + timeout
+		with self.arrived:
+			while not (result := found(list(self.events))) and time.monotonic() < ends:
+				self.arrived.wait(max(0.01, ends - time.monotonic()))
+		return result
+
+	def __enter__(self) -> _EventSink:
+		return self
+
+	def __exit__(self, *exc: object) -> None:
+		self.server.shutdown()
+		self.server.server_close()
+
+
+def _conversation(sim, client: GatewayClient, session_id: str, sink: _EventSink) -> None:
+	"""A message to a customer, its ticks, and the customer's answer, all through the gateway."""
+	from .messaging import READ, checked_outgoing
+
+	customer = "34600999888"
+	print(f"A sales user writes to +{customer} from the CRM's WhatsApp tab.")
+	sent = client.send_message(session_id, checked_outgoing(customer, "Hola, soy Ana, del equipo de ventas."))
+	print(f"  sent: gateway message id {sent.message_id}")
+
+	def ticks(events: list) -> list[str]:
+		return [e.ack.status for e in events if e.kind == "ack" and e.ack.message_id == sent.message_id]
+
+	sink.wait(lambda events: READ in ticks(events))
+	print(f"  receipts: {' -> '.join(ticks(sink.events)) or 'none yet'}")
+	sim.inbound(session_id, customer, "¡Hola Ana! Quiero el presupuesto.", push_name="Marta")
+	# Evolution and WAHA also echo our own message back (from_me): the app stores it once; here it is skipped.
+	found = sink.wait(
+		lambda events: [e.message for e in events if e.kind == "message" and not e.message.from_me]
+	)
+	for message in found or []:
+		print(f"  +{message.chat} ({message.push_name}): {message.text}")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
