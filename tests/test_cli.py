@@ -126,7 +126,8 @@ def test_bad_usage_is_exit_2(capsys):
 
 
 def test_demo_end_to_end_as_installed_command():
-	"""The README's demo, run as a separate process: draws a QR and ends linked."""
+	"""The README's demo, run as a separate process: draws a QR, links, then a message goes out, its receipts
+	come back and the customer answers, through the simulator's webhooks."""
 	proc = subprocess.run(
 		[sys.executable, "-m", "whatsapp_crm.gateway.cli", "demo", "--scan-after", "1"],
 		capture_output=True,
@@ -135,4 +136,7 @@ def test_demo_end_to_end_as_installed_command():
 	)
 	assert proc.returncode == 0, proc.stderr
 	assert "QR_GENERATION_ERROR" in proc.stdout and "█" in proc.stdout
-	assert proc.stdout.rstrip().splitlines()[-2].startswith("WhatsApp is linked")
+	lines = proc.stdout.rstrip().splitlines()
+	assert any(line.startswith("WhatsApp is linked") for line in lines)
+	assert "  receipts: sent -> delivered -> read" in lines
+	assert lines[-2] == "  +34600999888 (Marta): ¡Hola Ana! Quiero el presupuesto."

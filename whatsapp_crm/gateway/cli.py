@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import errors, messages
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
 from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
-from .client import GatewayClient, Timeouts, WebhookTarget
+from .client import GatewayClient, Timeouts
 from .errors import GatewayError
 from .qr import is_data_uri, render_terminal
 
@@ -198,9 +198,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 	with _EventSink() as sink, make_simulator(args.gateway_type, api_key=key, scenario=scenario) as sim:
 		print(f"Gateway simulator ({args.gateway_type}) running at {sim.url}")
 		print("A user opens a WhatsApp Session and clicks Create session.")
-		sim.set_webhook(sink.url, sink.secret)  # Baileys REST; the others get it at create
-		target = WebhookTarget(sink.url, sink.secret)
-		with make_client(args.gateway_type, sim.url, key, Timeouts(3.0, 10.0), webhook=target) as client:
+		with make_client(args.gateway_type, sim.url, key, Timeouts(3.0, 10.0)) as client:
 			session_id = "demo-sales"
 			print(f"Talking to it as {client.label}.")
 			print(messages.CREATING)
@@ -209,6 +207,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 			print(f"  (the simulated phone will scan the QR {args.scan_after:g} s after it is shown)")
 			outcome = follow(client, session_id, policy, give_up_after=60.0)
 			if outcome.state == "connected":
+				sim.set_webhook(sink.url, sink.secret)  # where the gateway pushes messages and receipts
 				_conversation(sim, client, session_id, sink)
 			print(f"Gateway requests sent: {sim.count()}")
 	return exit_code(outcome) if outcome.state == "connected" else EXIT_NO_QR
