@@ -14,7 +14,7 @@ from whatsapp_crm.api import session as api
 from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.monitor import Watch
 from whatsapp_crm.gateway.simulator import SessionOptions
-from whatsapp_crm.gateway.webhook import sign
+from whatsapp_crm.gateway.webhook import MAX_WEBHOOK_BODY, sign
 from whatsapp_crm.integration import SESSION, SETTINGS
 from whatsapp_crm.testing import GatewayTestCase, capture_realtime, configure, make_session
 
@@ -364,7 +364,12 @@ class TestWebhook(LiveCase):
 			("bad signature", good, self.signed(good, secret="other"), 401),
 			("stale", good, self.signed(good, at=time.time() - 3600), 401),
 			("no auth", good, {}, 401),
-			("too big", self.event(doc.session_id, qr="2@" + "x" * 70000), {"X-Webhook-Secret": SECRET}, 413),
+			(
+				"too big",
+				self.event(doc.session_id, qr="2@" + "x" * MAX_WEBHOOK_BODY),
+				{"X-Webhook-Secret": SECRET},
+				413,
+			),
 			("malformed", b'{"event": "qr"}', {"X-Webhook-Secret": SECRET}, 400),
 			("unknown", self.event("nobody-here", qr="2@x"), {"X-Webhook-Secret": SECRET}, 404),
 			(

@@ -186,7 +186,10 @@ class MessagesCase(FrappeTestCase):
 		self.assertEqual(acks.pending_status(self.session.name, "EARLY-ID", "sent"), "delivered")
 
 	def test_a_failed_send_is_marked_and_logged_without_the_text(self):
-		self.sim.restart()  # the gateway forgot the session: nothing can be sent
+		from whatsapp_crm.integration import client_from, get_settings
+
+		with client_from(get_settings()) as client:
+			client.delete_session(self.session.session_id)  # unlinked on the gateway: nothing can be sent
 		doc = self.outgoing(text="secret customer words")
 		outbox.send(doc.name)
 		self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "failed")
@@ -266,14 +269,23 @@ class MessagesCase(FrappeTestCase):
 			frappe.db.get_value(provider.MESSAGE, name, ["reference_doctype", "reference_name"]),
 			("CRM Lead", lead.name),
 		)
-		# Whoever cannot read the Lead cannot read its messages.
-		user = make_user("wa-nolead@example.com")
-		self.assertFalse(
-			provider.message_has_permission(frappe.get_doc(provider.MESSAGE, name), "read", user)
+		# Whoever cannot read the Lead cannot read its messages: a user restricted to another Lead.
+		other = frappe.get_doc({"doctype": "CRM Lead", "first_name": "Other", "last_name": PREFIX}).insert(
+			ignore_permissions=True
 		)
-		self.assertTrue(
-			provider.message_has_permission(frappe.get_doc(provider.MESSAGE, name), "read", "Administrator")
-		)
+		self.addCleanup(frappe.delete_doc, "CRM Lead", other.name, force=True, ignore_permissions=True)
+		user = make_user("wa-nolead@example.com", ["Sales User"])
+		frappe.db.delete("User Permission", {"user": user})
+		frappe.get_doc(
+			{"doctype": "User Permission", "user": user, "allow": "CRM Lead", "for_value": other.name}
+		).insert(ignore_permissions=True)
+		self.addCleanup(frappe.db.delete, "User Permission", {"user": user})
+		message = frappe.get_doc(provider.MESSAGE, name)
+		self.assertFalse(provider.message_has_permission(message, "read", user))
+		self.assertTrue(provider.message_has_permission(message, "read", "Administrator"))
+		frappe.set_user(user)
+		self.addCleanup(frappe.set_user, "Administrator")
+		self.assertFalse(frappe.has_permission(provider.MESSAGE, "read", doc=message))
 
 	# -- over the webhook, in this type's own shape --
 
@@ -288,12 +300,46 @@ class MessagesCase(FrappeTestCase):
 		return frappe.local.response.get("http_status_code", 200), result
 
 	def test_webhook_message_and_ack_events(self):
-		body = self.message_event("WH-MSG-1", "por webhook")
-		self.assertEqual(self.post(body)[0], 200)
-		self.assertEqual(self.post(body)[1].get("duplicate"), True)  # the same event again
-		self.assertEqual(self.stored("WH-MSG-1")["type"], "Incoming")
+		mid = "WH" + frappe.generate_hash(length=12).upper()
+		self.assertEqual(self.post(self.message_event(mid, "por webhook", "evt-1"))[0], 200)
+		# The gateway delivers it again (Baileys REST with a new event id, the others with the same body).
+		status, result = self.post(self.message_event(mid, "por webhook", "evt-2"))
+		self.assertEqual((status, result.get("duplicate")), (200, True))
+		self.assertEqual(self.stored(mid)["type"], "Incoming")
+		self.assertEqual(frappe.db.count(provider.MESSAGE, {"message_id": mid}), 1)
+		doc = self.outgoing()
+		outbox.send(doc.name)
+		doc.reload()
+		self.assertEqual(self.post(self.ack_event(doc.message_id, "read"))[0], 200)
+		self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "read")
 
-	def message_event(self, message_id: str, text: str) -> dict:
+	def ack_event(self, message_id: str, status: str) -> dict:
+		sid = self.session.session_id
+		if self.gateway_type == "evolution":
+			words = {"delivered": "DELIVERY_ACK", "read": "READ"}
+			data = {
+				"keyId": message_id,
+				"remoteJid": f"{CUSTOMER}@s.whatsapp.net",
+				"fromMe": True,
+				"status": words[status],
+			}
+			return {"event": "messages.update", "instance": sid, "data": data}
+		if self.gateway_type == "waha":
+			payload = {
+				"id": f"true_{CUSTOMER}@c.us_{message_id}",
+				"from": f"{CUSTOMER}@c.us",
+				"fromMe": True,
+				"ack": {"delivered": 2, "read": 3}[status],
+			}
+			return {"event": "message.ack", "session": sid, "payload": payload}
+		return {
+			"event": "ack",
+			"sessionId": sid,
+			"id": f"ack-{message_id}-{status}",
+			"ack": {"messageId": message_id, "status": status},
+		}
+
+	def message_event(self, message_id: str, text: str, event_id: str = "evt") -> dict:
 		sid = self.session.session_id
 		if self.gateway_type == "evolution":
 			key = {"remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message_id}
@@ -313,7 +359,7 @@ class MessagesCase(FrappeTestCase):
 		return {
 			"event": "message",
 			"sessionId": sid,
-			"id": f"evt-{message_id}",
+			"id": f"{event_id}-{message_id}",
 			"message": {"id": message_id, "chat": CUSTOMER, "text": text},
 		}
 
