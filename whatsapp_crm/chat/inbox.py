@@ -8,6 +8,7 @@ gateway by a job and attached as private Files. Nothing here writes a message te
 from __future__ import annotations
 
 import hashlib
+import html
 
 import frappe
 
@@ -65,7 +66,8 @@ def receive(session: str, message: InboundMessage) -> dict:
 			"type": "Outgoing" if message.from_me else "Incoming",
 			"from": None if message.from_me else plus(chat),
 			"to": plus(chat) if message.from_me else None,
-			"message": message.text or _media_label(message.media) or "",
+			# The field holds HTML (Frappe CRM renders it as such): the customer's words stay text.
+			"message": html.escape(message.text or _media_label(message.media) or "", quote=False),
 			"content_type": _content_type(message.media),
 			"message_id": message.id,
 			"whatsapp_account": account,
@@ -79,6 +81,7 @@ def receive(session: str, message: InboundMessage) -> dict:
 		doc.insert(ignore_permissions=True)
 	except frappe.DuplicateEntryError:
 		return {"ok": True, "duplicate": True}
+	provider.refresh_crm(doc)
 	if message.media is not None:
 		frappe.enqueue(
 			"whatsapp_crm.chat.inbox.fetch_media",
@@ -94,6 +97,8 @@ def receive(session: str, message: InboundMessage) -> dict:
 
 def apply_ack(session: str, ack: Ack) -> dict:
 	recent.update(session, ack.message_id, ack.status)
+	# Remembered first, looked up second: a send job that stores the id meanwhile reads it after its commit.
+	acks.remember_ack(session, ack.message_id, ack.status)
 	account = provider.account_for_session(session)
 	name = (
 		frappe.db.get_value(
@@ -105,14 +110,27 @@ def apply_ack(session: str, ack: Ack) -> dict:
 		else None
 	)
 	if not name:
-		acks.remember_ack(session, ack.message_id, ack.status)  # the send job has not stored the id yet
-		return {"ok": True, "pending": True}
-	doc = frappe.get_doc(provider.MESSAGE, name)
-	if not keep_status(doc.status, ack.status):
-		return {"ok": True, "unchanged": True}
-	doc.status = ack.status
-	doc.save(ignore_permissions=True)  # on_update: Frappe CRM refreshes the tab
-	return {"ok": True, "status": ack.status}
+		return {"ok": True, "pending": True}  # the send job has not stored the id yet
+	changed = set_status(name, ack.status)
+	return {"ok": True, "status": ack.status} if changed else {"ok": True, "unchanged": True}
+
+
+def set_status(name: str, status: str) -> bool:
+	"""Move a message's status forward with doc.save() (Frappe CRM's realtime refresh runs on_update); a
+	concurrent save (the send job, another receipt) is read again and the move retried once."""
+	for attempt in range(2):
+		doc = frappe.get_doc(provider.MESSAGE, name)
+		if not keep_status(doc.status, status):
+			return False
+		doc.status = status
+		try:
+			doc.save(ignore_permissions=True)
+			provider.refresh_crm(doc)
+			return True
+		except frappe.TimestampMismatchError:
+			if attempt:
+				raise
+	return False
 
 
 def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
@@ -138,9 +156,10 @@ def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
 	).insert(ignore_permissions=True)
 	doc = frappe.get_doc(provider.MESSAGE, name)
 	doc.attach = file.file_url
-	if doc.message == _media_label(ref):
+	if doc.message == html.escape(_media_label(ref) or "", quote=False):
 		doc.message = file.file_url  # what Frappe CRM shows under a file without a caption
 	doc.save(ignore_permissions=True)
+	provider.refresh_crm(doc)
 
 
 def _content_type(media: MediaRef | None) -> str:

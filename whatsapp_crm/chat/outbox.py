@@ -7,12 +7,13 @@ the Error Log by message name and code, never with the text.
 
 from __future__ import annotations
 
+import html
 import mimetypes
 import time
 
 import frappe
 
-from whatsapp_crm.chat import acks, provider, recent
+from whatsapp_crm.chat import acks, inbox, provider, recent
 from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.errors import GatewayError, InvalidMessage, MediaTooLarge, ServerError, Unreachable
 from whatsapp_crm.gateway.messaging import (
@@ -80,13 +81,20 @@ def send(name: str) -> None:
 	doc.message_id = result.message_id
 	doc.status = acks.pending_status(session, result.message_id, SENT)
 	doc.save(ignore_permissions=True)
-	logger().info("op=send message=%s session=%s status=%s", doc.name, session, doc.status)
+	provider.refresh_crm(doc)
+	frappe.db.commit()  # nosemgrep: receipts look the id up from now on
+	# Receipts that came while this job was saving were remembered, not applied: apply them now.
+	late = acks.pending_status(session, result.message_id, doc.status)
+	if late != doc.status:
+		inbox.set_status(doc.name, late)
+	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
 
 
 def _failed(doc, session: str | None, error: GatewayError) -> None:
 	doc.reload()
 	doc.status = FAILED
 	doc.save(ignore_permissions=True)
+	provider.refresh_crm(doc)
 	frappe.db.commit()  # nosemgrep: the failed status must be stored before the log entry is
 	log_gateway_error(
 		TITLE_SEND, error, session or doc.whatsapp_account, attempt=1, elapsed_ms=0, operation="send"
@@ -96,7 +104,8 @@ def _failed(doc, session: str | None, error: GatewayError) -> None:
 
 def _outgoing(doc) -> OutgoingMessage:
 	media = _attachment(doc.attach) if doc.content_type != "text" and doc.attach else None
-	text = doc.message if doc.message and doc.message != doc.attach else None
+	# Frappe stores the field as sanitized HTML ("a &lt; b"): WhatsApp gets the text as it was typed.
+	text = html.unescape(doc.message) if doc.message and doc.message != doc.attach else None
 	reply_from_me = False
 	if doc.is_reply and doc.reply_to_message_id:
 		quoted = frappe.db.get_value(provider.MESSAGE, {"message_id": doc.reply_to_message_id}, "type")

@@ -146,3 +146,15 @@ def message_query(user: str | None = None) -> str:
 		return ""
 	names = ", ".join(frappe.db.escape(dt) for dt in hidden)
 	return f"(ifnull(`tabWhatsApp Message`.reference_doctype, '') not in ({names}))"
+
+
+def refresh_crm(doc) -> None:
+	"""Frappe CRM's WhatsApp tab reloads on its ``whatsapp_message`` event, which CRM publishes from on_update
+	before the transaction commits: a page that reloads at once can miss the change. The same event once more,
+	after the commit, makes the open Lead or Deal page show it."""
+	if doc.reference_doctype and doc.reference_name:
+		frappe.publish_realtime(
+			"whatsapp_message",
+			{"reference_doctype": doc.reference_doctype, "reference_name": doc.reference_name},
+			after_commit=True,
+		)

@@ -234,6 +234,14 @@ class MessagesCase(FrappeTestCase):
 		rows = frappe.get_all(provider.MESSAGE, filters={"message_id": "IN-ONCE-1"}, fields=["type", "from"])
 		self.assertEqual(rows, [{"type": "Incoming", "from": "+34600999111"}])
 
+	def test_texts_keep_their_characters_both_ways(self):
+		self.inbound("IN-TEXT-1", text="a < b & <script>alert(1)</script>")
+		stored = frappe.db.get_value(provider.MESSAGE, self.stored("IN-TEXT-1")["name"], "message")
+		self.assertEqual(stored, "a &lt; b &amp; &lt;script&gt;alert(1)&lt;/script&gt;")  # shown as text
+		doc = self.outgoing(text="Precio < 100 € & IVA")
+		outbox.send(doc.name)
+		self.assertEqual(self.sim.sent(self.session.session_id)[-1]["text"], "Precio < 100 € & IVA")
+
 	def test_phone_typed_messages_and_replies(self):
 		self.inbound("IN-PHONE-1", text="typed on the phone", from_me=True)
 		self.inbound("IN-REPLY-1", text="answer", reply_to="IN-PHONE-1")
