@@ -228,7 +228,9 @@ def run_type(site: Site, page, gateway_type: str, shots: Path, rounds: int) -> d
 		# 2. receive on the open page, several times for a distribution
 		latencies = []
 		for i in range(rounds):
-			incoming = f"Respuesta {i} de Ana <img src=x onerror=document.body.dataset.xss=1> ({gateway_type})"
+			incoming = (
+				f"Respuesta {i} de Ana <img src=x onerror=document.body.dataset.xss=1> ({gateway_type})"
+			)
 			started = time.monotonic()
 			sim.control(
 				f"sessions/{session_id}/inbound", {"chat": CUSTOMER, "text": incoming, "pushName": "Ana"}
