@@ -102,7 +102,7 @@ def main() -> int:
 			dialog.locator(".btn-primary").click()
 			section = page.locator("[data-fieldname=messages_html]")
 			section.locator(".wa-message", has_text="Prueba <b>desde</b> el formulario").locator(
-				"span[title=read]"
+				"span.wa-tick[data-status=read]"
 			).wait_for(timeout=15000)
 			read_s = time.monotonic() - started
 			sent = sim.control(f"sessions/{session_id}/sent", method="GET")["messages"]

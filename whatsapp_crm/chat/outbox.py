@@ -87,6 +87,7 @@ def send(name: str) -> None:
 	late = acks.pending_status(session, result.message_id, doc.status)
 	if late != doc.status:
 		inbox.set_status(doc.name, late)
+	recent.add(session, result.message_id, "out", doc.to, message.text or doc.attach, late)
 	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
 
 

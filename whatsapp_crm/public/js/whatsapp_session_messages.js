@@ -11,6 +11,14 @@
 	const API = "whatsapp_crm.api.messages.";
 	const EVENT = "whatsapp_session_messages";
 	const TICKS = { queued: "🕓", pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "✗" };
+	const STATUS_TEXT = {
+		queued: () => __("Waiting to be sent"),
+		pending: () => __("Waiting to be sent"),
+		sent: () => __("Sent to WhatsApp"),
+		delivered: () => __("Delivered to the phone"),
+		read: () => __("Read by the recipient"),
+		failed: () => __("Not sent"),
+	};
 
 	frappe.ui.form.on("WhatsApp Session", {
 		refresh(frm) {
@@ -90,7 +98,10 @@
 		const items = rows.map((row) => {
 			const out = row.direction === "out";
 			const who = out ? __("To {0}", [row.number || ""]) : __("From {0}", [row.number || ""]);
-			const tick = out ? `<span title="${esc(__(row.status || ""))}">${esc(TICKS[row.status] || "")}</span>` : "";
+			const label = STATUS_TEXT[row.status] ? STATUS_TEXT[row.status]() : "";
+			const tick = out
+				? `<span class="wa-tick" data-status="${esc(row.status)}" title="${esc(label)}">${esc(TICKS[row.status] || "")}</span>`
+				: "";
 			const error = row.error_message ? `<div class="text-danger small">${esc(row.error_message)}</div>` : "";
 			return `<div class="wa-message ${out ? "text-right" : ""}" style="margin-bottom: 8px">
 				<div class="small text-muted">${esc(who)} · ${frappe.datetime.comment_when(esc(row.at))} ${tick}</div>
