@@ -137,14 +137,9 @@ def set_up(gateway_type: str, sim, base: str) -> tuple[str, str]:
 
 	def restore() -> None:
 		frappe.db.rollback()
-		for name in frappe.get_all(
-			provider.MESSAGE, filters={"whatsapp_account": account.name}, pluck="name"
-		):
-			try:
-				frappe.delete_doc(provider.MESSAGE, name, force=True, ignore_permissions=True)
-				commit()
-			except frappe.QueryTimeoutError:  # a send job still holds it: left for the next run
-				frappe.db.rollback()
+		# Plain deletes: delete_doc would queue one link-cleanup job per message on the default queue.
+		frappe.db.delete(provider.MESSAGE, {"whatsapp_account": account.name})
+		commit()
 		frappe.delete_doc(provider.ACCOUNT, account.name, force=True, ignore_permissions=True)
 		frappe.delete_doc("CRM Lead", lead.name, force=True, ignore_permissions=True)
 		frappe.db.delete("WhatsApp Session", session_id)
