@@ -144,9 +144,12 @@ def _apply(w: Watch, outcome, mpolicy: MonitorPolicy) -> None:
 		if not frappe.db.exists("WhatsApp Session", w.session):
 			live.watch_replace(w, None)
 			return
-		service = SessionService(frappe.get_doc("WhatsApp Session", w.session))
-		# News to this watch may be old news to the session: a webhook can have stored it a moment ago.
-		if outcome.error is not None or not service.unchanged(outcome):
+		# The latest committed row (a locking read), not this job's older snapshot: a webhook may have stored
+		# news a moment ago.
+		service = SessionService(frappe.get_doc("WhatsApp Session", w.session, for_update=True))
+		# A QR read taken before the phone was linked is old news once the session shows Connected.
+		stale = service.doc.status == "Connected" and outcome.state in ("qr", "waiting")
+		if not stale and (outcome.error is not None or not service.unchanged(outcome)):
 			frappe.set_user_lang(w.user or "Administrator")
 			service.persist(outcome, "watcher")
 			frappe.db.commit()  # nosemgrep: each change is visible (and pushed) as it happens

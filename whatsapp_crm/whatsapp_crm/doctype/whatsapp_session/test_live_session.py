@@ -92,6 +92,23 @@ class TestWatcher(LiveCase):
 		self.assertEqual(live.watch_all(), [])
 		self.assertFalse(frappe.cache.exists(live.WATCHER_LOCK))  # released
 
+	def test_an_old_qr_read_never_undoes_a_link_a_webhook_stored(self):
+		"""The watcher read a QR; before it wrote, the phone was linked and a webhook stored Connected (seen in
+		the browser test): the read is old news, and the session stays Connected."""
+		from whatsapp_crm.gateway.acquire import QrOutcome
+		from whatsapp_crm.gateway.monitor import MonitorPolicy
+
+		doc = self.session("race")
+		doc.db_set({"status": "Connected", "phone_number": "34600111222"}, update_modified=False)
+		frappe.db.commit()  # nosemgrep: as the webhook's request does
+		now = time.time()
+		w = Watch(doc.name, doc.session_id, started=now, next_due=now)
+		qr = QrOutcome(
+			doc.session_id, "qr", qr_code="data:image/png;base64,AAAA", qr_payload="2@x", has_qr=True
+		)
+		watcher._apply(w, qr, MonitorPolicy())
+		self.assertEqual(frappe.db.get_value(SESSION, doc.name, "status"), "Connected")
+
 	def test_a_dead_watcher_is_replaced(self):
 		"""A worker killed mid-watch leaves its lock to expire; the next wake-up (the scheduler's
 		keep_alive, or a request) finds the list still there and a new tick serves it."""
