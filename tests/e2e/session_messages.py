@@ -101,6 +101,8 @@ def main() -> int:
 			started = time.monotonic()
 			dialog.locator(".btn-primary").click()
 			section = page.locator("[data-fieldname=messages_html]")
+			heading = "Mensajes de WhatsApp" if args.lang == "es" else "WhatsApp Messages"
+			page.locator(".section-head", has_text=heading).click()  # the section starts collapsed
 			section.locator(".wa-message", has_text="Prueba <b>desde</b> el formulario").locator(
 				"span.wa-tick[data-status=read]"
 			).wait_for(timeout=15000)
