@@ -138,7 +138,8 @@ class Sim:
 		self.proc.wait(10)
 
 
-def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str, str]:
+def point_site_at(site: Site, sim: Sim) -> None:
+	"""WhatsApp CRM Settings aimed at the simulator, its webhooks at the site."""
 	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
 	settings.update(
 		{
@@ -155,14 +156,23 @@ def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str
 	if sim.type == "baileys":
 		hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive"
 		sim.control("webhook", {"url": hook, "secret": SECRET, "mode": "hmac"})
-	# Kept from earlier runs (their messages link to them): the session is linked again on this simulator.
-	if not site.names("WhatsApp Session", {"name": session_id}):
-		site.insert({"doctype": "WhatsApp Session", "session_id": session_id, "label": f"E2E {sim.type}"})
+
+
+def link(site: Site, sim: Sim, session_id: str) -> None:
+	"""Create session on the site, the simulated phone scans, wait for Connected."""
 	site.call("whatsapp_crm.api.session.create_session", session=session_id)
 	wait_for(lambda: _scan(sim, session_id), 20, "a session to scan", step=0.3)
 	wait_for(
 		lambda: site.get("WhatsApp Session", session_id)["status"] == "Connected", 30, "Connected", step=0.3
 	)
+
+
+def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str, str]:
+	point_site_at(site, sim)
+	# Kept from earlier runs (their messages link to them): the session is linked again on this simulator.
+	if not site.names("WhatsApp Session", {"name": session_id}):
+		site.insert({"doctype": "WhatsApp Session", "session_id": session_id, "label": f"E2E {sim.type}"})
+	link(site, sim, session_id)
 	if site.names("WhatsApp Account", {"name": ACCOUNT}):
 		account = site.get("WhatsApp Account", ACCOUNT)
 		account.update({"whatsapp_session": session_id, "is_default_outgoing": 1, "is_default_incoming": 1})

@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crm_whatsapp import CHROMIUM_ARGS, CUSTOMER, SECRET, TYPE_LABELS, Sim, Site, wait_for
+from crm_whatsapp import CHROMIUM_ARGS, CUSTOMER, TYPE_LABELS, Sim, Site, link, point_site_at
 
 
 def main() -> int:
@@ -35,35 +35,12 @@ def main() -> int:
 	sim = Sim(args.gateway_type)
 	session_id = f"e2e-form-{args.gateway_type}"
 	try:
-		settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
-		settings.update(
-			{
-				"enabled": 1,
-				"gateway_url": sim.url,
-				"api_key": "e2e-crm-key",
-				"gateway_type": TYPE_LABELS[sim.type],
-				"webhook_secret": SECRET,
-				"public_site_url": site.base,
-				"use_monitor": 1,
-			}
-		)
-		site.save(settings)
-		if sim.type == "baileys":
-			sim.control(
-				"webhook",
-				{
-					"url": f"{site.base}/api/method/whatsapp_crm.api.webhook.receive",
-					"secret": SECRET,
-					"mode": "hmac",
-				},
-			)
-		site.delete("WhatsApp Session", session_id)  # a fresh session: a status from an earlier run never counts
+		point_site_at(site, sim)
+		site.delete(
+			"WhatsApp Session", session_id
+		)  # a fresh session: a status from an earlier run never counts
 		site.insert({"doctype": "WhatsApp Session", "session_id": session_id, "label": "E2E form"})
-		site.call("whatsapp_crm.api.session.create_session", session=session_id)
-		wait_for(lambda: _scan(sim, session_id), 20, "a session to scan", step=0.3)
-		wait_for(
-			lambda: site.get("WhatsApp Session", session_id)["status"] == "Connected", 30, "Connected", 0.3
-		)
+		link(site, sim, session_id)
 		admin = site.get("User", "Administrator")
 		admin["language"] = args.lang
 		site.save(admin)
@@ -133,16 +110,6 @@ def main() -> int:
 		admin["language"] = "en"
 		site.save(admin)
 		sim.stop()
-
-
-def _scan(sim: Sim, session_id: str) -> bool:
-	import requests
-
-	try:
-		sim.control(f"sessions/{session_id}/scan", {"phone": "34911222333"})
-		return True
-	except requests.HTTPError:
-		return False
 
 
 if __name__ == "__main__":
