@@ -7,6 +7,7 @@ the ticks forward only, Meta-only features are refused, and message access follo
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import unittest
@@ -18,7 +19,7 @@ from frappe.utils import set_request
 from whatsapp_crm import history
 from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.chat import inbox, outbox, provider
-from whatsapp_crm.gateway.messaging import Ack, InboundMessage
+from whatsapp_crm.gateway.messaging import Ack, InboundMessage, MediaRef, message_id
 from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION
@@ -35,6 +36,9 @@ PREFIX = "wamsg-"
 ACCOUNT = "WA Gateway Test Account"
 CUSTOMER = "34600999111"
 SECRET = "bench-webhook-secret-msg"
+PNG = base64.b64decode(
+	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 TYPES = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA"}
 
 
@@ -241,6 +245,22 @@ class MessagesCase(FrappeTestCase):
 		doc = self.outgoing(text="Precio < 100 € & IVA")
 		outbox.send(doc.name)
 		self.assertEqual(self.sim.sent(self.session.session_id)[-1]["text"], "Precio < 100 € & IVA")
+
+	def test_an_inbound_file_becomes_a_private_file(self):
+		sid = self.session.session_id
+		media = {"data": PNG, "mimetype": "image/png", "filename": "foto.png", "caption": "mira"}
+		mid = message_id(self.sim.inbound(sid, CUSTOMER, None, media=media))
+		# WAHA names the file by a URL in its event; the others serve it by message id.
+		url = f"{self.sim.url}/api/files/{sid}/{mid}.png" if self.gateway_type == "waha" else None
+		ref = MediaRef("image/png", "foto.png", len(PNG), url=url)
+		self.inbound(mid, text="mira", media=ref)
+		name = self.stored(mid)["name"]
+		inbox.fetch_media(name, self.session.name, mid, ref.__dict__)  # the job
+		doc = frappe.get_doc(provider.MESSAGE, name)
+		file = frappe.get_doc("File", {"file_url": doc.attach})
+		self.assertEqual((doc.content_type, doc.message), ("image", "mira"))
+		self.assertEqual((file.is_private, file.attached_to_name), (1, name))
+		self.assertEqual(file.get_content(), PNG)
 
 	def test_phone_typed_messages_and_replies(self):
 		self.inbound("IN-PHONE-1", text="typed on the phone", from_me=True)
