@@ -97,9 +97,8 @@ def _failed(doc, session: str | None, error: GatewayError) -> None:
 	doc.save(ignore_permissions=True)
 	provider.refresh_crm(doc)
 	frappe.db.commit()  # nosemgrep: the failed status must be stored before the log entry is
-	log_gateway_error(
-		TITLE_SEND, error, session or doc.whatsapp_account, attempt=1, elapsed_ms=0, operation="send"
-	)
+	# One entry per session and reason in the settings' window, counted; it names the latest message.
+	log_gateway_error(TITLE_SEND, error, session or "", attempt=1, elapsed_ms=0, operation=f"send {doc.name}")
 	logger().info("op=send message=%s session=%s failed code=%s", doc.name, session, error.code)
 
 

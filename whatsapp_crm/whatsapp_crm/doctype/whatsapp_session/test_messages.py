@@ -315,6 +315,30 @@ class MessagesCase(FrappeTestCase):
 		self.addCleanup(frappe.set_user, "Administrator")
 		self.assertFalse(frappe.has_permission(provider.MESSAGE, "read", doc=message))
 
+	def test_inbound_links_to_the_deal_of_a_contact_in_another_country(self):
+		if "crm" not in frappe.get_installed_apps():
+			self.skipTest("Frappe CRM is not installed")
+		contact = frappe.get_doc(
+			{
+				"doctype": "Contact",
+				"first_name": "Joao",
+				"last_name": PREFIX,
+				"phone_nos": [{"phone": "+55 11 98765-4321", "is_primary_mobile_no": 1}],
+			}
+		).insert(ignore_permissions=True)
+		deal = frappe.get_doc(
+			{"doctype": "CRM Deal", "contacts": [{"contact": contact.name, "is_primary": 1}]}
+		)
+		deal.insert(ignore_permissions=True)
+		self.addCleanup(frappe.delete_doc, "Contact", contact.name, force=True, ignore_permissions=True)
+		self.addCleanup(frappe.delete_doc, "CRM Deal", deal.name, force=True, ignore_permissions=True)
+		self.inbound("IN-DEAL-1", chat="5511987654321")
+		name = self.stored("IN-DEAL-1")["name"]
+		self.assertEqual(
+			frappe.db.get_value(provider.MESSAGE, name, ["from", "reference_doctype", "reference_name"]),
+			("+5511987654321", "CRM Deal", deal.name),
+		)
+
 	# -- over the webhook, in this type's own shape --
 
 	def post(self, body: dict) -> tuple[int, dict]:
