@@ -339,3 +339,42 @@ def test_media_from_base64_caps_and_names():
 def test_send_errors_are_named_and_carry_no_body(error, expected):
 	mapped = send_error(error)
 	assert type(mapped) is expected and mapped.body_excerpt == ""
+
+
+# -- reactions --
+
+
+def test_reactions_of_every_type():
+	evo = {
+		"key": {"remoteJid": "34600111222@s.whatsapp.net", "fromMe": False, "id": "R1"},
+		"message": {"reactionMessage": {"key": {"id": "TARGET1", "fromMe": True}, "text": "👍"}},
+		"messageType": "reactionMessage",
+	}
+	m = parse(evolution("messages.upsert", evo)).message
+	assert (m.id, m.chat, m.reaction, m.reply_to, m.text) == ("R1", "34600111222", "👍", "TARGET1", None)
+	payload = {
+		"id": "false_34600111222@c.us_R2",
+		"from": "34600111222@c.us",
+		"fromMe": False,
+		"reaction": {"text": "❤️", "messageId": "true_34600111222@c.us_TARGET2"},
+	}
+	m = parse(waha("message.reaction", payload)).message
+	assert (m.id, m.chat, m.reaction, m.reply_to) == ("R2", "34600111222", "❤️", "TARGET2")
+	body = {
+		"event": "message",
+		"sessionId": "sales-1",
+		"message": {"id": "R3", "chat": "34600111222", "reaction": {"messageId": "TARGET3", "emoji": ""}},
+	}
+	m = parse(body).message
+	assert (m.reaction, m.reply_to) == ("", "TARGET3")  # a reaction taken back
+
+
+def test_a_reaction_is_one_emoji():
+	from whatsapp_crm.gateway.messaging import checked_reaction
+
+	assert checked_reaction("34600111222", "👍🏽", "T1", True).reaction == "👍🏽"
+	assert checked_reaction("34600111222", "", "T1", False).reaction == ""
+	with pytest.raises(InvalidMessage):
+		checked_reaction("34600111222", "hola", "T1", False)
+	with pytest.raises(InvalidMessage):
+		checked_reaction("34600111222", "👍", None, False)

@@ -49,7 +49,7 @@ def receive(session: str, message: InboundMessage) -> dict:
 	if holder is not None:
 		return {"ok": True, "duplicate": True}
 	direction = "out" if message.from_me else "in"
-	recent.add(session, message.id, direction, plus(chat), message.text or _media_label(message.media), SENT)
+	recent.add(session, message.id, direction, plus(chat), _text(message), SENT)
 	account = provider.account_for_session(session)
 	if not account:
 		return {"ok": True, "stored": False}
@@ -67,12 +67,13 @@ def receive(session: str, message: InboundMessage) -> dict:
 			"from": None if message.from_me else plus(chat),
 			"to": plus(chat) if message.from_me else None,
 			# The field holds HTML (Frappe CRM renders it as such): the customer's words stay text.
-			"message": html.escape(message.text or _media_label(message.media) or "", quote=False),
-			"content_type": _content_type(message.media),
+			"message": html.escape(_text(message), quote=False),
+			"content_type": "reaction" if message.reaction is not None else _content_type(message.media),
 			"message_id": message.id,
 			"whatsapp_account": account,
 			"profile_name": message.push_name,
-			"is_reply": 1 if message.reply_to else 0,
+			# Frappe CRM shows a reaction on the message it names, not as a reply.
+			"is_reply": 1 if message.reply_to and message.reaction is None else 0,
 			"reply_to_message_id": message.reply_to,
 			"status": SENT if message.from_me else None,
 		}
@@ -160,6 +161,12 @@ def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
 		doc.message = file.file_url  # what Frappe CRM shows under a file without a caption
 	doc.save(ignore_permissions=True)
 	provider.refresh_crm(doc)
+
+
+def _text(message: InboundMessage) -> str:
+	if message.reaction is not None:
+		return message.reaction
+	return message.text or _media_label(message.media) or ""
 
 
 def _content_type(media: MediaRef | None) -> str:

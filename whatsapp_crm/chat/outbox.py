@@ -24,6 +24,7 @@ from whatsapp_crm.gateway.messaging import (
 	SendResult,
 	checked_media,
 	checked_outgoing,
+	checked_reaction,
 )
 from whatsapp_crm.integration import SESSION, client_from, get_settings, log_gateway_error, logger
 
@@ -103,20 +104,30 @@ def _failed(doc, session: str | None, error: GatewayError) -> None:
 
 
 def _outgoing(doc) -> OutgoingMessage:
+	if doc.content_type == "reaction":
+		# Frappe CRM names the message reacted to by its gateway id.
+		return checked_reaction(
+			doc.to.lstrip("+"),
+			html.unescape(doc.message or ""),
+			doc.reply_to_message_id,
+			_is_ours(doc.reply_to_message_id),
+		)
 	media = _attachment(doc.attach) if doc.content_type != "text" and doc.attach else None
 	# Frappe stores the field as sanitized HTML ("a &lt; b"): WhatsApp gets the text as it was typed.
 	text = html.unescape(doc.message) if doc.message and doc.message != doc.attach else None
-	reply_from_me = False
-	if doc.is_reply and doc.reply_to_message_id:
-		quoted = frappe.db.get_value(provider.MESSAGE, {"message_id": doc.reply_to_message_id}, "type")
-		reply_from_me = quoted == "Outgoing"
 	return checked_outgoing(
 		doc.to.lstrip("+"),
 		text,
 		media,
 		reply_to=doc.reply_to_message_id if doc.is_reply else None,
-		reply_from_me=reply_from_me,
+		reply_from_me=bool(doc.is_reply) and _is_ours(doc.reply_to_message_id),
 	)
+
+
+def _is_ours(message_id: str | None) -> bool:
+	"""Whether the quoted (or reacted-to) message was sent from this side: gateways name it with that."""
+	found = frappe.db.get_value(provider.MESSAGE, {"message_id": message_id}, "type") if message_id else None
+	return found == "Outgoing"
 
 
 def _attachment(file_url: str):

@@ -14,8 +14,8 @@ from frappe_whatsapp.frappe_whatsapp.doctype.whatsapp_message.whatsapp_message i
 
 from whatsapp_crm.chat import numbers, outbox, provider
 
-# What a gateway sends; templates, flows, buttons, catalogs and reactions are Meta's Cloud API features.
-SENDABLE = ("text", "image", "document", "video", "audio")
+# What a gateway sends; templates, flows, buttons and catalogs are Meta's Cloud API features.
+SENDABLE = ("text", "image", "document", "video", "audio", "reaction")
 
 
 class GatewayWhatsAppMessage(WhatsAppMessage):
@@ -46,7 +46,7 @@ class GatewayWhatsAppMessage(WhatsAppMessage):
 		):
 			frappe.throw(
 				_(
-					"Templates, flows, buttons and reactions are features of Meta's WhatsApp Cloud API. The account {0} sends through a WhatsApp gateway session, which sends text, images, documents, audio and video."
+					"Templates, flows and buttons are features of Meta's WhatsApp Cloud API. The account {0} sends through a WhatsApp gateway session, which sends text, images, documents, audio, video and reactions."
 				).format(frappe.bold(self.whatsapp_account)),
 				title=_("Not available on this account"),
 			)

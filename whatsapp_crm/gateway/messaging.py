@@ -25,6 +25,7 @@ MAX_TEXT_CHARS = 65536  # WhatsApp's limit for one text
 MAX_CAPTION_CHARS = 1024
 MAX_NAME_CHARS = 128
 MAX_FILENAME_CHARS = 200
+MAX_REACTION_CHARS = 16  # one emoji, with its modifiers and joiners
 
 # Delivery statuses, lower case as Frappe CRM's ticks expect; "played" (a voice note heard) counts as read.
 PENDING, SENT, DELIVERED, READ, FAILED = "pending", "sent", "delivered", "read", "failed"
@@ -64,6 +65,7 @@ class OutgoingMessage:
 	media: Media | None = None
 	reply_to: str | None = None  # gateway id of the quoted message
 	reply_from_me: bool = False  # whether the quoted message was ours (WAHA names quoted messages with it)
+	reaction: str | None = None  # an emoji for the message ``reply_to`` ("" takes a reaction back)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class InboundMessage:
 	timestamp: int | None
 	push_name: str | None  # the name the sender set in WhatsApp (None for our own messages)
 	lid: str | None = None  # WhatsApp's privacy id of the chat, when the gateway gave one
+	reaction: str | None = None  # an emoji put on the message ``reply_to`` ("" when taken back)
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,24 @@ def checked_outgoing(
 	return OutgoingMessage(
 		to=to, text=text, media=media, reply_to=message_id(reply_to), reply_from_me=reply_from_me
 	)
+
+
+def checked_reaction(to: str, emoji: str | None, target: str | None, target_from_me: bool) -> OutgoingMessage:
+	"""A reaction to one message of the chat: a short emoji, or "" to take it back."""
+	emoji = (emoji or "").strip()
+	target_id = message_id(target)
+	if target_id is None:
+		raise InvalidMessage("a reaction needs the id of the message it reacts to")
+	if len(emoji) > MAX_REACTION_CHARS or any(c.isalnum() or c.isspace() for c in emoji):
+		raise InvalidMessage("a reaction is one emoji")
+	return OutgoingMessage(to=to, reply_to=target_id, reply_from_me=target_from_me, reaction=emoji)
+
+
+def reaction_of(value: Any) -> str | None:
+	"""An inbound reaction's emoji ("" when taken back), or None when it is not one."""
+	if not isinstance(value, str) or len(value.strip()) > MAX_REACTION_CHARS:
+		return None
+	return value.strip()
 
 
 def keep_status(current: str | None, new: str) -> bool:

@@ -55,6 +55,7 @@ from ..messaging import (
 	message_id,
 	name_of,
 	phone_of,
+	reaction_of,
 	safe_filename,
 	text_of,
 )
@@ -150,14 +151,16 @@ class BaileysClient(GatewayClient):
 		self, session_id: str, message: OutgoingMessage, *, timeout: float | None = None
 	) -> SendResult:
 		body: dict[str, Any] = {"to": message.to}
-		if message.media is not None:
+		if message.reaction is not None:
+			body["reaction"] = {"messageId": message.reply_to, "emoji": message.reaction}
+		elif message.media is not None:
 			media = message.media
 			body["media"] = {"data": media.b64(), "mimetype": media.mimetype, "filename": media.filename}
 			if message.text:
 				body["caption"] = message.text
 		else:
 			body["text"] = message.text
-		if message.reply_to:
+		if message.reply_to and message.reaction is None:
 			body["replyTo"] = message.reply_to
 		reply = self._send(
 			"POST", f"/api/sessions/{self._seg(session_id)}/messages", json_body=body, timeout=timeout
@@ -202,6 +205,7 @@ class BaileysClient(GatewayClient):
 		if mid is None:
 			raise WebhookRejected("MALFORMED", "a message event needs a message id")
 		media = msg.get("media") if isinstance(msg.get("media"), dict) else None
+		reaction = msg.get("reaction") if isinstance(msg.get("reaction"), dict) else {}
 		lid = msg.get("lid") if isinstance(msg.get("lid"), str) and msg["lid"].isdigit() else None
 		from_me = msg.get("fromMe") is True
 		message = InboundMessage(
@@ -210,10 +214,11 @@ class BaileysClient(GatewayClient):
 			from_me=from_me,
 			text=text_of(msg.get("text")) or (text_of(media.get("caption")) if media else None),
 			media=_media_ref(media) if media else None,
-			reply_to=message_id(msg.get("replyTo")),
+			reply_to=message_id(reaction.get("messageId") or msg.get("replyTo")),
 			timestamp=int_of(msg.get("timestamp")) or common["timestamp"],
 			push_name=None if from_me else name_of(msg.get("pushName")),
 			lid=lid[:32] if lid else None,
+			reaction=reaction_of(reaction.get("emoji")) if reaction else None,
 		)
 		return WebhookEvent(kind="message", message=message, **common)
 

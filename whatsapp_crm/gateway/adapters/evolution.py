@@ -65,6 +65,7 @@ from ..messaging import (
 	media_from_base64,
 	message_id,
 	name_of,
+	reaction_of,
 	safe_filename,
 	text_of,
 )
@@ -204,6 +205,19 @@ class EvolutionClient(GatewayClient):
 		self, session_id: str, message: OutgoingMessage, *, timeout: float | None = None
 	) -> SendResult:
 		seg = self._seg(session_id)
+		if message.reaction is not None:
+			key = {
+				"remoteJid": f"{message.to}@s.whatsapp.net",
+				"fromMe": message.reply_from_me,
+				"id": message.reply_to,
+			}
+			reply = self._send(
+				"POST",
+				f"/message/sendReaction/{seg}",
+				json_body={"key": key, "reaction": message.reaction},
+				timeout=timeout,
+			)
+			return self._sent(reply, _key_id)
 		body: dict[str, Any] = {"number": message.to}
 		if message.media is not None:
 			media = message.media
@@ -221,9 +235,7 @@ class EvolutionClient(GatewayClient):
 		if message.reply_to:
 			body["quoted"] = {"key": {"id": message.reply_to}}
 		reply = self._send("POST", route, json_body=body, timeout=timeout)
-		return self._sent(
-			reply, lambda data: data["key"].get("id") if isinstance(data.get("key"), dict) else None
-		)
+		return self._sent(reply, _key_id)
 
 	def download_media(
 		self, session_id: str, message: InboundMessage, *, timeout: float | None = None
@@ -331,6 +343,10 @@ class EvolutionClient(GatewayClient):
 		return None
 
 
+def _key_id(data: dict[str, Any]) -> Any:
+	return data["key"].get("id") if isinstance(data.get("key"), dict) else None
+
+
 def _inbound(data: dict[str, Any]) -> InboundMessage | None:
 	"""A message of ``messages.upsert``/``send.message`` (Evolution's prepareMessage shape); None for groups,
 	status updates and what carries no id. A ``@lid`` chat takes its number from ``remoteJidAlt``."""
@@ -350,6 +366,10 @@ def _inbound(data: dict[str, Any]) -> InboundMessage | None:
 	for holder in (extended, part or {}):
 		if not context and isinstance(holder.get("contextInfo"), dict):
 			context = holder["contextInfo"]
+	reacted = body.get("reactionMessage") if isinstance(body.get("reactionMessage"), dict) else None
+	if reacted is not None:
+		target = reacted.get("key") if isinstance(reacted.get("key"), dict) else {}
+		context = {"stanzaId": target.get("id")}
 	media = None
 	if part is not None:
 		mimetype = clean_mimetype(part.get("mimetype"))
@@ -369,6 +389,7 @@ def _inbound(data: dict[str, Any]) -> InboundMessage | None:
 		timestamp=int_of(data.get("messageTimestamp")),
 		push_name=None if from_me else name_of(data.get("pushName")),
 		lid=lid,
+		reaction=reaction_of(reacted.get("text")) if reacted is not None else None,
 	)
 
 

@@ -66,6 +66,7 @@ from ..messaging import (
 	is_person,
 	message_id,
 	name_of,
+	reaction_of,
 	safe_filename,
 	text_of,
 )
@@ -80,7 +81,7 @@ STATES = {
 	"working": Kind.CONNECTED,
 	"failed": Kind.ENDED,
 }
-WEBHOOK_EVENTS = ["session.status", "message.any", "message.ack"]
+WEBHOOK_EVENTS = ["session.status", "message.any", "message.ack", "message.reaction"]
 ACKS = {-1: FAILED, 1: SENT, 2: DELIVERED, 3: READ, 4: READ}
 FILES_PATH = "/api/files/"
 
@@ -253,6 +254,10 @@ class WahaClient(GatewayClient):
 	) -> SendResult:
 		validate_session_id(session_id)
 		chat_id = f"{message.to}@c.us"
+		if message.reaction is not None:
+			target = f"{str(message.reply_from_me).lower()}_{chat_id}_{message.reply_to}"
+			body = {"session": session_id, "messageId": target, "reaction": message.reaction}
+			return self._sent(self._send("PUT", "/api/reaction", json_body=body, timeout=timeout), _sent_id)
 		body: dict[str, Any] = {"session": session_id, "chatId": chat_id}
 		if message.media is not None:
 			media = message.media
@@ -306,6 +311,10 @@ class WahaClient(GatewayClient):
 		name = str(data.get("event", "")).strip().lower()
 		if name in ("message", "message.any"):
 			message = _inbound(data["payload"])
+			if message is not None:
+				return WebhookEvent(kind="message", message=message, status=None, phone=None, **common)
+		if name == "message.reaction":
+			message = _reaction(data["payload"])
 			if message is not None:
 				return WebhookEvent(kind="message", message=message, status=None, phone=None, **common)
 		if name == "message.ack":
@@ -376,6 +385,36 @@ def _inbound(payload: dict[str, Any]) -> InboundMessage | None:
 		timestamp=int_of(payload.get("timestamp")),
 		push_name=None if from_me else name_of(raw.get("pushName") or raw.get("notifyName")),
 		lid=lid,
+	)
+
+
+def _reaction(payload: dict[str, Any]) -> InboundMessage | None:
+	"""``message.reaction``: ``{"id", "from", "fromMe", "reaction": {"text", "messageId"}}``."""
+	reaction = payload.get("reaction") if isinstance(payload.get("reaction"), dict) else {}
+	from_me = payload.get("fromMe") is True
+	jid = payload.get("to") if from_me and payload.get("to") else payload.get("from")
+	mid, target = message_id(payload.get("id")), message_id(reaction.get("messageId"))
+	emoji = reaction_of(reaction.get("text"))
+	if (
+		mid is None
+		or target is None
+		or emoji is None
+		or not is_person(jid)
+		or is_person(payload.get("participant"))
+	):
+		return None
+	chat, lid = chat_of(jid)
+	return InboundMessage(
+		id=mid,
+		chat=chat,
+		from_me=from_me,
+		text=None,
+		media=None,
+		reply_to=target,
+		timestamp=int_of(payload.get("timestamp")),
+		push_name=None,
+		lid=lid,
+		reaction=emoji,
 	)
 
 
