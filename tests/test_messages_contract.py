@@ -26,6 +26,7 @@ from whatsapp_crm.gateway.messaging import (
 	SENT,
 	checked_media,
 	checked_outgoing,
+	checked_reaction,
 	message_id,
 )
 from whatsapp_crm.gateway.sim import NOT_ON_WHATSAPP, SessionOptions, make_simulator
@@ -211,3 +212,18 @@ def test_a_hanging_send_is_bounded(gateway_type):
 		with make_client(gateway_type, sim.url, SENTINEL_KEY, Timeouts(0.5, 1)) as client:
 			with pytest.raises(GatewayTimeout):
 				client.send_message("stuck", checked_outgoing(CUSTOMER, "x"), timeout=0.5)
+
+
+def test_reactions_both_ways(linked, receiver):
+	sim, client, _ = linked
+	first = client.send_message(SESSION, checked_outgoing(CUSTOMER, "¿Te va bien el martes?"))
+	client.send_message(SESSION, checked_reaction(CUSTOMER, "👍", first.message_id, True))
+	sent = sim.sent(SESSION)[-1]["reaction"]
+	assert (message_id(sent["messageId"]), sent["emoji"]) == (first.message_id, "👍")
+	theirs = sim.inbound(SESSION, CUSTOMER, "¡Perfecto!")
+	reaction_id = sim.inbound(SESSION, CUSTOMER, reaction="❤️", reply_to=theirs)
+	found = events(
+		receiver, lambda f: any(e.kind == "message" and e.message.id == message_id(reaction_id) for e in f)
+	)
+	got = next(e.message for e in found if e.kind == "message" and e.message.id == message_id(reaction_id))
+	assert (got.reaction, got.reply_to, got.chat, got.text) == ("❤️", message_id(theirs), CUSTOMER, None)

@@ -5,7 +5,9 @@
 Errors are ``{"success": false, "error": WORD, "message"}``.
 
 Messaging: ``POST /api/sessions/{id}/messages`` ``{"to", "text"}`` or ``{"to", "media": {"data", "mimetype",
-"filename"}, "caption"}`` (optional ``"replyTo"``) answers 201 ``{"success", "messageId", "status": "sent"}``;
+"filename"}, "caption"}`` (optional ``"replyTo"``) or ``{"to", "reaction": {"messageId", "emoji"}}`` (``""``
+takes a reaction back; an unknown messageId is a 404 MESSAGE_NOT_FOUND) answers 201 ``{"success",
+"messageId", "status": "sent"}``;
 ``GET /api/sessions/{id}/messages/{messageId}/media`` answers the raw bytes.
 
 Webhooks are pushed the way webhook.py reads them ("qr" on the first QR and on each rotation, "connection"
@@ -33,6 +35,7 @@ from .model import (
 	Call,
 	Media,
 	Message,
+	Reaction,
 	Route,
 	Session,
 	SessionOptions,
@@ -52,6 +55,7 @@ _INVALID_JSON = {"success": False, "error": "INVALID_JSON", "message": "Body mus
 _ALREADY_CONNECTED = {"success": False, "error": "ALREADY_CONNECTED", "message": "Session already connected"}
 _NOT_CONNECTED = {"success": False, "error": "NOT_CONNECTED", "message": "Session is not connected"}
 _MESSAGE_NOT_FOUND = {"success": False, "error": "MESSAGE_NOT_FOUND", "message": "Message not found"}
+MAX_REACTION_CHARS = 16  # one emoji with its modifiers and joiners (the app's own limit)
 
 
 def webhook_auth(body: bytes, secret: str, mode: str) -> dict[str, str]:
@@ -211,6 +215,8 @@ class BaileysSimulator(BaseSimulator):
 		if not isinstance(to, str) or not PHONE_RE.fullmatch(to):
 			return 400, _invalid("INVALID_PHONE", "to must be 8-15 digits, with an optional leading +")
 		to = to.removeprefix("+")
+		if data.get("reaction") is not None:
+			return self._send_reaction(session_id, to, data)
 		text, caption, reply_to = data.get("text"), data.get("caption"), data.get("replyTo")
 		for name, value in (("text", text), ("caption", caption), ("replyTo", reply_to)):
 			if value is not None and not isinstance(value, str):
@@ -237,6 +243,35 @@ class BaileysSimulator(BaseSimulator):
 				msg = self._record_send(session, to, caption=caption or text, media=media, reply_to=reply_to)
 			else:
 				msg = self._record_send(session, to, text=text, reply_to=reply_to)
+		return 201, {"success": True, "messageId": msg.id, "status": "sent"}
+
+	def _send_reaction(self, session_id: str, to: str, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+		reaction = data["reaction"]
+		target_id = reaction.get("messageId") if isinstance(reaction, dict) else None
+		emoji = reaction.get("emoji") if isinstance(reaction, dict) else None
+		if not isinstance(target_id, str) or not target_id:
+			return 400, _invalid("INVALID_MESSAGE", "reaction.messageId must be a message id")
+		# the same rule as the app: short, no letters, digits or spaces ("" takes the reaction back)
+		if (
+			not isinstance(emoji, str)
+			or len(emoji) > MAX_REACTION_CHARS
+			or any(c.isalnum() or c.isspace() for c in emoji)
+		):
+			return 400, _invalid("INVALID_MESSAGE", "reaction.emoji must be one emoji or empty")
+		if any(data.get(name) is not None for name in ("text", "media", "caption")):
+			return 400, _invalid("INVALID_MESSAGE", "a reaction carries no text or media")
+		with self._lock:
+			session = self._live(session_id, self.clock())
+			if session is None:
+				return 404, _NOT_FOUND
+			if not session.connected:
+				return 409, _NOT_CONNECTED
+			if to == NOT_ON_WHATSAPP:
+				return 400, _invalid("NOT_ON_WHATSAPP", f"{to} is not on WhatsApp")
+			target = self._messages.get((session_id, target_id))
+			if target is None:
+				return 404, _MESSAGE_NOT_FOUND
+			msg = self._record_send(session, to, reaction=Reaction(target.id, emoji, target_id))
 		return 201, {"success": True, "messageId": msg.id, "status": "sent"}
 
 	def _media(self, handler: Handler, session_id: str, message_id: str) -> None:
@@ -329,6 +364,8 @@ class BaileysSimulator(BaseSimulator):
 			message["pushName"] = msg.push_name
 		if msg.reply_to is not None:
 			message["replyTo"] = msg.reply_to
+		if msg.reaction is not None:
+			message["reaction"] = {"messageId": msg.reaction.target, "emoji": msg.reaction.emoji}
 		if msg.media is not None:
 			message["media"] = msg.media.info()
 			if msg.caption is not None:

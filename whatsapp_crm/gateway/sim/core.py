@@ -40,6 +40,7 @@ from .model import (
 	Call,
 	Media,
 	Message,
+	Reaction,
 	Route,
 	Session,
 	SessionOptions,
@@ -199,11 +200,13 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		message_id: str | None = None,
 		repeat: int = 1,
 		timestamp: int | None = None,
+		reaction: str | None = None,
 	) -> str:
 		"""A message arrives on the chat with phone `chat` (from_me: typed on the linked phone into it).
 
 		The type's message event is queued `repeat` times with the same message (gateways repeat them).
-		`media`: {"data": bytes or base64, "mimetype", "filename", "caption"}. Returns the message id as the
+		`media`: {"data": bytes or base64, "mimetype", "filename", "caption"}. `reaction`: an emoji ("" takes
+		one back) put on the known message `reply_to`, instead of text or media. Returns the message id as the
 		type's events name it. ValueError for bad input; SessionUnavailable (a ValueError) for a session that
 		is unknown or not linked.
 		"""
@@ -223,6 +226,13 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 			raise ValueError("reply_to must be a message id")
 		if push_name is not None and not isinstance(push_name, str):
 			raise ValueError("push_name must be a string")
+		if reaction is not None:
+			if not isinstance(reaction, str):
+				raise ValueError("reaction must be a string")
+			if reply_to is None:
+				raise ValueError("a reaction needs reply_to, the message it reacts to")
+			if text is not None or media is not None:
+				raise ValueError("a reaction carries no text or media")
 		parsed: Media | None = None
 		caption: str | None = None
 		if media is not None:
@@ -230,11 +240,19 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 			caption = media.get("caption") or text  # a caption is the text a media message carries
 			if caption is not None and not isinstance(caption, str):
 				raise ValueError("media.caption must be a string")
-		elif not text:
+		elif not text and reaction is None:
 			raise ValueError("a message needs text or media")
 		with self._lock:
 			now = self.clock()
 			session = self._linked(session_id, now)
+			react: Reaction | None = None
+			if reaction is not None:
+				assert reply_to is not None
+				target = self._messages.get((session_id, self._key_id(reply_to)))
+				if target is None:
+					raise SessionUnavailable("Message not found", 404, "MESSAGE_NOT_FOUND")
+				react = Reaction(target.id, reaction, self._public_id(target))
+				reply_to = None  # names the target, not a quote
 			msg = Message(
 				id=self._key_id(message_id) if message_id else new_message_id(),
 				session_id=session_id,
@@ -250,6 +268,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 				lid=lid,
 				lid_only=bool(lid_only),
 				push_name=push_name,
+				reaction=react,
 			)
 			self._store(msg)
 			for _ in range(repeat):
@@ -303,8 +322,14 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		message_id: str | None = None,
 		acks: tuple[str, ...] = ("sent", "delivered", "read"),
 		extra: dict[str, Any] | None = None,
+		reaction: Reaction | None = None,
 	) -> Message:
-		"""Under self._lock: a send the gateway accepted; the automatic acks follow (the first at once)."""
+		"""Under self._lock: a send the gateway accepted; the automatic acks follow (the first at once).
+
+		A reaction gets no automatic acks (real gateways do send server acks for them; nobody needs them).
+		"""
+		if reaction is not None:
+			acks = ()
 		now = self.clock()
 		msg = Message(
 			id=message_id or new_message_id(),
@@ -319,6 +344,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 			at=now,
 			ts=int(time.time()),
 			extra=dict(extra or {}),
+			reaction=reaction,
 		)
 		self._store(msg)
 		self._sent.append(msg)
@@ -588,6 +614,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 				message_id=data.get("messageId"),
 				repeat=data.get("repeat", 1),
 				timestamp=data.get("timestamp"),
+				reaction=data.get("reaction"),
 			)
 		except SessionUnavailable as exc:
 			handler.send_json(exc.status, {"success": False, "error": exc.word, "message": str(exc)})

@@ -13,8 +13,11 @@ Errors are ``{"status", "error", "response": {"message": [...]}}``; unknown rout
 Messaging as 2.3.6's Baileys channel: ``POST /message/sendText/{name}`` and ``/message/sendMedia/{name}``
 answer 201 with the stored message (``prepareMessage``'s shape, status ``PENDING``); an instance that is not
 open answers 500 ``Connection Closed`` (what a real one says while connecting); a number not on WhatsApp is a
-400 whose message is ``[{"jid", "exists": false, "number"}]``. ``POST /chat/getBase64FromMediaMessage/{name}``
-gives a stored message's media.
+400 whose message is ``[{"jid", "exists": false, "number"}]``. ``POST /message/sendReaction/{name}``
+``{"key": {"remoteJid", "fromMe", "id"}, "reaction"}`` answers 201 likewise, with ``message.reactionMessage``
+(``reaction`` must be one emoji or ``""``, Evolution's isEmoji; an unknown key id is a 404 ``Message not
+found``, which a real Evolution does not check). ``POST /chat/getBase64FromMediaMessage/{name}`` gives a
+stored message's media.
 
 Webhooks are Evolution's: unsigned JSON envelopes (``qrcode.updated`` with the QR, ``connection.update``,
 ``logout.instance``, ``messages.upsert`` for arrived and phone-typed messages, ``send.message`` for API sends,
@@ -48,12 +51,14 @@ from .model import (
 	Call,
 	Media,
 	Message,
+	Reaction,
 	Route,
 	Session,
 	SessionOptions,
 	control_route,
 	decode_base64,
 	new_message_id,
+	one_emoji,
 	pairing_code,
 	parse_json_object,
 	qr_payload,
@@ -76,7 +81,11 @@ _OPS = {
 }
 _UNAUTHORIZED = {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}
 _NOT_READY = {"count": 0}
-_SEND_ROUTES = {("message", "sendText"): "send", ("message", "sendMedia"): "send"}
+_SEND_ROUTES = {
+	("message", "sendText"): "send",
+	("message", "sendMedia"): "send",
+	("message", "sendReaction"): "send",
+}
 _MEDIA_TYPES = ("image", "document", "video", "audio")
 # Baileys' status enum as Evolution names it, by the simulator's ack names
 _ACK_STATUS = {
@@ -208,6 +217,8 @@ class EvolutionSimulator(BaseSimulator):
 		elif not self._common_faults(handler, route.endpoint, name, self.options_for(name)):
 			if route.action == "connect":
 				self._connect(handler, name, call.arg("number"))
+			elif route.action == "sendReaction":
+				handler.send_json(*self._send_reaction(name, call.body))
 			elif route.endpoint == "send":
 				handler.send_json(*self._send(name, route.action == "sendMedia", call.body))
 			elif route.endpoint == "media":
@@ -364,6 +375,43 @@ class EvolutionSimulator(BaseSimulator):
 				reply_to=reply_to,
 				message_id=new_message_id(18),  # Baileys 7's generateMessageIDV2: 22 characters
 				extra={"server": server, "mediatype": data.get("mediatype")},
+			)
+			return 201, msg.extra["raw"]
+
+	def _send_reaction(self, name: str, body: bytes) -> tuple[int, Any]:
+		data = parse_json_object(body)
+		if data is None:
+			return 400, error(400, "Unexpected token in JSON")
+		problems = _reaction_problems(data)
+		if problems:
+			return 400, {"status": 400, "error": "Bad Request", "response": {"message": [problems]}}
+		if not one_emoji(data["reaction"]):
+			return 400, error(400, "Reaction must be a single emoji or empty string")
+		key = data["key"]
+		with self._lock:
+			session = self._live(name, self.clock())
+			if session is None:
+				return 404, _not_found(name)
+			if not session.connected:
+				return 500, {
+					"status": 500,
+					"error": "Internal Server Error",
+					"response": {"message": "Connection Closed"},
+				}
+			chat, server = _parse_number(key["remoteJid"])
+			if chat is None or chat == NOT_ON_WHATSAPP:
+				jid = f"{chat or re.sub(r'[^0-9]', '', key['remoteJid'])}@s.whatsapp.net"
+				return 400, error_with(400, {"jid": jid, "exists": False, "number": key["remoteJid"]})
+			# sic: a real Evolution reacts to any key; the simulator refuses one it never saw, as its edit does
+			target = self._messages.get((name, key["id"]))
+			if target is None:
+				return 404, error(404, "Message not found")
+			msg = self._record_send(
+				session,
+				chat,
+				message_id=new_message_id(18),
+				extra={"server": server, "react_key": dict(key)},
+				reaction=Reaction(target.id, data["reaction"], key["id"]),
 			)
 			return 201, msg.extra["raw"]
 
@@ -536,7 +584,7 @@ class EvolutionSimulator(BaseSimulator):
 			push_name = _PUSH_NAME if msg.from_me else msg.push_name
 			status = "SERVER_ACK" if msg.from_me else "DELIVERY_ACK"
 		context: dict[str, Any] | None = None
-		if msg.outgoing:
+		if msg.outgoing and msg.reaction is None:  # a reaction is sent before contextInfo is attached
 			# sendMessageWithTyping's contextInfo for a 1:1 chat, which Baileys keeps in the message
 			context = {
 				"mentionedJid": [],
@@ -553,7 +601,11 @@ class EvolutionSimulator(BaseSimulator):
 			context["participant"] = f"{quoted.lid}@lid" if lid_author and quoted else _jid(author)
 			if quoted is not None:
 				context["quotedMessage"] = _content(quoted, None)
-		content = _content(msg, context if msg.media is not None else None)
+		content = (
+			_reaction_content(msg, self._messages.get((msg.session_id, msg.reaction.target)))
+			if msg.reaction is not None
+			else _content(msg, context if msg.media is not None else None)
+		)
 		raw: dict[str, Any] = {"key": key, "pushName": push_name, "status": status, "message": content}
 		if context is not None:
 			raw["contextInfo"] = context
@@ -645,6 +697,50 @@ def _schema_problems(data: dict[str, Any], is_media: bool) -> list[str]:
 	if is_media and "mediatype" in data and data["mediatype"] not in _MEDIA_TYPES:
 		problems.append(f"mediatype is not one of enum values: {','.join(_MEDIA_TYPES)}")
 	return problems
+
+
+def _reaction_problems(data: dict[str, Any]) -> list[str]:
+	"""reactionMessageSchema's messages, as Evolution's validator words them."""
+	problems = [f'instance requires property "{n}"' for n in ("key", "reaction") if n not in data]
+	key = data.get("key")
+	if "key" in data and not isinstance(key, dict):
+		problems.append("key is not of a type(s) object")
+	if isinstance(key, dict):
+		problems += [f'key requires property "{n}"' for n in ("id", "remoteJid", "fromMe") if n not in key]
+		for n in ("id", "remoteJid"):
+			if n in key and not isinstance(key[n], str):
+				problems.append(f"key.{n} is not of a type(s) string")
+			elif key.get(n) == "":
+				problems.append(f'The "{n}" cannot be empty')  # isNotEmpty's description replaces the message
+		if "fromMe" in key and not isinstance(key["fromMe"], bool):
+			problems.append("key.fromMe is not of a type(s) boolean")
+	if "reaction" in data and not isinstance(data["reaction"], str):
+		problems.append("reaction is not of a type(s) string")
+	return problems
+
+
+def _reaction_content(msg: Message, target: Message | None) -> dict[str, Any]:
+	"""message.reactionMessage: a sent one keeps the app's key and a number; Baileys decodes a received one
+	with the key from our side (normaliseKey) and its int64 as a Long."""
+	assert msg.reaction is not None
+	ms = msg.ts * 1000
+	if msg.outgoing:
+		# Baileys 7's ReactionMessage.create({text, key}) plus senderTimestampMs = Date.now()
+		return {
+			"reactionMessage": {
+				"text": msg.reaction.emoji,
+				"key": msg.extra["react_key"],
+				"senderTimestampMs": ms,
+			}
+		}
+	key = {
+		"remoteJid": _remote_jid(target) if target else _remote_jid(msg),
+		"fromMe": bool(target and target.from_me),
+	}
+	key["id"] = msg.reaction.target
+	return {
+		"reactionMessage": {"key": key, "text": msg.reaction.emoji, "senderTimestampMs": _long(ms, False)}
+	}
 
 
 def _parse_number(number: str) -> tuple[str | None, str]:

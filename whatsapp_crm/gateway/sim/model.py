@@ -213,6 +213,15 @@ class Media:
 
 
 @dataclass
+class Reaction:
+	"""An emoji put on (or, as "", taken off) another message."""
+
+	target: str  # key id of the message reacted to
+	emoji: str
+	named: str  # the target's id as the app (or inbound()) named it; what sent() reports
+
+
+@dataclass
 class Message:
 	"""One message the simulator knows: arrived (inbound), typed on the phone (from_me) or sent through the API."""
 
@@ -231,6 +240,7 @@ class Message:
 	lid_only: bool = False  # the event carries no phone at all
 	push_name: str | None = None
 	extra: dict[str, Any] = field(default_factory=dict)  # the type's own fields (database id, ...)
+	reaction: Reaction | None = None  # a reaction message: no text, caption nor media
 
 	def sent_info(self) -> dict[str, Any]:
 		return {
@@ -241,6 +251,9 @@ class Message:
 			"caption": self.caption,
 			"media": self.media.info() if self.media is not None else None,
 			"reply_to": self.reply_to,
+			"reaction": (
+				{"messageId": self.reaction.named, "emoji": self.reaction.emoji} if self.reaction else None
+			),
 			"at": self.at,
 		}
 
@@ -251,6 +264,43 @@ class SessionUnavailable(ValueError):
 	def __init__(self, message: str, status: int, word: str) -> None:
 		super().__init__(message)
 		self.status, self.word = status, word
+
+
+# emoji code points (pictographs, symbols, dingbats) and what joins or modifies them inside one emoji
+_EMOJI_RANGES = ((0x2000, 0x2BFF), (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3299), (0x1F000, 0x1FAFF))
+_EMOJI_JOINERS = {0x200D, 0xFE0F, 0x20E3, *range(0x1F3FB, 0x1F400), *range(0xE0020, 0xE0080)}
+
+
+def one_emoji(text: str) -> bool:
+	"""True for "" or a single emoji sequence (ZWJ joins, skin tones, flags, keycaps): Evolution's isEmoji, roughly.
+
+	Evolution matches emoji-regex against the whole string; without that table, count the emoji "bases"
+	that no ZWJ joins to the previous one.
+	"""
+	if text == "":
+		return True
+	bases, regional, prev, keycap = 0, 0, 0, False
+	for ch in text:
+		cp = ord(ch)
+		if cp in _EMOJI_JOINERS:
+			keycap = keycap or cp == 0x20E3
+			prev = cp
+			continue
+		if 0x1F1E6 <= cp <= 0x1F1FF:  # regional indicators: two make one flag
+			regional += 1
+			if regional % 2 == 0:
+				prev = cp
+				continue
+		elif ch in "#*0123456789":
+			pass  # only as a keycap, checked below
+		elif cp not in (0xA9, 0xAE) and not any(lo <= cp <= hi for lo, hi in _EMOJI_RANGES):
+			return False
+		if prev != 0x200D:
+			bases += 1
+		prev = cp
+	if any(ch in "#*0123456789" for ch in text) and not keycap:
+		return False
+	return bases == 1
 
 
 def new_message_id(hex_digits: int = 16) -> str:

@@ -13,12 +13,15 @@ Messaging as NOWEB: ``POST /api/sendText`` ``{"session", "chatId", "text", "repl
 Baileys' WebMessageInfo as JSON (longs as strings, status ``PENDING``); ``/api/sendFile`` and ``/api/sendImage``
 likewise, except on Core 2024, where they are Plus-only (422). A session that is not WORKING makes a send
 wait ``qr_route_wait_s`` (real: 5 s) for it, then 422; a stopped or unknown one is a 404. NOWEB checks no
-number: a send to ``NOT_ON_WHATSAPP`` is accepted and then acked ERROR. ``GET /api/files/{session}/{file}``
-serves media.
+number: a send to ``NOT_ON_WHATSAPP`` is accepted and then acked ERROR. ``PUT /api/reaction`` ``{"session",
+"messageId": "false_<digits>@c.us_<id>", "reaction"}`` (``""`` takes it back) answers 200 with the reaction's
+WebMessageInfo (``message.reactionMessage``); a malformed messageId is NOWEB's 500, an unknown one a 422 (a real
+NOWEB does not look). ``GET /api/files/{session}/{file}`` serves media.
 
 Webhooks: ``session.status`` on every status change (SCAN_QR_CODE carries no QR), ``message`` (arrived),
 ``message.any`` (arrived, phone-typed and API-sent: Baileys emits its own messages), ``message.ack`` (only
-for own messages), with WAHA's own HMAC-SHA512 of the body when a key is configured.
+for own messages), ``message.reaction`` (arrived, phone-typed and API-sent reactions, which fire no
+``message``/``message.any``), with WAHA's own HMAC-SHA512 of the body when a key is configured.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from .model import (
 	Call,
 	Media,
 	Message,
+	Reaction,
 	Route,
 	Session,
 	SessionOptions,
@@ -73,6 +77,7 @@ PLUS_FEATURE = "The feature is available only in Plus version. Check this out: h
 # WAMessageAck by the simulator's ack names
 _ACKS = {"sent": (1, "SERVER"), "delivered": (2, "DEVICE"), "read": (3, "READ"), "played": (4, "PLAYED")}
 _ACKS["failed"] = (-1, "ERROR")
+MESSAGE_ID_FORMAT = "Message id be in format false_11111111111@c.us_AAAAAAAAAAAAAAAAAAAA"  # sic
 _EXTENSIONS = {"image/jpeg": "jpeg", "audio/ogg": "oga", "audio/mpeg": "mpga", "text/plain": "txt"}  # mime's
 
 
@@ -102,6 +107,8 @@ def _route(method: str, path: str) -> Route:
 			return Route(parts[3], parts[2], action=parts[3])
 	if len(parts) == 2 and parts[0] == "api" and parts[1] in _SENDS and method == "POST":
 		return Route("send", action=parts[1])
+	if parts == ["api", "reaction"] and method == "PUT":
+		return Route("send", action="reaction")
 	if len(parts) == 4 and parts[:2] == ["api", "files"] and parts[2] and parts[3] and method == "GET":
 		return Route("media", parts[2], action=unquote(parts[3]))
 	if len(parts) == 4 and parts[0] == "api" and parts[1]:
@@ -333,6 +340,9 @@ class WahaSimulator(BaseSimulator):
 		if not self._wait_working(handler, name):
 			return
 		action = call.route.action
+		if action == "reaction":
+			self._send_reaction(handler, name, data)
+			return
 		if action != "sendText" and self.core_2024:
 			handler.send_json(422, error(422, PLUS_FEATURE))  # NOWEB Core: AvailableInPlusVersion
 			return
@@ -375,6 +385,44 @@ class WahaSimulator(BaseSimulator):
 			)
 			answer = msg.extra["answer"]
 		handler.send_json(201, answer)
+
+	def _send_reaction(self, handler: Handler, name: str, data: dict[str, Any]) -> None:
+		"""setReaction: parseMessageIdSerialized, then sock.sendMessage(remoteJid, {react}) as the answer."""
+		message_id, emoji = data.get("messageId"), data.get("reaction")
+		if not isinstance(message_id, str) or not isinstance(emoji, str):
+			handler.send_json(400, error(400, ["messageId and reaction must be strings"]))
+			return
+		parts = message_id.split("_")
+		if len(parts) != 3:
+			handler.send_json(500, _internal_error(MESSAGE_ID_FORMAT, "parseMessageIdSerialized"))
+			return
+		chat = _chat_digits(parts[1])
+		if chat is None:
+			handler.send_json(
+				400, error(400, ["messageId must be like false_11111111111@c.us_AAAAAAAAAAAAAAAAAAAA"])
+			)
+			return
+		with self._lock:
+			now = self.clock()
+			session = self._live(name, now)
+			if session is None or self._status(session, self.options_for(name), now) != "WORKING":
+				handler.send_json(404, _not_started(name))
+				return
+			target = self._messages.get((name, parts[2]))
+			if target is None:
+				# the wording NOWEB uses when a message it looks for is missing (forwardMessage)
+				handler.send_json(422, error(422, f"Message with id '{message_id}' not found"))
+				return
+			key = {"remoteJid": f"{chat}@s.whatsapp.net", "fromMe": parts[0] == "true", "id": parts[2]}
+			msg = self._record_send(
+				session,
+				chat,
+				message_id=new_message_id(36),
+				extra={"react_key": key},
+				reaction=Reaction(target.id, emoji, message_id),
+			)
+			answer = msg.extra["answer"]
+		handler.send_json(200, answer)  # a PUT: NestJS answers 200
 
 	def _wait_working(self, handler: Handler, name: str) -> bool:
 		"""getWorkingSession: a running session gets qr_route_wait_s to be WORKING; False once answered."""
@@ -519,12 +567,30 @@ class WahaSimulator(BaseSimulator):
 		return parts[2] if len(parts) == 3 else message_id  # false_<chat>@c.us_<key id>, or the key id
 
 	def _emit_message(self, session: Session, msg: Message) -> None:
+		if msg.reaction is not None:
+			self._emit_reaction(session, msg)
+			return
 		payload = self._wa_message(session, msg)
 		if not msg.from_me:
 			self._queue(session, "message", self._envelope(session, "message", payload, True))
 		self._queue(session, "message.any", self._envelope(session, "message.any", payload, True))
 
 	def _after_send(self, session: Session, msg: Message) -> None:
+		if msg.reaction is not None:
+			# WebMessageInfo.toJSON of the reaction sendMessage built: longs as strings
+			react = {
+				"key": msg.extra["react_key"],
+				"text": msg.reaction.emoji,
+				"senderTimestampMs": str(msg.ts * 1000),
+			}
+			msg.extra["answer"] = {
+				"key": {"remoteJid": _jid(msg), "fromMe": True, "id": msg.id},
+				"message": {"reactionMessage": react},
+				"messageTimestamp": str(msg.ts),
+				"status": "PENDING",
+			}
+			self._emit_reaction(session, msg)  # emitOwnEvents: the upsert comes back as message.reaction
+			return
 		# emitOwnEvents: the sent message comes back through messages.upsert, so message.any sees it
 		payload = self._wa_message(session, msg)
 		msg.extra["answer"] = {k: v for k, v in payload["_data"].items() if k != "media"}
@@ -537,6 +603,25 @@ class WahaSimulator(BaseSimulator):
 		# getFromToParticipant: a 1:1 chat's key has no participant, so "to" and "participant" stay undefined
 		payload = {"id": self._public_id(msg), "from": _cus(msg), "fromMe": True, "ack": ack, "ackName": name}
 		self._queue(session, "message.ack", self._envelope(session, "message.ack", payload, True))
+
+	def _emit_reaction(self, session: Session, msg: Message) -> None:
+		"""processMessageReaction: a 1:1 key has no participant, so "to" and "participant" stay undefined."""
+		assert msg.reaction is not None
+		if msg.outgoing:
+			key = msg.extra["react_key"]  # buildMessageId of the key the app gave
+			target = (
+				f"{'true' if key['fromMe'] else 'false'}_{key['remoteJid'].split('@')[0]}@c.us_{key['id']}"
+			)
+		else:
+			target = msg.reaction.named  # normaliseKey: the target's key from our side
+		payload = {
+			"id": self._public_id(msg),
+			"timestamp": msg.ts,
+			"from": _cus(msg),
+			"fromMe": msg.from_me,
+			"reaction": {"text": msg.reaction.emoji, "messageId": target},
+		}
+		self._queue(session, "message.reaction", self._envelope(session, "message.reaction", payload, True))
 
 	def _wa_message(self, session: Session, msg: Message) -> dict[str, Any]:
 		"""NOWEB's toWAMessage of the message, with the Baileys message as `_data`."""
@@ -687,14 +772,18 @@ def _media_kind(media: Media) -> str:
 
 
 def _qr_failed() -> dict[str, Any]:
+	return _internal_error("QR generation failed", "WhatsappSessionNoWebCore.getQR")
+
+
+def _internal_error(message: str, where: str) -> dict[str, Any]:
+	"""WAHA's answer to an uncaught Error: a 500 with the exception."""
 	return {
 		"statusCode": 500,
 		"message": "Internal server error",
 		"exception": {
-			"message": "QR generation failed",
+			"message": message,
 			"stack": (
-				"Error: QR generation failed\n"
-				"    at WhatsappSessionNoWebCore.getQR (/app/dist/core/engines/noweb/session.noweb.core.js:1:1)"
+				f"Error: {message}\n    at {where} (/app/dist/core/engines/noweb/session.noweb.core.js:1:1)"
 			),
 		},
 	}

@@ -201,6 +201,34 @@ class MessagesCase(FrappeTestCase):
 		self.assertTrue(logs)
 		self.assertFalse(any("secret customer words" in (log.error or "") for log in logs))
 
+	def test_reactions_both_ways(self):
+		doc = self.outgoing(text="¿Te va bien el martes?")
+		outbox.send(doc.name)
+		doc.reload()
+		# As Frappe CRM's emoji picker sends one (crm.api.whatsapp.react_on_whatsapp_message).
+		reaction = frappe.get_doc(
+			{
+				"doctype": provider.MESSAGE,
+				"type": "Outgoing",
+				"to": doc.to,
+				"message": "👍",
+				"content_type": "reaction",
+				"reply_to_message_id": doc.message_id,
+				"whatsapp_account": ACCOUNT,
+			}
+		).insert(ignore_permissions=True)
+		outbox.send(reaction.name)
+		sent = self.sim.sent(self.session.session_id)[-1]["reaction"]
+		self.assertEqual((message_id(sent["messageId"]), sent["emoji"]), (doc.message_id, "👍"))
+		self.assertEqual(frappe.db.get_value(provider.MESSAGE, reaction.name, "status"), "sent")
+		self.inbound("IN-REACT-1", text=None, reaction="❤️", reply_to=doc.message_id)
+		stored = frappe.db.get_value(
+			provider.MESSAGE,
+			self.stored("IN-REACT-1")["name"],
+			["content_type", "message", "reply_to_message_id", "is_reply"],
+		)
+		self.assertEqual(stored, ("reaction", "❤️", doc.message_id, 0))
+
 	def test_meta_only_features_are_refused(self):
 		with self.assertRaises(frappe.ValidationError) as ctx:
 			self.outgoing(content_type="interactive")
