@@ -251,6 +251,25 @@ def run_type(site: Site, page, gateway_type: str, shots: Path, rounds: int) -> d
 		assert page.evaluate("document.body.dataset.xss") is None, "markup in an inbound message ran"
 		shown = page.locator(".activity", has_text="Respuesta 0 de Ana").inner_text()
 		assert "<img src=x onerror=document.body.dataset.xss=1>" in shown, shown
+		# 3. reactions: the agent's to the customer's first answer (as CRM's emoji picker calls it) reaches the
+		# gateway; the customer's to the agent's message shows on it (CRM shows one reaction per message).
+		theirs = site.names(
+			"WhatsApp Message", {"message": ["like", "Respuesta 0 de Ana%"], "reference_name": lead}
+		)
+		site.call("crm.api.whatsapp.react_on_whatsapp_message", emoji="👍", reply_to_name=theirs[0])
+		wait_for(
+			lambda: [
+				m
+				for m in sim.control(f"sessions/{session_id}/sent", method="GET")["messages"]
+				if (m.get("reaction") or {}).get("emoji") == "👍"
+			],
+			15,
+			"the reaction at the simulator",
+		)
+		sim.control(
+			f"sessions/{session_id}/inbound", {"chat": CUSTOMER, "reaction": "🎉", "replyTo": sent[0]["id"]}
+		)
+		bubble.locator("text=🎉").wait_for(timeout=10000)
 		page.screenshot(path=str(shots / f"crm-whatsapp-{gateway_type}-received.png"))
 		return {
 			"type": gateway_type,
