@@ -232,13 +232,9 @@ class BaileysSimulator(BaseSimulator):
 		elif not text or not text.strip():
 			return 400, _invalid("INVALID_MESSAGE", "text or media is required")
 		with self._lock:
-			session = self._live(session_id, self.clock())
-			if session is None:
-				return 404, _NOT_FOUND
-			if not session.connected:
-				return 409, _NOT_CONNECTED
-			if to == NOT_ON_WHATSAPP:
-				return 400, _invalid("NOT_ON_WHATSAPP", f"{to} is not on WhatsApp")
+			session, refusal = self._sender(session_id, to)
+			if refusal is not None:
+				return refusal
 			if media is not None:
 				msg = self._record_send(session, to, caption=caption or text, media=media, reply_to=reply_to)
 			else:
@@ -261,18 +257,25 @@ class BaileysSimulator(BaseSimulator):
 		if any(data.get(name) is not None for name in ("text", "media", "caption")):
 			return 400, _invalid("INVALID_MESSAGE", "a reaction carries no text or media")
 		with self._lock:
-			session = self._live(session_id, self.clock())
-			if session is None:
-				return 404, _NOT_FOUND
-			if not session.connected:
-				return 409, _NOT_CONNECTED
-			if to == NOT_ON_WHATSAPP:
-				return 400, _invalid("NOT_ON_WHATSAPP", f"{to} is not on WhatsApp")
+			session, refusal = self._sender(session_id, to)
+			if refusal is not None:
+				return refusal
 			target = self._messages.get((session_id, target_id))
 			if target is None:
 				return 404, _MESSAGE_NOT_FOUND
 			msg = self._record_send(session, to, reaction=Reaction(target.id, emoji, target_id))
 		return 201, {"success": True, "messageId": msg.id, "status": "sent"}
+
+	def _sender(self, session_id: str, to: str) -> tuple[Any, tuple[int, dict[str, Any]] | None]:
+		"""Under self._lock: the linked session a send goes through, or the contract's refusal."""
+		session = self._live(session_id, self.clock())
+		if session is None:
+			return None, (404, _NOT_FOUND)
+		if not session.connected:
+			return None, (409, _NOT_CONNECTED)
+		if to == NOT_ON_WHATSAPP:
+			return None, (400, _invalid("NOT_ON_WHATSAPP", f"{to} is not on WhatsApp"))
+		return session, None
 
 	def _media(self, handler: Handler, session_id: str, message_id: str) -> None:
 		with self._lock:
