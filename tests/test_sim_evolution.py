@@ -627,6 +627,10 @@ def test_webhooks_from_create(sim: EvolutionSimulator, evo: Evo, listener: Liste
 		"statusReason": 200,
 	}
 	assert logout["event"] == "logout.instance" and logout["data"] == {"instance": "w"}
+	# The sender logs a delivery after the listener has answered it: wait for the third entry.
+	deadline = time.monotonic() + 5
+	while len(sim.webhook_log) < 3 and time.monotonic() < deadline:
+		time.sleep(0.02)
 	assert [e["event"] for e in sim.webhook_log] == ["qrcode.updated", "connection.update", "logout.instance"]
 	assert sim.webhook_failures == 0
 
