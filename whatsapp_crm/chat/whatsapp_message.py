@@ -66,7 +66,7 @@ class GatewayWhatsAppMessage(WhatsAppMessage):
 		super().send_template()
 
 	@frappe.whitelist()
-	def send_read_receipt(self):
+	def send_read_receipt(self) -> bool | None:
 		if self._gateway_session():
 			return False  # the linked phone shows the blue ticks itself when the chat is opened there
 		return super().send_read_receipt()
