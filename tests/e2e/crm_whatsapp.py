@@ -29,16 +29,14 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from form_qr import AUTH_HEADERS, CHROMIUM_ARGS
+from form_qr import TYPE_LABELS as FORM_TYPE_LABELS
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-	"--no-sandbox",
-	"--disable-gpu",
-	"--disable-background-networking",
-	"--disable-component-update",
-	"--disable-sync",
-]
-AUTH_HEADERS = {"baileys": "X-API-Key", "evolution": "apikey", "waha": "X-Api-Key"}
-TYPE_LABELS = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA"}
+# The simulator's types only (no auto-detect).
+TYPE_LABELS = {k: v for k, v in FORM_TYPE_LABELS.items() if k != "auto"}
 KEY = "e2e-crm-key"
 SECRET = "e2e-crm-webhook-secret"
 CUSTOMER = "34600555777"

@@ -137,7 +137,16 @@ def set_status(name: str, status: str) -> bool:
 def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
 	"""The job: download an inbound file from the gateway and attach it to its message as a private File."""
 	ref = MediaRef(**media)
-	inbound = InboundMessage(message_id, None, False, None, ref, None, None, None)
+	inbound = InboundMessage(
+		id=message_id,
+		chat=None,
+		from_me=False,
+		text=None,
+		media=ref,
+		reply_to=None,
+		timestamp=None,
+		push_name=None,
+	)
 	session_id = frappe.db.get_value(SESSION, session, "session_id")
 	try:
 		with client_from(get_settings()) as client:

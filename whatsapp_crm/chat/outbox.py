@@ -57,6 +57,11 @@ def send_with_retries(client: GatewayClient, session_id: str, message: OutgoingM
 	raise AssertionError  # the loop returns or raises
 
 
+def _deliver(session_id: str, message: OutgoingMessage) -> SendResult:
+	with client_from(get_settings()) as client:
+		return send_with_retries(client, session_id, message)
+
+
 def send(name: str) -> None:
 	"""The job: send one WhatsApp Message through its account's session, then store the id and status."""
 	doc = frappe.get_doc(provider.MESSAGE, name)
@@ -68,8 +73,7 @@ def send(name: str) -> None:
 		if not session_id:
 			raise InvalidMessage("the account is not backed by a session")
 		message = _outgoing(doc)
-		with client_from(get_settings()) as client:
-			result = send_with_retries(client, session_id, message)
+		result = _deliver(session_id, message)
 	except GatewayError as e:
 		_failed(doc, session, e)
 		return
@@ -146,9 +150,7 @@ def send_test(session: str, number: str, text: str, local_id: str) -> None:
 	"""The job behind the session form's Send test message: the result goes to its recent messages."""
 	session_id = frappe.db.get_value(SESSION, session, "session_id")
 	try:
-		message = checked_outgoing(number, text)
-		with client_from(get_settings()) as client:
-			result = send_with_retries(client, session_id, message)
+		result = _deliver(session_id, checked_outgoing(number, text))
 	except GatewayError as e:
 		recent.update(session, local_id, FAILED, error=e.code)
 		log_gateway_error(TITLE_SEND, e, session, attempt=1, elapsed_ms=0, operation="send_test")
