@@ -39,7 +39,7 @@ from .errors import (
 from .qr import MAX_IMAGE_BYTES, PNG_MAGIC
 
 if TYPE_CHECKING:
-	from .messaging import InboundMessage, Media, OutgoingMessage, SendResult
+	from .messaging import HistoryPage, InboundMessage, Media, OutgoingMessage, SendResult
 from .status import SessionState, body_failure
 from .transport import MAX_BODY_BYTES, Reply, Timeouts, Transport
 
@@ -265,6 +265,21 @@ class GatewayClient(ABC):
 		self, session_id: str, message: InboundMessage, *, timeout: float | None = None
 	) -> Media:
 		"""The file of an inbound message, within MAX_MEDIA_BYTES."""
+
+	@abstractmethod
+	def read_messages(
+		self,
+		session_id: str,
+		*,
+		since: int,
+		until: int,
+		cursor: str | None = None,
+		limit: int = 50,
+		timeout: float | None = None,
+	) -> HistoryPage:
+		"""One page of the messages the gateway stored for the session with a timestamp (unix s) within
+		[since, until], in the gateway's own order; pass the page's ``next_cursor`` for the next one.
+		HistoryUnavailable when the gateway keeps no readable store (final: say so, do not retry)."""
 
 	# -- shared plumbing for the adapters --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ NOT_ON_WHATSAPP = "NOT_ON_WHATSAPP"
 INVALID_MESSAGE = "INVALID_MESSAGE"
 MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
 MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
+HISTORY_UNAVAILABLE = "HISTORY_UNAVAILABLE"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -44,6 +45,7 @@ ALL_CODES = (
 	INVALID_MESSAGE,
 	MEDIA_TOO_LARGE,
 	MEDIA_NOT_SUPPORTED,
+	HISTORY_UNAVAILABLE,
 )
 
 EXCERPT_LIMIT = 1024
@@ -211,3 +213,15 @@ class MediaNotSupported(GatewayError):
 	"""The gateway cannot send files (WAHA Core: a Plus feature)."""
 
 	code = MEDIA_NOT_SUPPORTED
+
+
+class HistoryUnavailable(GatewayError):
+	"""The gateway keeps no message store the app can read back (WAHA with its NOWEB store off, or a version
+	without the route): missed webhooks cannot be caught up. Final until the gateway is reconfigured."""
+
+	code = HISTORY_UNAVAILABLE
+
+	def __init__(self, detail: str = "", *, reason: str = "route_missing", **kwargs) -> None:
+		# reason: store_off | route_missing
+		self.reason = reason
+		super().__init__(detail, **kwargs)

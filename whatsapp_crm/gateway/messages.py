@@ -48,6 +48,15 @@ DOCTOR_PROBE_ONE_SESSION = _(
 	"Skipped the test session: this WAHA runs only the session named default, and the test would disturb it."
 )
 
+# Catch-up: reading back what the gateway stored, when webhooks were missed.
+HISTORY_STORE_OFF = _(
+	"This WAHA session keeps no message store, so messages missed while webhooks were down cannot be recovered. Click Create session once: it turns the NOWEB store on (config.noweb.store.enabled and fullSync)."
+)
+HISTORY_ROUTE_MISSING = _(
+	"This gateway version cannot list past messages, so messages missed while webhooks were down cannot be recovered. Update the gateway (WAHA 2024.11 or later)."
+)
+DOCTOR_HISTORY_OK = _("The gateway can list past messages: messages missed by webhooks are caught up.")
+
 # A linked session found lost by the health sweep: the reason in plain words, and the alert's subject.
 LOST_SUBJECT = _("WhatsApp session {0} is disconnected")
 LOST_LOGGED_OUT = _(
@@ -101,7 +110,15 @@ BY_CODE = {
 	errors.MEDIA_NOT_SUPPORTED: _(
 		"This gateway cannot send files (WAHA Core sends text only; files need WAHA Plus)."
 	),
+	errors.HISTORY_UNAVAILABLE: _(
+		"The gateway cannot list past messages, so messages missed while webhooks were down cannot be recovered."
+	),
 }
+
+
+def for_history(reason: str | None) -> str:
+	"""Why a gateway's past messages cannot be read, in plain words."""
+	return HISTORY_STORE_OFF if reason == "store_off" else HISTORY_ROUTE_MISSING
 
 
 def for_code(code: str | None) -> str:

@@ -105,6 +105,28 @@ class Ack:
 	chat: str | None = None
 
 
+@dataclass(frozen=True)
+class HistoryPage:
+	"""One page of the messages a gateway stored (its read-back route), as the webhook would have told them.
+
+	``acks`` carry the newest status the gateway knows of our own messages on the page; ``next_cursor`` is
+	None on the last page; ``skipped`` counts records that are not a person's message (groups, broken)."""
+
+	messages: tuple[InboundMessage, ...]
+	acks: tuple[Ack, ...] = ()
+	next_cursor: str | None = None
+	skipped: int = 0
+
+
+def best_ack(message_id: str, statuses: list[str], chat: str | None = None) -> Ack | None:
+	"""The furthest of a message's statuses (a stored message lists every receipt it got)."""
+	best: str | None = None
+	for status in statuses:
+		if status and keep_status(best, status):
+			best = status
+	return Ack(message_id, best, chat) if best else None
+
+
 def message_id(value: Any) -> str | None:
 	"""A gateway message id in its common form (the WhatsApp key id), or None when unusable."""
 	if not isinstance(value, str):

@@ -33,6 +33,7 @@ from ..errors import (
 	BadResponse,
 	GatewayError,
 	GatewayTimeout,
+	HistoryUnavailable,
 	InvalidPhone,
 	QrNotReady,
 	SessionNotFound,
@@ -44,6 +45,7 @@ from ..messaging import (
 	MAX_MEDIA_BYTES,
 	READ,
 	Ack,
+	HistoryPage,
 	InboundMessage,
 	Media,
 	MediaRef,
@@ -182,6 +184,55 @@ class BaileysClient(GatewayClient):
 			_disposition_name(reply.disposition) or (ref.filename if ref else None),
 		)
 
+	def read_messages(
+		self,
+		session_id: str,
+		*,
+		since: int,
+		until: int,
+		cursor: str | None = None,
+		limit: int = 50,
+		timeout: float | None = None,
+	) -> HistoryPage:
+		"""The contract's ``GET /api/sessions/{id}/messages?since&until&limit&cursor``: oldest first, the
+		webhook's message objects (with ``status`` on our own), ``nextCursor`` until the last page. A gateway
+		from before this route answers 404/405 without SESSION_NOT_FOUND: HistoryUnavailable."""
+		params = {
+			"since": str(max(0, since)),
+			"until": str(until),
+			"limit": str(max(1, min(int(limit), 100))),
+		}
+		if cursor:
+			params["cursor"] = cursor
+		reply = self._send(
+			"GET", f"/api/sessions/{self._seg(session_id)}/messages", params=params, timeout=timeout
+		)
+		word = str((reply.obj or {}).get("error") or "").upper()
+		if reply.status in (404, 405) and word != errors.SESSION_NOT_FOUND:
+			raise HistoryUnavailable("the gateway has no message history route", **reply.context())
+		data = self._check(reply, not_found=SessionNotFound)
+		rows = data.get("messages")
+		if not isinstance(rows, list):
+			raise BadResponse("the answer holds no messages array", **reply.context())
+		found: list[InboundMessage] = []
+		acks: list[Ack] = []
+		skipped = 0
+		for row in rows:
+			message = _message(row) if isinstance(row, dict) else None
+			if message is None:
+				skipped += 1
+				continue
+			if message.timestamp is not None and not since <= message.timestamp <= until:
+				continue
+			found.append(message)
+			status = ACK_WORDS.get(str(row.get("status", "")).lower()) if message.from_me else None
+			if status:
+				acks.append(Ack(message.id, status, message.chat))
+		next_cursor = data.get("nextCursor")
+		if next_cursor is not None and (not isinstance(next_cursor, str) or not 0 < len(next_cursor) <= 256):
+			raise BadResponse("the answer's nextCursor is not a short string", **reply.context())
+		return HistoryPage(tuple(found), tuple(acks), next_cursor if rows else None, skipped)
+
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
 		"""The contract's ``message`` and ``ack`` events (the session events are read by webhook.parse_data)."""
@@ -201,26 +252,33 @@ class BaileysClient(GatewayClient):
 				raise WebhookRejected("MALFORMED", "an ack event needs a messageId and a known status")
 			return WebhookEvent(kind="ack", ack=Ack(mid, word, phone_of(ack.get("chat"))), **common)
 		msg = data.get("message") if isinstance(data.get("message"), dict) else {}
-		mid = message_id(msg.get("id"))
-		if mid is None:
+		message = _message(msg, common["timestamp"])
+		if message is None:
 			raise WebhookRejected("MALFORMED", "a message event needs a message id")
-		media = msg.get("media") if isinstance(msg.get("media"), dict) else None
-		reaction = msg.get("reaction") if isinstance(msg.get("reaction"), dict) else {}
-		lid = msg.get("lid") if isinstance(msg.get("lid"), str) and msg["lid"].isdigit() else None
-		from_me = msg.get("fromMe") is True
-		message = InboundMessage(
-			id=mid,
-			chat=phone_of(msg.get("chat")),
-			from_me=from_me,
-			text=text_of(msg.get("text")) or (text_of(media.get("caption")) if media else None),
-			media=_media_ref(media) if media else None,
-			reply_to=message_id(reaction.get("messageId") or msg.get("replyTo")),
-			timestamp=int_of(msg.get("timestamp")) or common["timestamp"],
-			push_name=None if from_me else name_of(msg.get("pushName")),
-			lid=lid[:32] if lid else None,
-			reaction=reaction_of(reaction.get("emoji")) if reaction else None,
-		)
 		return WebhookEvent(kind="message", message=message, **common)
+
+
+def _message(msg: dict[str, Any], fallback_ts: int | None = None) -> InboundMessage | None:
+	"""The contract's message object (a ``message`` event's, or one of the read-back route's)."""
+	mid = message_id(msg.get("id"))
+	if mid is None:
+		return None
+	media = msg.get("media") if isinstance(msg.get("media"), dict) else None
+	reaction = msg.get("reaction") if isinstance(msg.get("reaction"), dict) else {}
+	lid = msg.get("lid") if isinstance(msg.get("lid"), str) and msg["lid"].isdigit() else None
+	from_me = msg.get("fromMe") is True
+	return InboundMessage(
+		id=mid,
+		chat=phone_of(msg.get("chat")),
+		from_me=from_me,
+		text=text_of(msg.get("text")) or (text_of(media.get("caption")) if media else None),
+		media=_media_ref(media) if media else None,
+		reply_to=message_id(reaction.get("messageId") or msg.get("replyTo")),
+		timestamp=int_of(msg.get("timestamp")) or fallback_ts,
+		push_name=None if from_me else name_of(msg.get("pushName")),
+		lid=lid[:32] if lid else None,
+		reaction=reaction_of(reaction.get("emoji")) if reaction else None,
+	)
 
 
 def _media_ref(media: dict[str, Any]) -> MediaRef:

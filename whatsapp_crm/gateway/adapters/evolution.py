@@ -19,6 +19,7 @@ not the end. Only ``refused`` (the QR limit was reached) ends the wait.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from ..client import (
@@ -40,6 +41,7 @@ from ..errors import (
 	BadResponse,
 	GatewayError,
 	GatewayTimeout,
+	HistoryUnavailable,
 	QrGenerationError,
 	QrNotReady,
 	SessionNotFound,
@@ -53,11 +55,13 @@ from ..messaging import (
 	READ,
 	SENT,
 	Ack,
+	HistoryPage,
 	InboundMessage,
 	Media,
 	MediaRef,
 	OutgoingMessage,
 	SendResult,
+	best_ack,
 	chat_of,
 	clean_mimetype,
 	int_of,
@@ -256,6 +260,56 @@ class EvolutionClient(GatewayClient):
 			data.get("fileName") or (ref.filename if ref else None),
 		)
 
+	def read_messages(
+		self,
+		session_id: str,
+		*,
+		since: int,
+		until: int,
+		cursor: str | None = None,
+		limit: int = 50,
+		timeout: float | None = None,
+	) -> HistoryPage:
+		"""``POST /chat/findMessages/{name}``: newest first, ``offset`` records a page. Evolution reads the
+		bounds with ``new Date()`` (so they go as ISO times) and drops the filter unless both are set."""
+		page = _page_of(cursor)
+		size = max(1, min(int(limit), 100))
+		window = {"gte": _iso(max(1, since)), "lte": _iso(until)}
+		body = {"where": {"messageTimestamp": window}, "page": page, "offset": size}
+		reply = self._send(
+			"POST", f"/chat/findMessages/{self._seg(session_id)}", json_body=body, timeout=timeout
+		)
+		if reply.status == 404 and "findmessages" in (reply.excerpt or "").lower():
+			raise HistoryUnavailable("the gateway has no findMessages route", **reply.context())
+		data = self._check(reply, not_found=SessionNotFound)
+		block = data.get("messages") if isinstance(data.get("messages"), dict) else {}
+		records = block.get("records")
+		if not isinstance(records, list):
+			raise BadResponse("the answer holds no message records", **reply.context())
+		found: list[InboundMessage] = []
+		acks: list[Ack] = []
+		skipped, older = 0, False
+		for record in records:
+			message = _inbound(record) if isinstance(record, dict) else None
+			if message is None:
+				skipped += 1
+				continue
+			if message.timestamp is not None and message.timestamp < since:
+				older = True  # newest first: the rest is older still (or the filter was ignored)
+				continue
+			if message.timestamp is not None and message.timestamp > until:
+				continue
+			found.append(message)
+			if message.from_me:
+				updates = record.get("MessageUpdate") if isinstance(record.get("MessageUpdate"), list) else []
+				words = [u.get("status") for u in updates if isinstance(u, dict)] + [record.get("status")]
+				ack = best_ack(message.id, [ACKS.get(str(w).upper(), "") for w in words], message.chat)
+				if ack is not None:
+					acks.append(ack)
+		pages = int_of(block.get("pages")) or 0
+		more = not older and len(records) >= size and (not pages or page < pages)
+		return HistoryPage(tuple(found), tuple(acks), str(page + 1) if more else None, skipped)
+
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
 		"""Evolution's event body (``{"event", "instance", "data": {...}, "apikey", ...}``), or None when the
@@ -341,6 +395,18 @@ class EvolutionClient(GatewayClient):
 			if isinstance(row, dict) and row.get("name") in (session_id, None):
 				return jid_digits(row.get("ownerJid") or row.get("owner"))
 		return None
+
+
+def _iso(ts: int) -> str:
+	return datetime.fromtimestamp(int(ts), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _page_of(cursor: str | None) -> int:
+	if cursor is None:
+		return 1
+	if not cursor.isdigit() or not 1 <= int(cursor) <= 100000:
+		raise ValueError("an Evolution cursor is a page number")
+	return int(cursor)
 
 
 def _key_id(data: dict[str, Any]) -> Any:

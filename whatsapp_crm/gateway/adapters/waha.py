@@ -18,6 +18,8 @@ final (SessionNotAllowed).
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +42,7 @@ from ..errors import (
 	BadResponse,
 	GatewayError,
 	GatewayTimeout,
+	HistoryUnavailable,
 	QrGenerationError,
 	QrNotReady,
 	ServerError,
@@ -54,6 +57,7 @@ from ..messaging import (
 	READ,
 	SENT,
 	Ack,
+	HistoryPage,
 	InboundMessage,
 	Media,
 	MediaRef,
@@ -90,6 +94,22 @@ def with_query_secret(url: str, secret: str) -> str:
 	return f"{url}{'&' if '?' in url else '?'}{urlencode({'secret': secret})}"
 
 
+# NOWEB keeps messages only with its store on; the app asks for it on every session it creates.
+NOWEB_STORE = {"store": {"enabled": True, "fullSync": True}}
+# The first WAHA with GET /api/{session}/chats/all/messages and its filter.timestamp (2024.10.8 has neither:
+# it reads "all" as a chat id and answers an empty list).
+HISTORY_SINCE = (2024, 11)
+_VERSION_RE = re.compile(r"^(\d{4})\.(\d{1,2})(?:\.(\d+))?")
+_VERSION_TTL_S = 600.0
+_versions: dict[str, tuple[float, tuple[int, int] | None]] = {}
+_versions_lock = threading.Lock()
+
+
+def version_tuple(value: Any) -> tuple[int, int] | None:
+	m = _VERSION_RE.match(value.strip()) if isinstance(value, str) else None
+	return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 # A key no real gateway uses, to tell whether this one checks keys at all.
 WRONG_KEY = "whatsapp-crm-not-a-key"
 
@@ -109,21 +129,20 @@ class WahaClient(GatewayClient):
 		validate_session_id(session_id)
 		webhook = webhook or self.webhook
 		budget = Budget(timeout, self.timeouts.read)
-		body: dict[str, Any] = {"name": session_id, "start": True}
-		config = None
+		# The NOWEB store keeps messages the app can read back after missed webhooks (other engines ignore it).
+		config: dict[str, Any] = {"noweb": NOWEB_STORE}
+		body: dict[str, Any] = {"name": session_id, "start": True, "config": config}
 		if webhook is not None:
 			# WAHA Plus signs with the HMAC key and sends custom headers; WAHA Core 2024 ignores both (seen on
 			# 2024.10.8), so the secret also rides in the URL, the one thing every version sends back.
-			config = body["config"] = {
-				"webhooks": [
-					{
-						"url": with_query_secret(webhook.url, webhook.secret),
-						"events": WEBHOOK_EVENTS,
-						"hmac": {"key": webhook.secret},
-						"customHeaders": [{"name": "X-Webhook-Secret", "value": webhook.secret}],
-					}
-				]
-			}
+			config["webhooks"] = [
+				{
+					"url": with_query_secret(webhook.url, webhook.secret),
+					"events": WEBHOOK_EVENTS,
+					"hmac": {"key": webhook.secret},
+					"customHeaders": [{"name": "X-Webhook-Secret", "value": webhook.secret}],
+				}
+			]
 		reply = self._send("POST", "/api/sessions", json_body=body, timeout=budget.left())
 		if reply.status == 422:
 			message = (error_words(reply.data)[2] or "").lower()
@@ -134,15 +153,14 @@ class WahaClient(GatewayClient):
 			if "already exists" not in message:
 				self._check(reply)  # raises the typed error for any other refusal
 				raise BadResponse("the gateway refused to create the session", **reply.context())
-			if config is not None:
-				# An existing session keeps its old config (WAHA Core's "default" always exists): update it.
-				update = self._send(
-					"PUT",
-					f"/api/sessions/{self._seg(session_id)}",
-					json_body={"config": config},
-					timeout=budget.left(),
-				)
-				self._check(update, not_found=SessionNotFound, want=object)
+			# An existing session keeps its old config (WAHA Core's "default" always exists): update it.
+			update = self._send(
+				"PUT",
+				f"/api/sessions/{self._seg(session_id)}",
+				json_body={"config": config},
+				timeout=budget.left(),
+			)
+			self._check(update, not_found=SessionNotFound, want=object)
 			self._start(session_id, budget.left())
 			return CreateResult(session_id, created=False, raw_status=None, http_status=422)
 		data = self._check(reply)
@@ -286,6 +304,78 @@ class WahaClient(GatewayClient):
 		if reply.status >= 300:
 			self._check(reply, not_found=SessionNotFound, want=object)
 		return checked_media(reply.raw, reply.content_type or ref.mimetype, ref.filename)
+
+	def read_messages(
+		self,
+		session_id: str,
+		*,
+		since: int,
+		until: int,
+		cursor: str | None = None,
+		limit: int = 50,
+		timeout: float | None = None,
+	) -> HistoryPage:
+		"""``GET /api/{name}/chats/all/messages`` with ``filter.timestamp`` bounds, ``limit`` and ``offset``.
+		NOWEB answers 400 while its store is off; versions before 2024.11 have no such route (see
+		HISTORY_SINCE): both raise HistoryUnavailable."""
+		budget = Budget(timeout, self.timeouts.read)
+		if cursor is None:
+			self._check_history_version(budget.left())
+		offset = int(cursor) if cursor and cursor.isdigit() else 0
+		size = max(1, min(int(limit), 100))
+		params = {
+			"filter.timestamp.gte": str(max(0, since)),
+			"filter.timestamp.lte": str(until),
+			"limit": str(size),
+			"offset": str(offset),
+			"downloadMedia": "false",
+		}
+		reply = self._send(
+			"GET", f"/api/{self._seg(session_id)}/chats/all/messages", params=params, timeout=budget.left()
+		)
+		message = (error_words(reply.data)[2] or "").lower()
+		if reply.status == 400 and "store" in message:
+			raise HistoryUnavailable("the NOWEB store is off", reason="store_off", **reply.context())
+		if reply.status == 404 and message.startswith("cannot get"):
+			raise HistoryUnavailable("the gateway has no chats/all/messages route", **reply.context())
+		rows = self._check(reply, not_found=SessionNotFound, want=list)
+		found: list[InboundMessage] = []
+		acks: list[Ack] = []
+		skipped = 0
+		for row in rows:
+			message_in = _inbound(row) if isinstance(row, dict) else None
+			if message_in is None:
+				skipped += 1
+				continue
+			if message_in.timestamp is not None and not since <= message_in.timestamp <= until:
+				continue
+			found.append(message_in)
+			ack = _ack(row) if message_in.from_me else None
+			if ack is not None:
+				acks.append(Ack(message_in.id, ack.status, message_in.chat))
+		more = len(rows) >= size
+		return HistoryPage(tuple(found), tuple(acks), str(offset + len(rows)) if more else None, skipped)
+
+	def _check_history_version(self, timeout: float) -> None:
+		"""HistoryUnavailable for a WAHA older than HISTORY_SINCE (its version is kept a few minutes)."""
+		now = time.monotonic()
+		with _versions_lock:
+			known = _versions.get(self.base_url)
+		if known is None or now - known[0] > _VERSION_TTL_S:
+			try:
+				reply = self._send("GET", "/api/server/version", timeout=timeout)
+				version = version_tuple((reply.obj or {}).get("version")) if reply.status == 200 else None
+			except (Unreachable, GatewayTimeout):
+				raise
+			except GatewayError:
+				version = None
+			known = (now, version)
+			with _versions_lock:
+				_versions[self.base_url] = known
+		if known[1] is not None and known[1] < HISTORY_SINCE:
+			raise HistoryUnavailable(
+				f"WAHA {known[1][0]}.{known[1][1]} has no message history route", reason="route_missing"
+			)
 
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
