@@ -230,7 +230,7 @@ def test_event_statuses_are_the_session_statuses():
 
 
 def test_event_sources_match_the_code():
-	names = ("USER", "WATCHER", "WEBHOOK", "SWEEP")
+	names = ("USER", "WATCHER", "WEBHOOK", "SWEEP", "CATCH_UP")
 	sources = [module_constant(APP / "history.py", n) for n in names]
 	assert options(EVENT, "source") == sources
 	# the session service names its sources with the same words

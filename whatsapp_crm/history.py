@@ -27,8 +27,8 @@ from whatsapp_crm.integration import SESSION, logger
 
 EVENT = "WhatsApp Session Event"
 STATUSES = (NOT_CREATED, CONNECTING, QR_READY, CONNECTED, DISCONNECTED, FAILED)
-USER, WATCHER, WEBHOOK, SWEEP = "User", "Watcher", "Webhook", "Sweep"
-SOURCES = (USER, WATCHER, WEBHOOK, SWEEP)
+USER, WATCHER, WEBHOOK, SWEEP, CATCH_UP = "User", "Watcher", "Webhook", "Sweep", "Catch-up"
+SOURCES = (USER, WATCHER, WEBHOOK, SWEEP, CATCH_UP)
 RECENT = 20  # events the form lists
 # Bounds the read behind the share: even a session flapping every two minutes for a week stays under it.
 MAX_WINDOW_EVENTS = 10000
@@ -43,6 +43,7 @@ def record(
 	source: str,
 	gateway_status: str | None = None,
 	reason: str | None = None,
+	messages_found: int = 0,
 ) -> None:
 	"""Add one event. Called inside the flow that changed the status, so a value it does not know is
 	tidied up rather than allowed to break that flow: an unknown source counts as the watcher's, an unknown
@@ -59,6 +60,7 @@ def record(
 			"source": source if source in SOURCES else WATCHER,
 			"gateway_status": (gateway_status or "")[:GATEWAY_STATUS_LENGTH] or None,
 			"reason": (reason or "")[:REASON_LENGTH] or None,
+			"messages_found": max(0, int(messages_found or 0)),
 		}
 	).insert(ignore_permissions=True, ignore_links=True)  # the caller holds the session: no link check
 

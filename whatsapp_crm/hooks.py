@@ -31,7 +31,12 @@ default_log_clearing_doctypes = {"WhatsApp Session Event": 90}
 # A session's history goes with it: the events link to the session, so Frappe would otherwise refuse the delete.
 doc_events = {
 	"WhatsApp Session": {"on_trash": "whatsapp_crm.history.delete_for_session"},
-	"WhatsApp Session Event": {"after_insert": "whatsapp_crm.chat.provider.session_status_changed"},
+	"WhatsApp Session Event": {
+		"after_insert": [
+			"whatsapp_crm.chat.provider.session_status_changed",
+			"whatsapp_crm.chat.catchup.on_session_event",
+		]
+	},
 	"WhatsApp Account": {"validate": "whatsapp_crm.chat.provider.account_validate"},
 }
 # The provider for frappe_whatsapp (optional: these name doctypes only that app has). doc_events run too late
@@ -49,6 +54,7 @@ scheduler_events = {
 		"* * * * *": [
 			"whatsapp_crm.watcher.keep_alive",
 			"whatsapp_crm.sweep.run_if_due",
+			"whatsapp_crm.chat.catchup.run_due",
 		],
 	},
 }

@@ -56,3 +56,10 @@ def logout(session: str) -> dict:
 def request_pairing_code(session: str, phone: str) -> dict:
 	"""An 8-character code to type on the phone instead of scanning the QR (rate-limited per session)."""
 	return _session(session).request_pairing_code(phone)
+
+
+@frappe.whitelist(methods=["POST"])
+def sync_messages(session: str, since: str | None = None) -> dict:
+	"""Queue a catch-up: messages the webhooks missed since ``since`` (or the last catch-up) are read back
+	from the gateway. Only users who may write the session."""
+	return _session(session).sync_messages(since or None)

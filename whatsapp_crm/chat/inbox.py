@@ -46,7 +46,9 @@ def receive(session: str, message: InboundMessage) -> dict:
 		return {"ok": True, "skipped": "hidden_number"}
 	name = gateway_name(session, message.id)
 	holder = acks.claim(session, message.id, name)
-	if holder is not None:
+	# A claim outlives a request that failed after taking it (rolled back): only a stored document, or a
+	# send of this app's (another holder), makes the message a duplicate. The document name is the real lock.
+	if holder is not None and (holder != name or frappe.db.exists(provider.MESSAGE, name)):
 		return {"ok": True, "duplicate": True}
 	direction = "out" if message.from_me else "in"
 	recent.add(session, message.id, direction, plus(chat), _text(message), SENT)

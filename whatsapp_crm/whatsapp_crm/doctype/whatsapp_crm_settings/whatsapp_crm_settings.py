@@ -38,6 +38,8 @@ BOUNDS = {
 	"pairing_limit": (1, 20),
 	"pairing_window": (1, 120),
 	"health_check_interval": (0, 1440),
+	"sync_interval": (0, 1440),
+	"offline_hold_hours": (0, 168),
 }
 
 
@@ -59,15 +61,16 @@ class WhatsAppCRMSettings(Document):
 		api_key: DF.Password | None
 		connect_timeout: DF.Float
 		deadline: DF.Float
-		enabled: DF.Check
-		error_log_window: DF.Int
 		detected_gateway: DF.Data | None
 		detected_gateway_type: DF.Data | None
+		enabled: DF.Check
+		error_log_window: DF.Int
 		gateway_type: DF.Literal["Baileys REST", "Evolution API", "WAHA", "Auto-detect"]
 		gateway_url: DF.Data | None
 		health_check_interval: DF.Int
 		max_attempts: DF.Int
 		monitor_cap: DF.Float
+		offline_hold_hours: DF.Int
 		pairing_limit: DF.Int
 		pairing_window: DF.Int
 		poll_interval: DF.Float
@@ -76,6 +79,7 @@ class WhatsAppCRMSettings(Document):
 		qr_timeout: DF.Float
 		request_wait: DF.Float
 		status_timeout: DF.Float
+		sync_interval: DF.Int
 		timeout_wait: DF.Float
 		use_monitor: DF.Check
 		wait_initial: DF.Float

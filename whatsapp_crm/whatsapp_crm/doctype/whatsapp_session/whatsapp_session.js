@@ -8,6 +8,7 @@ const WA_API = "whatsapp_crm.api.session.";
 const WA_PROGRESS_EVENT = "whatsapp_session_progress";
 const WA_UPDATE_EVENT = "whatsapp_session_update";
 const WA_LOST_EVENT = "whatsapp_session_lost";
+const WA_SYNC_EVENT = "whatsapp_session_sync";
 // With the socket up, changes are pushed; polling is only the fallback, so it slows down.
 const WA_POLL_WITH_SOCKET_MS = 10000;
 const WA_CAN_CREATE = ["Not Created", "Failed", "Disconnected"];
@@ -30,6 +31,7 @@ frappe.ui.form.on("WhatsApp Session", {
 			on_progress: null,
 			on_update: null,
 			on_lost: null,
+			on_sync: null,
 			pending: null,
 		};
 	},
@@ -48,6 +50,7 @@ frappe.ui.form.on("WhatsApp Session", {
 		}
 		frm.add_custom_button(__("Status"), () => wa_show_status(frm));
 		if (status === "Connected") {
+			frm.add_custom_button(__("Sync messages"), () => wa_sync_dialog(frm));
 			frm.add_custom_button(__("Log out"), () => wa_logout(frm));
 		}
 	},
@@ -82,8 +85,10 @@ function wa_teardown(frm) {
 	wa_close_dialog(frm);
 	if (wa.on_update) frappe.realtime.off(WA_UPDATE_EVENT, wa.on_update);
 	if (wa.on_lost) frappe.realtime.off(WA_LOST_EVENT, wa.on_lost);
+	if (wa.on_sync) frappe.realtime.off(WA_SYNC_EVENT, wa.on_sync);
 	wa.on_update = null;
 	wa.on_lost = null;
+	wa.on_sync = null;
 }
 
 // Stops the dialog's poller, clock and progress listener, and closes it.
@@ -148,6 +153,44 @@ function wa_listen(frm) {
 		frm.reload_doc();
 	};
 	frappe.realtime.on(WA_LOST_EVENT, wa.on_lost);
+	// A catch-up finished (scheduled, after a relink, or asked for here): show what it found.
+	wa.on_sync = (data) => {
+		if (!data || data.session !== frm.doc.name) return;
+		if (data.reason === "by_hand") {
+			const text = data.error
+				? __("The catch-up could not finish: see Last Catch-up Problem.")
+				: __("Catch-up done: {0} missed messages recovered.", [String(data.found || 0)]);
+			frappe.show_alert({ message: wa_esc(text), indicator: data.error ? "orange" : "green" }, 10);
+		}
+		frm.reload_doc();
+	};
+	frappe.realtime.on(WA_SYNC_EVENT, wa.on_sync);
+}
+
+// Sync messages: read back from the gateway what the webhooks missed since a date (a background job).
+function wa_sync_dialog(frm) {
+	const dialog = new frappe.ui.Dialog({
+		title: __("Sync messages"),
+		fields: [
+			{
+				fieldname: "since",
+				fieldtype: "Datetime",
+				label: __("Since"),
+				description: __("Messages from this time on that are not in the CRM yet are read back from the gateway. Leave empty to go on from the last catch-up."),
+			},
+		],
+		primary_action_label: __("Sync"),
+		primary_action(values) {
+			dialog.get_primary_btn().prop("disabled", true);
+			wa_call("sync_messages", { session: frm.doc.name, since: values.since || "" })
+				.then((r) => {
+					dialog.hide();
+					frappe.show_alert({ message: wa_esc(r && r.message), indicator: r && r.queued ? "blue" : "orange" }, 7);
+				})
+				.finally(() => dialog.get_primary_btn().prop("disabled", false));
+		},
+	});
+	dialog.show();
 }
 
 function wa_open_dialog(frm, mode) {

@@ -11,6 +11,7 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
+from whatsapp_crm.chat import catchup
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.client import SESSION_ID_RE
 from whatsapp_crm.gateway.status import SessionState
@@ -34,11 +35,17 @@ class WhatsAppSession(Document):
 		last_checked: DF.Datetime | None
 		last_error_code: DF.Data | None
 		last_error_message: DF.SmallText | None
+		last_sync_at: DF.Datetime | None
+		last_sync_error: DF.SmallText | None
+		last_sync_found: DF.Int
 		owner_user: DF.Link | None
 		phone_number: DF.Data | None
 		qr_code: DF.LongText | None
+		recovered_last_7_days: DF.Int
 		session_id: DF.Data
 		status: DF.Literal["Not Created", "Connecting", "QR Ready", "Connected", "Disconnected", "Failed"]
+		sync_state: DF.SmallText | None
+		sync_watermark: DF.Datetime | None
 	# end: auto-generated types
 
 	def validate(self) -> None:
@@ -83,6 +90,17 @@ class WhatsAppSession(Document):
 	def request_pairing_code(self, phone: str) -> dict:
 		"""Link by typing a code on the phone instead of scanning; rate-limited per session."""
 		return self._service().request_pairing_code(phone)
+
+	@frappe.whitelist(methods=["POST"])
+	def sync_messages(self, since: str | None = None) -> dict:
+		"""Sync messages: queue a catch-up of what the webhooks missed, from ``since`` or the watermark."""
+		self.check_permission("write")
+		return catchup.request(self.name, since)
+
+	@property
+	def recovered_last_7_days(self) -> int:
+		"""Virtual: messages catch-ups stored in the last 7 days (summed from the session's history)."""
+		return catchup.recovered_since(self.name) if self.name and not self.is_new() else 0
 
 	def apply_gateway_state(self, state: SessionState, source: str, fetch_qr: bool = False) -> dict:
 		"""Store what a trusted source (a verified webhook) says about the session (not whitelisted)."""

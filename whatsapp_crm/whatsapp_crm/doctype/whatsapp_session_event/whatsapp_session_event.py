@@ -22,9 +22,10 @@ class WhatsAppSessionEvent(Document):
 			"", "Not Created", "Connecting", "QR Ready", "Connected", "Disconnected", "Failed"
 		]
 		gateway_status: DF.Data | None
+		messages_found: DF.Int
 		reason: DF.SmallText | None
 		session: DF.Link
-		source: DF.Literal["User", "Watcher", "Webhook", "Sweep"]
+		source: DF.Literal["User", "Watcher", "Webhook", "Sweep", "Catch-up"]
 		to_status: DF.Literal["Not Created", "Connecting", "QR Ready", "Connected", "Disconnected", "Failed"]
 	# end: auto-generated types
 
