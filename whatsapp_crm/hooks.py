@@ -35,6 +35,7 @@ doc_events = {
 		"after_insert": [
 			"whatsapp_crm.chat.provider.session_status_changed",
 			"whatsapp_crm.chat.catchup.on_session_event",
+			"whatsapp_crm.chat.outbox.flush_on_link",
 		]
 	},
 	"WhatsApp Account": {"validate": "whatsapp_crm.chat.provider.account_validate"},
@@ -55,6 +56,8 @@ scheduler_events = {
 			"whatsapp_crm.watcher.keep_alive",
 			"whatsapp_crm.sweep.run_if_due",
 			"whatsapp_crm.chat.catchup.run_due",
+			"whatsapp_crm.api.webhook.replay_parked",
+			"whatsapp_crm.chat.outbox.sweep",
 		],
 	},
 }

@@ -200,6 +200,7 @@ def log_gateway_error(
 	attempt: int = 0,
 	elapsed_ms: int = 0,
 	operation: str = "",
+	message_name: str | None = None,
 ) -> str:
 	"""Write (or count again) an Error Log entry for this failure of this session, and commit it.
 
@@ -227,16 +228,33 @@ def log_gateway_error(
 	if existing:
 		entry = existing[0]
 		count = _count(entry.error) + 1
+		if message_name:
+			details = _messages_line(entry.error, message_name) + details
 		text = f"occurrences: {count} in the last {window} min\n{details}"
 		frappe.db.set_value("Error Log", entry.name, "error", text, update_modified=False)
 		name = entry.name
 	else:
+		if message_name:
+			details = _messages_line("", message_name) + details
 		text = f"occurrences: 1 in the last {window} min\n{details}"
 		name = frappe.log_error(
 			title=title, message=text, reference_doctype=SESSION, reference_name=session
 		).name
 	frappe.db.commit()  # nosemgrep: the entry must survive a request that fails after this point
 	return name
+
+
+MESSAGES_PREFIX = "messages: "
+MAX_NAMES = 500  # an entry names at most this many messages (the Error Log's text stays readable)
+
+
+def _messages_line(text: str, name: str) -> str:
+	"""The entry's "messages:" line with one more name: an admin finds every message of the window."""
+	line = next((x for x in (text or "").split("\n") if x.startswith(MESSAGES_PREFIX)), "")
+	names = [n for n in line[len(MESSAGES_PREFIX) :].split(", ") if n]
+	if name not in names and len(names) < MAX_NAMES:
+		names.append(name)
+	return f"{MESSAGES_PREFIX}{', '.join(names)}\n"
 
 
 def _count(text: str) -> int:

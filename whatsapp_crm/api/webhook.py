@@ -7,13 +7,23 @@ every gateway type (Baileys REST, Evolution API, WAHA) are read by their adapter
 Message and receipt events are stored through ``whatsapp_crm.chat.inbox`` (once per gateway message id);
 events the app has no use for (presence, groups...) are answered 200 and change nothing. Bodies are capped, replays within the signature
 window are refused, unknown sessions and malformed events get a clear 4xx, and nothing is changed for them.
+
+Gateways retry only some answers (Evolution never retries 400/401/403/404/422), so a failure that may pass
+must never look like one of those. A verified event that cannot be stored now (a lock held longer than the
+short wait set here, a deadlock, Redis restarting, any bug) is *parked*: its raw body is written to a
+WhatsApp Parked Event in a fresh transaction, the gateway gets 200, and a job applies it. Only when even
+parking fails does the gateway get 503 with Retry-After, which every gateway that retries, retries. The
+README's "Webhook answers" table lists each case.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import frappe
+from frappe.utils import add_to_date, now_datetime
+from werkzeug.wrappers import Response
 
 from whatsapp_crm import live
 from whatsapp_crm.chat import inbox
@@ -29,6 +39,13 @@ from whatsapp_crm.gateway.webhook import (
 from whatsapp_crm.integration import SESSION, get_settings, logger
 
 REPLAY_WINDOW_S = 600  # twice the signature tolerance, so a replayed, still-valid signature is caught
+PARKED = "WhatsApp Parked Event"
+TITLE_PARKED = "WhatsApp Webhook Parked"
+RETRY_AFTER_S = 10
+# While storing an event, a row lock is waited for this long (MariaDB's default is 50 s, far longer than
+# any gateway waits for an answer); past it, the event is parked instead.
+LOCK_WAIT_S = 1
+MAX_REPLAYS = 12  # a parked event that still fails after this many tries is left Failed, for an admin
 
 
 def _read_body() -> bytes:
@@ -46,8 +63,8 @@ def _refuse(code: str, http_status: int) -> dict:
 
 
 @frappe.whitelist(allow_guest=True, methods=["POST"])
-def receive() -> dict:
-	"""Apply one gateway event (new QR, connection update, logout) to its session."""
+def receive() -> dict | Response:
+	"""Apply one gateway event (message, receipt, new QR, connection update, logout) to its session."""
 	try:
 		body = _read_body()
 		secret = get_settings().get_password("webhook_secret", raise_exception=False) or ""
@@ -63,20 +80,31 @@ def receive() -> dict:
 		return _refuse(e.code, e.http_status)
 	if event.kind == "ignored":
 		return {"ok": True, "ignored": True}
-	if not frappe.cache.set(
-		frappe.cache.make_key(f"whatsapp_crm:webhook:{replay_key(event, body)}"),
-		1,
-		nx=True,
-		ex=REPLAY_WINDOW_S,
-	):
-		if event.gateway_type != "baileys" and not event.event_id:
-			# Evolution and WAHA Core send no event id and repeat identical bodies (WAHA every 2 s while
-			# it reconnects); a refusal would only make them retry. A repeat changes nothing either way.
-			return {"ok": True, "duplicate": True}
-		return _refuse("REPLAYED", 409)
+	key = frappe.cache.make_key(f"whatsapp_crm:webhook:{replay_key(event, body)}")
+	try:
+		with _short_lock_wait():
+			if not frappe.cache.set(key, 1, nx=True, ex=REPLAY_WINDOW_S):
+				if event.gateway_type != "baileys" and not event.event_id:
+					# Evolution and WAHA Core send no event id and repeat identical bodies (WAHA every 2 s
+					# while it reconnects); a refusal would only make them retry. A repeat changes nothing.
+					return {"ok": True, "duplicate": True}
+				return _refuse("REPLAYED", 409)
+			return apply(event)
+	except WebhookRejected as e:
+		_forget(key)
+		return _refuse(e.code, e.http_status)
+	except Exception as e:
+		# Nothing of this event is kept half-done; a retry (the gateway's or the parked job's) starts anew.
+		_rollback()
+		_forget(key)
+		return _park_or_retry(body, event, e)
+
+
+def apply(event) -> dict:
+	"""Store one verified event. Raises WebhookRejected for what can never succeed."""
 	name = frappe.db.get_value(SESSION, {"session_id": event.session_id}, "name")
 	if not name:
-		return _refuse("UNKNOWN_SESSION", 404)
+		raise WebhookRejected("UNKNOWN_SESSION")
 	live.mark_heard(name)  # the watcher and the sweep leave a session its gateway talks about to the webhooks
 	if event.kind in ("message", "ack"):
 		result = inbox.handle(event, name)
@@ -85,7 +113,137 @@ def receive() -> dict:
 	doc = frappe.get_doc(SESSION, name)
 	try:
 		payload = doc.apply_gateway_state(event_state(event), source="webhook", fetch_qr=event.needs_qr)
-	except GatewayError:  # e.g. a QR that is not a valid image or payload
-		return _refuse("MALFORMED", 400)
+	except GatewayError as e:  # e.g. a QR that is not a valid image or payload
+		raise WebhookRejected("MALFORMED") from e
 	logger().info("webhook session=%s event=%s status=%s", name, event.kind, payload["status"])
 	return {"ok": True, "status": payload["status"]}
+
+
+class _short_lock_wait:
+	"""Wait at most LOCK_WAIT_S for a row lock while storing an event (this connection only)."""
+
+	def __enter__(self):
+		self.before = None
+		try:
+			self.before = frappe.db.sql("select @@session.innodb_lock_wait_timeout")[0][0]
+			frappe.db.sql(f"set session innodb_lock_wait_timeout = {LOCK_WAIT_S}")
+		except Exception:
+			self.before = None  # not MariaDB, or the database is away: the store itself will say
+		return self
+
+	def __exit__(self, *exc) -> None:
+		if self.before is not None:
+			try:
+				frappe.db.sql(f"set session innodb_lock_wait_timeout = {int(self.before)}")
+			except Exception:
+				logger().warning("webhook: could not restore innodb_lock_wait_timeout")
+
+
+def _rollback() -> None:
+	try:
+		frappe.db.rollback()
+	except Exception:
+		logger().warning("webhook: rollback failed", exc_info=True)
+
+
+def _forget(key: str) -> None:
+	try:
+		frappe.cache.delete(key)
+	except Exception:
+		logger().warning("webhook: replay key not removed (Redis away?)")
+
+
+def _park_or_retry(body: bytes, event, error: Exception) -> dict | Response:
+	"""Keep the verified body for a job and answer 200, or 503 with Retry-After if it cannot be kept."""
+	kind = type(error).__name__
+	try:
+		doc = frappe.get_doc(
+			{
+				"doctype": PARKED,
+				"status": "Pending",
+				"gateway_type": event.gateway_type,
+				"session_id": event.session_id,
+				"event_kind": event.kind,
+				"attempts": 1,
+				"next_try_at": now_datetime(),
+				"last_error": f"{kind}: {str(error)[:500]}",
+				"body": body.decode("utf-8", "replace"),
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()  # nosemgrep: the event must survive whatever follows
+	except Exception:
+		_rollback()
+		logger().warning("webhook session=%s parking failed (%s): 503", event.session_id, kind, exc_info=True)
+		return Response(
+			json.dumps({"ok": False, "error": "RETRY_LATER"}),
+			status=503,
+			headers={"Retry-After": str(RETRY_AFTER_S)},
+			mimetype="application/json",
+		)
+	logger().warning(
+		"webhook session=%s event=%s parked as %s (%s)", event.session_id, event.kind, doc.name, kind
+	)
+	try:
+		frappe.enqueue(
+			"whatsapp_crm.api.webhook.replay_parked", queue="short", job_id=JOB_ID, deduplicate=True
+		)
+	except Exception:
+		pass  # Redis away: the scheduler's sweep applies it
+	return {"ok": True, "parked": doc.name}
+
+
+JOB_ID = "whatsapp_crm:webhook:replay"
+
+
+def replay_parked(limit: int = 200) -> dict:
+	"""Job (and scheduler, every minute): apply parked events, oldest first; each try commits on its own."""
+	names = frappe.get_all(
+		PARKED,
+		filters={"status": "Pending", "next_try_at": ("<=", now_datetime())},
+		pluck="name",
+		order_by="creation asc",
+		limit=limit,
+	)
+	stats = {"applied": 0, "again": 0, "failed": 0, "refused": 0}
+	for name in names:
+		doc = frappe.get_doc(PARKED, name)
+		try:
+			event = parse_webhook(doc.body.encode("utf-8"))
+			with _short_lock_wait():
+				apply(event)
+		except WebhookRejected as e:
+			_rollback()
+			frappe.db.set_value(PARKED, name, {"status": "Failed", "last_error": e.code})
+			stats["refused"] += 1
+		except Exception as e:
+			_rollback()
+			attempts = (doc.attempts or 0) + 1
+			failed = attempts >= MAX_REPLAYS
+			frappe.db.set_value(
+				PARKED,
+				name,
+				{
+					"attempts": attempts,
+					"status": "Failed" if failed else "Pending",
+					"next_try_at": add_to_date(now_datetime(), seconds=min(600, 5 * 2**attempts)),
+					"last_error": f"{type(e).__name__}: {str(e)[:500]}",
+				},
+			)
+			if failed:
+				frappe.log_error(
+					title=TITLE_PARKED,
+					message=f"parked event: {name}\nsession: {doc.session_id}\nevent: {doc.event_kind}\n"
+					f"attempts: {attempts}\nerror: {type(e).__name__}: {str(e)[:500]}",
+					reference_doctype=PARKED,
+					reference_name=name,
+				)
+				stats["failed"] += 1
+			else:
+				stats["again"] += 1
+		else:
+			frappe.delete_doc(PARKED, name, ignore_permissions=True, force=True)
+			stats["applied"] += 1
+		frappe.db.commit()  # nosemgrep: one event at a time, whatever the next one does
+	if names:
+		logger().info("op=webhook_replay %s", " ".join(f"{k}={v}" for k, v in stats.items()))
+	return stats

@@ -1,21 +1,40 @@
-"""Sending: a job per outgoing message, after the request that created it has committed.
+"""Sending: an outbox per session, flushed by short jobs after the request that queued a message commits.
 
-A send is retried only when the gateway cannot have sent it (nothing listened, or a proxy said the gateway
-is not there); a timeout may mean it was sent, so it fails rather than risk sending twice. Failures go to
-the Error Log by message name and code, never with the text.
+- **Once only.** Before a message goes to the gateway, its job takes a *send claim* stored on the message
+  (one conditional UPDATE, committed). A second job never sends a claimed message. A claim whose job died
+  (a worker killed mid-send, Redis flushed) or whose send timed out is *uncertain*: the gateway's own store
+  is read back first, and a message found there is adopted, not sent again.
+- **Offline numbers.** While the session is not Connected, messages wait as ``queued`` (CRM's clock) for
+  Hold Messages While Offline hours, and go out in order when the phone is linked again; past that, failed.
+- **Hanging gateways.** After a send times out, the session is *suspect*: its messages wait as queued and a
+  probe (one short status read, re-queued behind other jobs) sends them once the gateway answers again. A
+  worker is never held for a full read timeout per message, and one session's hang never delays another's.
+- A send is retried at once only when the gateway cannot have sent it (nothing listened, or a proxy said the
+  gateway is not there). Failures go to the Error Log by message name and code, never with the text.
 """
 
 from __future__ import annotations
 
 import html
 import mimetypes
+import secrets
 import time
 
 import frappe
+from frappe.utils import add_to_date, get_datetime, now_datetime
 
 from whatsapp_crm.chat import acks, inbox, provider, recent
 from whatsapp_crm.gateway.client import GatewayClient
-from whatsapp_crm.gateway.errors import GatewayError, InvalidMessage, MediaTooLarge, ServerError, Unreachable
+from whatsapp_crm.gateway.errors import (
+	GatewayError,
+	GatewayTimeout,
+	HistoryUnavailable,
+	InvalidMessage,
+	MediaTooLarge,
+	NotConnected,
+	ServerError,
+	Unreachable,
+)
 from whatsapp_crm.gateway.messaging import (
 	FAILED,
 	MAX_MEDIA_BYTES,
@@ -26,23 +45,326 @@ from whatsapp_crm.gateway.messaging import (
 	checked_outgoing,
 	checked_reaction,
 )
-from whatsapp_crm.integration import SESSION, client_from, get_settings, log_gateway_error, logger
+from whatsapp_crm.integration import (
+	SESSION,
+	client_factory,
+	client_from,
+	get_settings,
+	log_gateway_error,
+	logger,
+)
 
 QUEUED = "queued"
 TITLE_SEND = "WhatsApp Send Failed"
 RETRY_WAITS_S = (1.0, 3.0)  # bounded: three tries in all
 NOT_THERE = (502, 503, 504)  # a proxy's answer: the gateway behind it never saw the message
+CLAIM_FIELD, CLAIMED_AT = "gateway_send_claim", "gateway_claimed_at"
+UNCERTAIN = "uncertain:"  # a claim whose send may or may not have reached the gateway
+CLAIM_STALE_S = 50  # longer than any send (three tries of the read timeout): its job is gone
+LOCK_TTL_S = 45  # the flush lock, renewed before each send: a killed job frees its outbox this soon
+STALE_QUEUED_S = 60  # a queued message with no claim this long after it was written has lost its job
+SUSPECT_S = 120  # after a send timed out, the session's gateway is suspect this long (or until it answers)
+PROBE_TIMEOUT_S = 2.0
+PROBE_ROUNDS = 300  # a probe chain gives up after this many tries (about 10 min); the sweep goes on
+READ_BACK_S = 300  # how far around the claim the gateway's store is searched for the message
+FLUSH_BATCH = 50
+CONNECTED = "Connected"
+HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
 
 
-def enqueue(name: str) -> None:
-	frappe.enqueue(
-		"whatsapp_crm.chat.outbox.send",
-		queue="short",
-		job_id=f"whatsapp_crm:send:{name}",
-		deduplicate=True,
-		enqueue_after_commit=True,
-		name=name,
+def _key(kind: str, session: str) -> str:
+	return frappe.cache.make_key(f"whatsapp_crm:outbox:{kind}:{session}")
+
+
+def enqueue(name: str, session: str | None = None) -> None:
+	"""A message was queued: flush its session's outbox once the request commits."""
+	session = session or provider.session_for_account(
+		frappe.db.get_value(provider.MESSAGE, name, "whatsapp_account")
 	)
+	if session:
+		enqueue_flush(session)
+
+
+def enqueue_flush(session: str) -> None:
+	frappe.cache.set(_key("dirty", session), 1, ex=3600)
+	frappe.enqueue(
+		"whatsapp_crm.chat.outbox.flush", queue="short", enqueue_after_commit=True, session=session
+	)
+
+
+def flush(session: str) -> dict:
+	"""The job: send the session's queued messages, oldest first, one job per session at a time. A job
+	that finds another one running leaves it a note (the dirty flag) and ends; the runner looks again."""
+	stats = {"sent": 0, "failed": 0, "held": 0, "stopped": None}
+	lock = _key("lock", session)
+	frappe.cache.set(_key("dirty", session), 1, ex=3600)
+	if not frappe.cache.set(lock, 1, nx=True, ex=LOCK_TTL_S):
+		return {**stats, "stopped": BUSY}
+	try:
+		while frappe.cache.delete(_key("dirty", session)):
+			stopped = _flush_once(session, stats)
+			if stopped:
+				stats["stopped"] = stopped
+				break
+	finally:
+		frappe.cache.delete(lock)
+	if stats["stopped"] == SUSPECT:
+		enqueue_probe(session)
+	elif frappe.cache.get(_key("dirty", session)) and stats["stopped"] is None:
+		enqueue_flush(session)  # a message came while the lock was being released
+	return stats
+
+
+def _flush_once(session: str, stats: dict) -> str | None:
+	account = provider.account_for_session(session)
+	if not account:
+		return HELD
+	names = frappe.get_all(
+		provider.MESSAGE,
+		filters={"whatsapp_account": account, "type": "Outgoing", "status": QUEUED},
+		pluck="name",
+		order_by="creation asc",
+		limit=FLUSH_BATCH,
+	)
+	for name in names:
+		frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
+		outcome = send(name)
+		if outcome == SENT_NOW:
+			stats["sent"] += 1
+		elif outcome == FAILED_NOW:
+			stats["failed"] += 1
+		elif outcome in (HELD, SUSPECT, BUSY):
+			stats["held"] += 1
+			return outcome  # the rest wait behind it, in order (BUSY: a dead job's fresh claim)
+	if len(names) == FLUSH_BATCH:
+		frappe.cache.set(_key("dirty", session), 1, ex=3600)  # more than one batch: go round again
+	return None
+
+
+def send(name: str) -> str:
+	"""Send one queued message (or adopt it, when an uncertain claim's send did reach the gateway)."""
+	doc = frappe.get_doc(provider.MESSAGE, name)
+	if doc.message_id or doc.status != QUEUED:
+		return DONE  # already sent: a repeated job
+	session = provider.session_for_account(doc.whatsapp_account)
+	row = frappe.db.get_value(SESSION, session, ["session_id", "status"], as_dict=True) if session else None
+	if not row:
+		_failed(doc, session, InvalidMessage("the account is not backed by a session"))
+		return FAILED_NOW
+	claim = doc.get(CLAIM_FIELD) or ""
+	if _expired(doc):
+		_failed(doc, session, NotConnected("the phone was not linked again in time"))
+		return FAILED_NOW
+	if row.status != CONNECTED:
+		return HELD  # waits, queued, for the phone to be linked again
+	if _suspect(session):
+		return SUSPECT
+	if claim and not claim.startswith(UNCERTAIN) and not _stale(doc):
+		return BUSY  # another job is sending it right now
+	if claim:
+		outcome = _recover(doc, session, row.session_id)
+		if outcome is not None:
+			return outcome
+	token = secrets.token_hex(8)
+	if not _take_claim(doc.name, token, claim):
+		return BUSY
+	try:
+		message = _outgoing(doc)
+		result = _deliver(row.session_id, message)
+	except GatewayTimeout:
+		# It may have been sent: never again blindly. The read-back decides once the gateway answers.
+		_set_claim(doc.name, UNCERTAIN + token)
+		_mark_suspect(session)
+		logger().info("op=send message=%s session=%s timeout: uncertain, held", doc.name, session)
+		return SUSPECT
+	except NotConnected:
+		_set_claim(doc.name, None)  # the gateway says the phone is not linked: wait for it, queued
+		return HELD
+	except GatewayError as e:
+		_failed(doc, session, e)
+		return FAILED_NOW
+	_store_sent(doc, session, result.message_id, message.text or doc.attach)
+	return SENT_NOW
+
+
+def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
+	echo = acks.claim(session, message_id, doc.name)
+	if echo and echo != doc.name and frappe.db.exists(provider.MESSAGE, echo):
+		# The gateway's echo of this very message was stored first: this document is the one to keep.
+		frappe.delete_doc(provider.MESSAGE, echo, ignore_permissions=True, force=True)
+		acks.take_over(session, message_id, doc.name)
+	doc.reload()
+	doc.message_id = message_id
+	doc.status = acks.pending_status(session, message_id, SENT)
+	doc.set(CLAIM_FIELD, None)
+	doc.save(ignore_permissions=True)
+	provider.refresh_crm(doc)
+	frappe.db.commit()  # nosemgrep: receipts look the id up from now on
+	# Receipts that came while this job was saving were remembered, not applied: apply them now.
+	late = acks.pending_status(session, message_id, doc.status)
+	if late != doc.status:
+		inbox.set_status(doc.name, late)
+	recent.add(session, message_id, "out", doc.to, shown, late)
+	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
+
+
+def _take_claim(name: str, token: str, previous: str) -> bool:
+	"""One conditional UPDATE, committed: the first job to take the message sends it."""
+	frappe.db.sql(
+		f"""update `tab{provider.MESSAGE}` set `{CLAIM_FIELD}` = %(token)s, `{CLAIMED_AT}` = %(now)s
+		where name = %(name)s and status = %(queued)s and ifnull(message_id, '') = ''
+		and ifnull(`{CLAIM_FIELD}`, '') = %(previous)s""",
+		{"token": token, "now": now_datetime(), "name": name, "queued": QUEUED, "previous": previous},
+	)
+	taken = frappe.db._cursor.rowcount == 1
+	frappe.db.commit()  # nosemgrep: the claim must be visible to every other job before the send
+	return taken
+
+
+def _set_claim(name: str, value: str | None) -> None:
+	frappe.db.set_value(provider.MESSAGE, name, CLAIM_FIELD, value, update_modified=False)
+	frappe.db.commit()  # nosemgrep: an uncertain claim must survive this job
+
+
+def _stale(doc) -> bool:
+	at = doc.get(CLAIMED_AT)
+	return not at or (now_datetime() - get_datetime(at)).total_seconds() > CLAIM_STALE_S
+
+
+def _expired(doc) -> bool:
+	hours = int(get_settings().offline_hold_hours or 0)
+	return (now_datetime() - get_datetime(doc.creation)).total_seconds() > max(1, hours) * 3600
+
+
+def _recover(doc, session: str, session_id: str) -> str | None:
+	"""An uncertain or abandoned claim: look for the message in the gateway's store. Adopted -> SENT_NOW;
+	not there -> None (send it); the gateway cannot tell -> failed, since a resend could send it twice."""
+	text = _plain_text(doc)
+	claimed = get_datetime(doc.get(CLAIMED_AT) or doc.creation)
+	from whatsapp_crm.chat.catchup import to_unix
+
+	at = to_unix(claimed)
+	taken = set()
+	try:
+		with client_from(get_settings()) as client:
+			cursor = None
+			for _page in range(5):
+				page = client.read_messages(
+					session_id, since=at - READ_BACK_S, until=at + READ_BACK_S, cursor=cursor
+				)
+				for m in page.messages:
+					if m.from_me and m.chat == doc.to.lstrip("+") and _same(m, text, doc):
+						if m.id in taken or _adopted_elsewhere(doc, m.id):
+							taken.add(m.id)
+							continue
+						_store_sent(doc, session, m.id, text or doc.attach)
+						logger().info("op=send message=%s session=%s adopted %s", doc.name, session, m.id)
+						return SENT_NOW
+				cursor = page.next_cursor
+				if cursor is None:
+					break
+	except HistoryUnavailable as e:
+		_failed(doc, session, e, reason="it may or may not have been sent; the gateway keeps no history")
+		return FAILED_NOW
+	except (GatewayTimeout, Unreachable):
+		_mark_suspect(session)
+		return SUSPECT
+	except GatewayError as e:
+		_failed(doc, session, e)
+		return FAILED_NOW
+	return None
+
+
+def _same(m, text: str | None, doc) -> bool:
+	if doc.content_type == "reaction":
+		return m.reaction == text
+	if text:
+		return (m.text or "") == text
+	return m.media is not None
+
+
+def _adopted_elsewhere(doc, message_id: str) -> bool:
+	return bool(
+		frappe.db.exists(
+			provider.MESSAGE,
+			{"message_id": message_id, "whatsapp_account": doc.whatsapp_account, "name": ("!=", doc.name)},
+		)
+	)
+
+
+def _plain_text(doc) -> str | None:
+	if doc.message and doc.message != doc.attach:
+		return html.unescape(doc.message)
+	return None
+
+
+def _suspect(session: str) -> bool:
+	return bool(frappe.cache.get(_key("suspect", session)))
+
+
+def _mark_suspect(session: str) -> None:
+	frappe.cache.set(_key("suspect", session), 1, ex=SUSPECT_S)
+
+
+def enqueue_probe(session: str, attempt: int = 0) -> None:
+	first = attempt == 0  # only the chain's first probe is deduplicated: later ones are queued by it
+	frappe.enqueue(
+		"whatsapp_crm.chat.outbox.probe",
+		queue="short",
+		job_id=f"whatsapp_crm:outbox:probe:{session}" if first else None,
+		deduplicate=first,
+		session=session,
+		attempt=attempt,
+	)
+
+
+def probe(session: str, attempt: int = 0) -> bool:
+	"""The job: one short status read of a suspect session. It answers: flush. It does not: queue the probe
+	again, behind whatever else waits on the queue (other sessions' sends go first)."""
+	session_id = frappe.db.get_value(SESSION, session, "session_id")
+	started = time.monotonic()
+	try:
+		with client_factory(get_settings())() as client:
+			client.get_status(session_id, timeout=PROBE_TIMEOUT_S)
+	except GatewayError:
+		if attempt + 1 < PROBE_ROUNDS:
+			if time.monotonic() - started < 1.0:
+				time.sleep(1.0)  # refused at once: do not spin
+			enqueue_probe(session, attempt + 1)
+		return False
+	frappe.cache.delete(_key("suspect", session))
+	enqueue_flush(session)
+	return True
+
+
+def sweep() -> dict:
+	"""Scheduler, every minute: outboxes with a message whose job is gone (queued with no claim for a
+	while, or a claim older than any send) are flushed again; the flush fails what waited too long."""
+	if not provider.installed() or not frappe.get_meta(provider.MESSAGE).has_field(CLAIM_FIELD):
+		return {}
+	now = now_datetime()
+	rows = frappe.get_all(
+		provider.MESSAGE,
+		filters={
+			"type": "Outgoing",
+			"status": QUEUED,
+			"creation": ("<", add_to_date(now, seconds=-STALE_QUEUED_S)),
+		},
+		fields=["whatsapp_account"],
+		group_by="whatsapp_account",
+	)
+	sessions = {provider.session_for_account(r.whatsapp_account) for r in rows} - {None}
+	for session in sessions:
+		if not frappe.cache.get(_key("lock", session)):
+			enqueue_flush(session)
+	return {"sessions": len(sessions)}
+
+
+def flush_on_link(event, method: str | None = None) -> None:
+	"""WhatsApp Session Event after_insert: a session that is Connected again sends what waited."""
+	if event.to_status == CONNECTED and event.from_status != CONNECTED:
+		frappe.cache.delete(_key("suspect", event.session))
+		enqueue_flush(event.session)
 
 
 def send_with_retries(client: GatewayClient, session_id: str, message: OutgoingMessage) -> SendResult:
@@ -62,48 +384,23 @@ def _deliver(session_id: str, message: OutgoingMessage) -> SendResult:
 		return send_with_retries(client, session_id, message)
 
 
-def send(name: str) -> None:
-	"""The job: send one WhatsApp Message through its account's session, then store the id and status."""
-	doc = frappe.get_doc(provider.MESSAGE, name)
-	if doc.message_id or doc.status != QUEUED:
-		return  # already sent: a repeated job
-	session = provider.session_for_account(doc.whatsapp_account)
-	session_id = frappe.db.get_value(SESSION, session, "session_id") if session else None
-	try:
-		if not session_id:
-			raise InvalidMessage("the account is not backed by a session")
-		message = _outgoing(doc)
-		result = _deliver(session_id, message)
-	except GatewayError as e:
-		_failed(doc, session, e)
-		return
-	echo = acks.claim(session, result.message_id, doc.name)
-	if echo and echo != doc.name and frappe.db.exists(provider.MESSAGE, echo):
-		# The gateway's echo of this very message was stored first: this document is the one to keep.
-		frappe.delete_doc(provider.MESSAGE, echo, ignore_permissions=True, force=True)
-		acks.take_over(session, result.message_id, doc.name)
-	doc.reload()
-	doc.message_id = result.message_id
-	doc.status = acks.pending_status(session, result.message_id, SENT)
-	doc.save(ignore_permissions=True)
-	provider.refresh_crm(doc)
-	frappe.db.commit()  # nosemgrep: receipts look the id up from now on
-	# Receipts that came while this job was saving were remembered, not applied: apply them now.
-	late = acks.pending_status(session, result.message_id, doc.status)
-	if late != doc.status:
-		inbox.set_status(doc.name, late)
-	recent.add(session, result.message_id, "out", doc.to, message.text or doc.attach, late)
-	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
-
-
-def _failed(doc, session: str | None, error: GatewayError) -> None:
+def _failed(doc, session: str | None, error: GatewayError, reason: str = "") -> None:
 	doc.reload()
 	doc.status = FAILED
+	doc.set(CLAIM_FIELD, None)
 	doc.save(ignore_permissions=True)
 	provider.refresh_crm(doc)
 	frappe.db.commit()  # nosemgrep: the failed status must be stored before the log entry is
-	# One entry per session and reason in the settings' window, counted; it names the latest message.
-	log_gateway_error(TITLE_SEND, error, session or "", attempt=1, elapsed_ms=0, operation=f"send {doc.name}")
+	# One entry per session and reason in the settings' window, counted, naming every failed message.
+	log_gateway_error(
+		TITLE_SEND,
+		error,
+		session or "",
+		attempt=1,
+		elapsed_ms=0,
+		operation=f"send{': ' + reason if reason else ''}",
+		message_name=doc.name,
+	)
 	logger().info("op=send message=%s session=%s failed code=%s", doc.name, session, error.code)
 
 

@@ -30,6 +30,8 @@ ALL_ACCESS_ROLES = ("System Manager", MANAGER_ROLE)
 # The Gateway Session fields of frappe_whatsapp's WhatsApp Account (JSON, so their labels are extracted for
 # translation like a doctype's).
 FIELDS_FILE = Path(__file__).with_name("whatsapp_account_fields.json")
+# The outbox's send claim on frappe_whatsapp's WhatsApp Message.
+MESSAGE_FIELDS_FILE = Path(__file__).with_name("whatsapp_message_fields.json")
 
 
 def installed() -> bool:
@@ -42,8 +44,9 @@ def setup() -> None:
 	frappe_whatsapp is installed after this app)."""
 	if not installed():
 		return
-	spec = json.loads(FIELDS_FILE.read_text(encoding="utf-8"))
-	create_custom_fields({spec["dt"]: spec["fields"]}, update=True)
+	for path in (FIELDS_FILE, MESSAGE_FIELDS_FILE):
+		spec = json.loads(path.read_text(encoding="utf-8"))
+		create_custom_fields({spec["dt"]: spec["fields"]}, update=True)
 	frappe.db.add_index(MESSAGE, ["message_id"])
 
 

@@ -58,7 +58,7 @@ class GatewayWhatsAppMessage(WhatsAppMessage):
 
 	def after_insert(self) -> None:
 		if self._gateway_session() and self.type == "Outgoing" and not self.flags.from_gateway:
-			outbox.enqueue(self.name)
+			outbox.enqueue(self.name, self._gateway_session())
 
 	def send_template(self) -> None:
 		if self._gateway_session():

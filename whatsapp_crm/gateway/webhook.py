@@ -89,6 +89,7 @@ HTTP_STATUS: dict[str, int] = {
 	"STALE": 401,
 	"MALFORMED": 400,
 	"REPLAYED": 409,
+	"UNKNOWN_SESSION": 404,
 	"NOT_CONFIGURED": 503,
 }
 

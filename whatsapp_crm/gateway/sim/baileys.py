@@ -10,6 +10,12 @@ takes a reaction back; an unknown messageId is a 404 MESSAGE_NOT_FOUND) answers 
 "messageId", "status": "sent"}``;
 ``GET /api/sessions/{id}/messages/{messageId}/media`` answers the raw bytes.
 
+History: ``GET /api/sessions/{id}/messages?since=<unix s>&until=<unix s>&limit=&cursor=`` reads the
+session's stored messages (linked or not), oldest first, ``limit`` a page (1-100, default 50): ``{"success":
+true, "messages": [...], "nextCursor"}``, each the ``message`` webhook's object, our own with ``status`` (its
+latest receipt); ``nextCursor`` (opaque) names where the next page starts, null on the last page. Bad
+parameters are 400 ``INVALID_QUERY`` (``INVALID_CURSOR`` for a cursor it never gave).
+
 Webhooks are pushed the way webhook.py reads them ("qr" on the first QR and on each rotation, "connection"
 once linked, "logout" on DELETE, "message" and "ack"), signed with HMAC or carrying the shared secret. The simulator signs with
 its own copy of the scheme, an independent implementation for webhook.verify() to be checked against.
@@ -17,6 +23,8 @@ its own copy of the scheme, an independent implementation for webhook.verify() t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -56,6 +64,8 @@ _ALREADY_CONNECTED = {"success": False, "error": "ALREADY_CONNECTED", "message":
 _NOT_CONNECTED = {"success": False, "error": "NOT_CONNECTED", "message": "Session is not connected"}
 _MESSAGE_NOT_FOUND = {"success": False, "error": "MESSAGE_NOT_FOUND", "message": "Message not found"}
 MAX_REACTION_CHARS = 16  # one emoji with its modifiers and joiners (the app's own limit)
+HISTORY_LIMIT = 50
+MAX_HISTORY_LIMIT = 100
 
 
 def webhook_auth(body: bytes, secret: str, mode: str) -> dict[str, str]:
@@ -82,6 +92,8 @@ def _route(method: str, path: str) -> Route:
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "pairing-code":
 		return Route("pairing", parts[2], allowed=method == "POST")
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "messages":
+		if method == "GET":
+			return Route("history", parts[2])
 		return Route("send", parts[2], allowed=method == "POST")
 	if (
 		len(parts) == 6
@@ -142,6 +154,10 @@ class BaileysSimulator(BaseSimulator):
 			return
 		if not valid_id(session_id):
 			handler.send_json(400, {"success": False, "error": "INVALID_SESSION_ID"})
+			return
+		if endpoint == "history":
+			if not self._common_faults(handler, endpoint, session_id, self.options_for(session_id)):
+				handler.send_json(*self._history(session_id, call))
 			return
 		self._session_call(handler, endpoint, session_id, body, route.action)
 
@@ -266,6 +282,41 @@ class BaileysSimulator(BaseSimulator):
 			msg = self._record_send(session, to, reaction=Reaction(target.id, emoji, target_id))
 		return 201, {"success": True, "messageId": msg.id, "status": "sent"}
 
+	def _history(self, session_id: str, call: Call) -> tuple[int, dict[str, Any]]:
+		"""One page of the session's stored messages (see the module's docstring)."""
+		bounds: list[int | None] = []
+		for name in ("since", "until"):
+			raw = call.arg(name)
+			if raw is not None and not raw.isdigit():
+				return 400, _invalid("INVALID_QUERY", f"{name} must be unix seconds")
+			bounds.append(int(raw) if raw is not None else None)
+		since, until = bounds
+		raw_limit = call.arg("limit")
+		if raw_limit is not None and (
+			not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_HISTORY_LIMIT
+		):
+			return 400, _invalid("INVALID_QUERY", f"limit must be 1-{MAX_HISTORY_LIMIT}")
+		limit = int(raw_limit) if raw_limit is not None else HISTORY_LIMIT
+		after: tuple[int, int] | None = None
+		if call.arg("cursor"):
+			after = _read_cursor(call.arg("cursor") or "")
+			if after is None:
+				return 400, _invalid("INVALID_CURSOR", "cursor is not one this gateway gave")
+		with self._lock:
+			if self._live(session_id, self.clock()) is None:
+				return 404, _NOT_FOUND
+			rows = [
+				m
+				for m in self._stored_messages(session_id)
+				if (since is None or m.ts >= since)
+				and (until is None or m.ts <= until)
+				and (after is None or (m.ts, m.seq) > after)
+			]
+			page = rows[:limit]
+			messages = [self._message_object(m, with_status=True) for m in page]
+		next_cursor = _cursor(page[-1]) if len(rows) > limit else None
+		return 200, {"success": True, "messages": messages, "nextCursor": next_cursor}
+
 	def _sender(self, session_id: str, to: str) -> tuple[Any, tuple[int, dict[str, Any]] | None]:
 		"""Under self._lock: the linked session a send goes through, or the contract's refusal."""
 		session = self._live(session_id, self.clock())
@@ -357,6 +408,11 @@ class BaileysSimulator(BaseSimulator):
 		self._queue(session, event, payload)
 
 	def _emit_message(self, session: Session, msg: Message) -> None:
+		message = self._message_object(msg)
+		self._event(session, "message", message=message)  # a new event id each time, even for a repeat
+
+	def _message_object(self, msg: Message, with_status: bool = False) -> dict[str, Any]:
+		"""The contract's message object; the history route adds our own messages' latest receipt."""
 		message: dict[str, Any] = {"id": msg.id, "chat": None if msg.lid_only else msg.chat}
 		if msg.lid is not None:
 			message["lid"] = msg.lid
@@ -373,7 +429,9 @@ class BaileysSimulator(BaseSimulator):
 			message["media"] = msg.media.info()
 			if msg.caption is not None:
 				message["media"]["caption"] = msg.caption
-		self._event(session, "message", message=message)  # a new event id each time, even for a repeat
+		if with_status and msg.from_me:
+			message["status"] = msg.acks[-1] if msg.acks else "sent"  # the send's own answer says sent
+		return message
 
 	def _emit_ack(self, session: Session, msg: Message, status: str) -> None:
 		chat = None if msg.lid_only else msg.chat
@@ -401,6 +459,22 @@ class BaileysSimulator(BaseSimulator):
 			**webhook_auth(body, hook.secret, hook.mode),
 		}
 		return hook.url, body, headers
+
+
+def _cursor(msg: Message) -> str:
+	"""Opaque to the app: where the page ended (timestamp and store order), so later pages never shift."""
+	return base64.urlsafe_b64encode(f"{msg.ts}:{msg.seq}".encode()).decode("ascii").rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[int, int] | None:
+	try:
+		text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+	except (binascii.Error, UnicodeDecodeError, ValueError):
+		return None
+	ts, sep, seq = text.partition(":")
+	if not sep or not ts.isdigit() or not seq.isdigit():
+		return None
+	return int(ts), int(seq)
 
 
 def _invalid(word: str, message: str) -> dict[str, Any]:

@@ -107,6 +107,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		self._messages: dict[tuple[str, str], Message] = {}
 		self._sent: list[Message] = []
 		self._pending_acks: list[tuple[float, str, str, str]] = []
+		self._stored = 0  # messages stored so far: each one's Message.seq
 		self._server: Server | None = None
 		self._thread: threading.Thread | None = None
 		self._bound: tuple[str, int] | None = None
@@ -292,7 +293,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 			msg = self._messages.get((session_id, self._key_id(message_id)))
 			if msg is None:
 				raise SessionUnavailable("Message not found", 404, "MESSAGE_NOT_FOUND")
-			self._emit_ack(session, msg, status)
+			self._ack_message(session, msg, status)
 
 	def _linked(self, session_id: str, now: float) -> Session:
 		"""Under self._lock: the session, when it exists and is linked."""
@@ -304,7 +305,20 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		return session
 
 	def _store(self, msg: Message) -> None:
+		msg.seq, self._stored = self._stored, self._stored + 1
 		self._messages[(msg.session_id, msg.id)] = msg
+
+	def _stored_messages(self, session_id: str) -> list[Message]:
+		"""Under self._lock: the session's stored messages, oldest first (timestamp, then store order).
+
+		What the history routes read: messages stay here whether or not their webhooks were delivered."""
+		found = [m for (sid, _), m in self._messages.items() if sid == session_id]
+		return sorted(found, key=lambda m: (m.ts, m.seq))
+
+	def _ack_message(self, session: Session, msg: Message, status: str) -> None:
+		"""Under self._lock: the gateway learns a receipt: kept on the message, then the type's ack event."""
+		msg.acks.append(status)
+		self._emit_ack(session, msg, status)
 
 	def _message(self, session_id: str, message_id: str) -> Message | None:
 		with self._lock:
@@ -349,8 +363,9 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		self._store(msg)
 		self._sent.append(msg)
 		self._after_send(session, msg)
-		if self.auto_ack and acks and self._has_target(session):
-			self._emit_ack(session, msg, acks[0])
+		# receipts come whether or not anybody listens: the store keeps them for the history routes
+		if self.auto_ack and acks:
+			self._ack_message(session, msg, acks[0])
 			for step, status in enumerate(acks[1:], start=1):
 				self._pending_acks.append((now + step * self.ack_delay_s, session.session_id, msg.id, status))
 		return msg
@@ -369,7 +384,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 				session = self._live(session_id, now)
 				msg = self._messages.get((session_id, key_id))
 				if session is not None and msg is not None:
-					self._emit_ack(session, msg, status)
+					self._ack_message(session, msg, status)
 
 	# -- the type's part of messaging (all under self._lock) --
 
@@ -548,6 +563,9 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		if action == "webhook":
 			self._control_webhook(handler, body)
 			return
+		if action == "receiver":
+			self._control_receiver(handler, body)
+			return
 		if not valid_id(session_id):
 			handler.send_json(400, {"success": False, "error": "INVALID_SESSION_ID"})
 			return
@@ -635,6 +653,20 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 			)
 		else:
 			self._serve_control(handler, route.action, session_id, body)
+
+	def _control_receiver(self, handler: Handler, body: bytes) -> None:
+		data = parse_json_object(body)
+		if data is None:
+			handler.send_json(400, _CTL_INVALID_JSON)
+			return
+		down = data.get("down")
+		if not isinstance(down, bool):
+			handler.send_json(
+				400, {"success": False, "error": "INVALID_RECEIVER", "message": "down must be true or false"}
+			)
+			return
+		self.set_receiver_down(down)
+		handler.send_json(200, {"success": True, "down": down, "dropped": self.webhook_dropped})
 
 	def _control_webhook(self, handler: Handler, body: bytes) -> None:
 		data = parse_json_object(body)

@@ -19,6 +19,14 @@ open answers 500 ``Connection Closed`` (what a real one says while connecting); 
 found``, which a real Evolution does not check). ``POST /chat/getBase64FromMediaMessage/{name}`` gives a
 stored message's media.
 
+History: ``POST /chat/findMessages/{name}`` ``{"where": {"key": {"id", "remoteJid", "fromMe"}?,
+"messageTimestamp": {"gte", "lte"}}, "page": 1, "offset": 50}`` reads the instance's stored messages (open or
+not), newest first, ``offset`` records a page (default 50), ``page`` from 1: ``{"messages": {"total", "pages",
+"currentPage", "records": [...]}}``, each record the stored row (prepareMessage's shape plus its database
+``id`` and ``MessageUpdate``, one ``{"status"}`` per receipt). As 2.3.6's fetchMessages: the timestamp filter
+applies only when both bounds are truthy, each read with JS ``new Date(x)`` (an ISO string, or a number of
+milliseconds); otherwise every message comes back. ``key.fromMe`` filters only when true.
+
 Webhooks are Evolution's: unsigned JSON envelopes (``qrcode.updated`` with the QR, ``connection.update``,
 ``logout.instance``, ``messages.upsert`` for arrived and phone-typed messages, ``send.message`` for API sends,
 which fire no upsert (its socket has emitOwnEvents off), ``messages.update`` for acks) to the URL given at
@@ -28,8 +36,10 @@ create, with the headers given there sent verbatim.
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import json
+import math
 import mimetypes
 import re
 import secrets
@@ -96,6 +106,12 @@ _ACK_STATUS = {
 	"failed": "ERROR",
 }
 _PUSH_NAME = "Sim"  # the linked account's profile name (fetchInstances says so too)
+PAGE_SIZE = 50  # fetchMessages' offset when none is given
+_ISO_RE = re.compile(
+	r"(?P<date>(?:\d{4}|[+-]\d{6})(?:-\d{2}(?:-\d{2})?)?)"
+	r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?P<zone>Z|[+-]\d{2}:\d{2})?)?"
+)
+_MAX_JS_MS = 8.64e15  # a JS Date's range
 
 
 def error(status: int, *messages: str) -> dict[str, Any]:
@@ -161,6 +177,8 @@ class EvolutionSimulator(BaseSimulator):
 			return Route("phone", action="fetch")
 		if len(parts) == 3 and parts[2] and method == "POST" and (parts[0], parts[1]) in _SEND_ROUTES:
 			return Route("send", parts[2], action=parts[1])
+		if parts[:2] == ["chat", "findMessages"] and len(parts) == 3 and parts[2] and method == "POST":
+			return Route("history", parts[2], action="findMessages")
 		if (
 			parts[:2] == ["chat", "getBase64FromMediaMessage"]
 			and len(parts) == 3
@@ -223,6 +241,8 @@ class EvolutionSimulator(BaseSimulator):
 				handler.send_json(*self._send(name, route.action == "sendMedia", call.body))
 			elif route.endpoint == "media":
 				handler.send_json(*self._get_media(name, call.body))
+			elif route.endpoint == "history":
+				handler.send_json(*self._find_messages(name, call.body))
 			else:
 				handler.send_json(*self._instance_call(route.endpoint, name))
 
@@ -414,6 +434,60 @@ class EvolutionSimulator(BaseSimulator):
 				reaction=Reaction(target.id, data["reaction"], key["id"]),
 			)
 			return 201, msg.extra["raw"]
+
+	def _find_messages(self, name: str, body: bytes) -> tuple[int, Any]:
+		"""fetchMessages of Evolution 2.3.6, from the simulator's store (see the module's docstring)."""
+		data = parse_json_object(body) if body.strip() else {}
+		if data is None:
+			return 400, error(400, "Unexpected token in JSON")
+		where = data.get("where") if isinstance(data.get("where"), dict) else {}
+		key = where.get("key") if isinstance(where.get("key"), dict) else {}
+		stamp = where.get("messageTimestamp")
+		bounds: tuple[int, int] | None = None
+		if isinstance(stamp, dict) and _truthy(stamp.get("gte")) and _truthy(stamp.get("lte")):
+			gte, lte = _js_date_s(stamp["gte"]), _js_date_s(stamp["lte"])
+			if gte is None or lte is None:
+				# Math.floor(NaN) reaches Prisma, which refuses it
+				return 500, error(
+					500, "Argument `gte`/`lte`: Invalid value provided. Expected Int, provided NaN."
+				)
+			bounds = (gte, lte)
+		size, page = data.get("offset"), data.get("page")
+		for field_name, value in (("offset", size), ("page", page)):
+			if _truthy(value) and (not _is_int(value) or value < 1):
+				return 400, error(400, f"{field_name} is not of a type(s) integer")
+		size = size if _truthy(size) else PAGE_SIZE
+		page = page if _truthy(page) else 1
+		with self._lock:
+			session = self._live(name, self.clock())
+			if session is None:
+				return 404, _not_found(name)
+			rows = [
+				m
+				for m in self._stored_messages(name)
+				if (bounds is None or bounds[0] <= m.ts <= bounds[1]) and _key_matches(m, key)
+			]
+			rows.reverse()  # orderBy messageTimestamp desc (the store order breaks ties, newest first)
+			total = len(rows)
+			records = [self._record(session, m) for m in rows[(page - 1) * size : page * size]]
+		block = {"total": total, "pages": math.ceil(total / size), "currentPage": page, "records": records}
+		return 200, {"messages": block}
+
+	def _record(self, session: Session, msg: Message) -> dict[str, Any]:
+		"""Under self._lock: the stored row as fetchMessages selects it."""
+		raw = msg.extra.get("raw") or self._raw(session, msg)
+		return {
+			"id": _db_id(msg),
+			"key": raw["key"],
+			"pushName": raw["pushName"],
+			"messageType": raw["messageType"],
+			"message": raw["message"],
+			"messageTimestamp": raw["messageTimestamp"],
+			"instanceId": raw["instanceId"],
+			"source": raw["source"],
+			"contextInfo": raw.get("contextInfo"),
+			"MessageUpdate": [{"status": _ACK_STATUS[status]} for status in msg.acks],
+		}
 
 	def _get_media(self, name: str, body: bytes) -> tuple[int, Any]:
 		data = parse_json_object(body) or {}
@@ -675,6 +749,66 @@ class EvolutionSimulator(BaseSimulator):
 			"apikey": entry["data"]["apikey"],
 		}
 		return url, json.dumps(body).encode("utf-8"), headers
+
+
+def _truthy(value: Any) -> bool:
+	"""JavaScript's truthiness of a JSON value."""
+	if value is None or value is False:
+		return False
+	if isinstance(value, (int, float)) and not isinstance(value, bool):
+		return value != 0 and not math.isnan(value)
+	if isinstance(value, str):
+		return value != ""
+	return True  # true, objects and arrays (even empty ones)
+
+
+def _is_int(value: Any) -> bool:
+	return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _js_date_s(value: Any) -> int | None:
+	"""Math.floor(new Date(value).getTime() / 1000), or None for an Invalid Date (a server on UTC)."""
+	if isinstance(value, bool) or isinstance(value, (int, float)):
+		ms = float(value)
+	elif isinstance(value, str):
+		parsed = _parse_js_date(value.strip())
+		if parsed is None:
+			return None
+		ms = parsed.timestamp() * 1000
+	else:
+		return None  # objects and arrays: Invalid Date
+	if math.isnan(ms) or abs(ms) > _MAX_JS_MS:
+		return None
+	return math.floor(math.trunc(ms) / 1000)
+
+
+def _parse_js_date(text: str) -> datetime | None:
+	"""The strings V8's Date accepts that a client would send: ISO 8601 (a date alone is UTC, a time without
+	a zone local, here UTC) and RFC 2822."""
+	m = _ISO_RE.fullmatch(text)
+	if m is not None:
+		date = m["date"] + "-01" * (2 - m["date"].lstrip("+-").count("-"))
+		clock = (m["time"] or "00:00").split(".")
+		fraction = (clock[1] + "000000")[:6] if len(clock) > 1 else "000000"
+		zone = "+00:00" if m["zone"] in (None, "Z") else m["zone"]
+		try:
+			return datetime.fromisoformat(f"{date}T{clock[0]}.{fraction}{zone}")
+		except ValueError:
+			return None
+	try:
+		parsed = email.utils.parsedate_to_datetime(text)
+	except (TypeError, ValueError, IndexError):
+		return None
+	return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _key_matches(msg: Message, key: dict[str, Any]) -> bool:
+	"""fetchMessages' key filters: id and remoteJid when given, fromMe only when true."""
+	if _truthy(key.get("id")) and key["id"] != msg.id:
+		return False
+	if _truthy(key.get("remoteJid")) and key["remoteJid"] != _remote_jid(msg):
+		return False
+	return not (_truthy(key.get("fromMe")) and key["fromMe"] != msg.from_me)
 
 
 def error_with(status: int, *messages: Any) -> dict[str, Any]:

@@ -16,14 +16,15 @@ class FaultAnswers:
 	"""Mixed into BaseSimulator."""
 
 	json_content_type = "application/json"
-	# sends and media downloads hang and break too: an app must survive a gateway that stalls mid-send
-	hang_endpoints: tuple[str, ...] = ("create", "status", "qr", "pairing", "send", "media")
+	# sends, media downloads and history reads hang and break too: an app must survive a gateway that stalls
+	hang_endpoints: tuple[str, ...] = ("create", "status", "qr", "pairing", "send", "media", "history")
 	fault_endpoints: tuple[str, ...] = (
 		"status",
 		"qr",
 		"pairing",
 		"send",
 		"media",
+		"history",
 	)  # where the body faults answer
 	hang_max_s: float
 

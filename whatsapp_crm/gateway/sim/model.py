@@ -188,6 +188,8 @@ def control_route(parts: list[str], method: str) -> Route | None:
 		return Route("control", None, "restart", method == "POST")
 	if parts == ["_sim", "webhook"]:
 		return Route("control", None, "webhook", method == "POST")
+	if parts == ["_sim", "receiver"]:
+		return Route("control", None, "receiver", method == "POST")
 	if (
 		len(parts) == 4
 		and parts[:2] == ["_sim", "sessions"]
@@ -241,6 +243,8 @@ class Message:
 	push_name: str | None = None
 	extra: dict[str, Any] = field(default_factory=dict)  # the type's own fields (database id, ...)
 	reaction: Reaction | None = None  # a reaction message: no text, caption nor media
+	seq: int = 0  # the order the gateway stored it in (the tie-break of equal timestamps)
+	acks: list[str] = field(default_factory=list)  # every ack status the gateway emitted for it, in order
 
 	def sent_info(self) -> dict[str, Any]:
 		return {

@@ -22,6 +22,15 @@ Webhooks: ``session.status`` on every status change (SCAN_QR_CODE carries no QR)
 ``message.any`` (arrived, phone-typed and API-sent: Baileys emits its own messages), ``message.ack`` (only
 for own messages), ``message.reaction`` (arrived, phone-typed and API-sent reactions, which fire no
 ``message``/``message.any``), with WAHA's own HMAC-SHA512 of the body when a key is configured.
+
+History: ``GET /api/{name}/chats/{chatId}/messages`` (``chatId`` ``all`` for every chat) reads the NOWEB
+store: ``filter.timestamp.gte``/``lte`` (unix s), ``filter.fromMe``, ``limit`` (default 100), ``offset``,
+``sortOrder`` (default ``desc``: newest first) and ``downloadMedia`` (default true; false leaves ``media``
+null, as NOWEB downloads nothing then). A JSON list of the ``message`` webhook's payloads, reactions left out,
+our own messages carrying their latest receipt as ``ack``/``ackName``. The store is on only with the session's
+``config.noweb.store.enabled`` true: otherwise 400 ``Enable NOWEB store ...``. A session that is not WORKING
+answers as a send does (404, or 422 after the wait). Core 2024 has no ``all`` and no filters: ``all`` is a chat
+id like any other there, so it answers ``[]`` (its ``/api/server/version`` says 2024.10.8).
 """
 
 from __future__ import annotations
@@ -77,6 +86,20 @@ PLUS_FEATURE = "The feature is available only in Plus version. Check this out: h
 # WAMessageAck by the simulator's ack names
 _ACKS = {"sent": (1, "SERVER"), "delivered": (2, "DEVICE"), "read": (3, "READ"), "played": (4, "PLAYED")}
 _ACKS["failed"] = (-1, "ERROR")
+STORE_OFF = (
+	'Enable NOWEB store "config.noweb.store.enabled=True" and "config.noweb.store.full_sync=True" when starting a '
+	"new session. Read more: https://waha.devlike.pro/docs/engines/noweb#store"
+)
+HISTORY_LIMIT = 100  # GetChatMessagesQuery's limit when none is given
+ALL_CHATS = "all"
+# the Baileys status NOWEB's store keeps for each receipt (WebMessageInfo.Status by name)
+_STATUSES = {
+	"sent": "SERVER_ACK",
+	"delivered": "DELIVERY_ACK",
+	"read": "READ",
+	"played": "PLAYED",
+	"failed": "ERROR",
+}
 MESSAGE_ID_FORMAT = "Message id be in format false_11111111111@c.us_AAAAAAAAAAAAAAAAAAAA"  # sic
 _EXTENSIONS = {"image/jpeg": "jpeg", "audio/ogg": "oga", "audio/mpeg": "mpga", "text/plain": "txt"}  # mime's
 
@@ -109,6 +132,16 @@ def _route(method: str, path: str) -> Route:
 		return Route("send", action=parts[1])
 	if parts == ["api", "reaction"] and method == "PUT":
 		return Route("send", action="reaction")
+	if (
+		len(parts) == 5
+		and parts[0] == "api"
+		and parts[1]
+		and parts[2] == "chats"
+		and parts[3]
+		and parts[4] == "messages"
+		and method == "GET"
+	):
+		return Route("history", parts[1], action=unquote(parts[3]))
 	if len(parts) == 4 and parts[:2] == ["api", "files"] and parts[2] and parts[3] and method == "GET":
 		return Route("media", parts[2], action=unquote(parts[3]))
 	if len(parts) == 4 and parts[0] == "api" and parts[1]:
@@ -125,7 +158,7 @@ class WahaSimulator(BaseSimulator):
 	gateway_type = "waha"
 	auth_header = "X-Api-Key"
 	json_content_type = "application/json; charset=utf-8"
-	hang_endpoints = ("create", "status", "qr", "pairing", "start", "send", "media")
+	hang_endpoints = ("create", "status", "qr", "pairing", "start", "send", "media", "history")
 	qr_limit_ends = True
 
 	def __init__(
@@ -191,6 +224,8 @@ class WahaSimulator(BaseSimulator):
 		elif not self._common_faults(handler, route.endpoint, name, self.options_for(name)):
 			if route.endpoint == "media":
 				self._file(handler, name, route.action or "")
+			elif route.endpoint == "history":
+				self._chat_messages(handler, name, route.action or "", call)
 			elif route.action == "qr":
 				self._qr(handler, name, call)
 			elif route.action == "pairing":
@@ -423,6 +458,54 @@ class WahaSimulator(BaseSimulator):
 			)
 			answer = msg.extra["answer"]
 		handler.send_json(200, answer)  # a PUT: NestJS answers 200
+
+	def _chat_messages(self, handler: Handler, name: str, chat_id: str, call: Call) -> None:
+		"""getChatMessages from the NOWEB store (see the module's docstring)."""
+		query, problems = _history_query(call, self.core_2024)
+		if problems:
+			handler.send_json(400, error(400, problems))  # the validation pipe runs before the handler
+			return
+		if not self._wait_working(handler, name):
+			return
+		with self._lock:
+			now = self.clock()
+			session = self._live(name, now)
+			if session is None or self._status(session, self.options_for(name), now) != "WORKING":
+				handler.send_json(404, _not_started(name))  # stopped between the wait and now
+				return
+			if not _store_enabled(session.extra.get("config")):
+				handler.send_json(400, error(400, STORE_OFF))
+				return
+			every = chat_id == ALL_CHATS and not self.core_2024  # Core 2024 looks for a chat named "all"
+			chat = None if every else _chat_digits(chat_id)
+			rows = [
+				m
+				for m in self._stored_messages(name)
+				if m.reaction is None  # processIncomingMessage leaves reactions out
+				and (every or (chat is not None and m.chat == chat))
+				and (query["gte"] is None or m.ts >= query["gte"])
+				and (query["lte"] is None or m.ts <= query["lte"])
+				and (query["from_me"] is None or m.from_me == query["from_me"])
+			]
+			if query["desc"]:
+				rows.reverse()
+			page = rows[query["offset"] :][: query["limit"]]
+			answer = [self._stored_payload(session, m, query["media"]) for m in page]
+		handler.send_json(200, answer)
+
+	def _stored_payload(self, session: Session, msg: Message, with_media: bool) -> dict[str, Any]:
+		"""Under self._lock: toWAMessage of the stored message, its latest receipt applied."""
+		payload = self._wa_message(session, msg)
+		data = dict(payload["_data"])
+		if msg.from_me and msg.acks:
+			payload["ack"], payload["ackName"] = _ACKS[msg.acks[-1]]
+			data["status"] = _STATUSES[msg.acks[-1]]
+		if not with_media and payload["hasMedia"]:
+			payload["media"] = None  # nothing downloaded: no file, no URL (hasMedia still says there is one)
+			payload.pop("mediaUrl", None)
+			data.pop("media", None)
+		payload["_data"] = data
+		return payload
 
 	def _wait_working(self, handler: Handler, name: str) -> bool:
 		"""getWorkingSession: a running session gets qr_route_wait_s to be WORKING; False once answered."""
@@ -737,6 +820,52 @@ class WahaSimulator(BaseSimulator):
 			digest = hmac.new(hook.secret.encode("utf-8"), body, hashlib.sha512).hexdigest()
 			headers.update({"X-Webhook-Hmac": digest, "X-Webhook-Hmac-Algorithm": "sha512"})
 		return hook.url, body, headers
+
+
+def _store_enabled(config: object) -> bool:
+	noweb = config.get("noweb") if isinstance(config, dict) else None
+	store = noweb.get("store") if isinstance(noweb, dict) else None
+	return isinstance(store, dict) and store.get("enabled") is True
+
+
+def _history_query(call: Call, core_2024: bool) -> tuple[dict[str, Any], list[str]]:
+	"""GetChatMessagesQuery and its filter, as class-validator reads the query string; the problems found."""
+	problems: list[str] = []
+
+	def number(name: str, default: int | None, low: int) -> int | None:
+		raw = call.arg(name)
+		if raw is None or raw == "":
+			return default
+		try:
+			value = int(raw)
+		except ValueError:
+			problems.append(f"{name} must be a number conforming to the specified constraints")
+			return default
+		if value < low:
+			problems.append(f"{name} must not be less than {low}")
+		return value
+
+	query: dict[str, Any] = {"limit": number("limit", HISTORY_LIMIT, 1), "media": True}
+	if call.arg("downloadMedia") is not None:
+		query["media"] = call.arg("downloadMedia").lower() not in ("false", "0", "no")  # parseBool
+	if core_2024:
+		# 2024.10.8 reads only limit and downloadMedia
+		query.update(offset=0, gte=None, lte=None, from_me=None, desc=True)
+		return query, problems
+	query.update(
+		offset=number("offset", 0, 0) or 0,
+		gte=number("filter.timestamp.gte", None, 0),
+		lte=number("filter.timestamp.lte", None, 0),
+	)
+	from_me = call.arg("filter.fromMe")
+	if from_me not in (None, "", "true", "false"):
+		problems.append("filter.fromMe must be a boolean value")
+	query["from_me"] = None if from_me in (None, "") else from_me == "true"
+	order = (call.arg("sortOrder") or "desc").lower()
+	if order not in ("asc", "desc"):
+		problems.append("sortOrder must be one of the following values: asc, desc")
+	query["desc"] = order != "asc"
+	return query, problems
 
 
 def _not_started(name: str) -> dict[str, Any]:

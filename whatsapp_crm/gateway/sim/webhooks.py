@@ -4,6 +4,11 @@ session's in order, several sessions at once.
 A type decides which events a session's changes make (``_webhook_poll_session``, plus events its routes
 queue directly) and how one delivery looks on the wire (``_webhook_request``: URL, body, headers). Targets are
 per session (given at create, Evolution and WAHA) or simulator-wide (set_webhook); every attempt is logged.
+
+Fault "receiver down" (``set_receiver_down``, or ``POST /_sim/receiver {"down": true}``): every delivery of
+an event queued while it is down, or due while it is down, is dropped, never sent, and logged as dropped, as a
+gateway logs a receiver it could not reach and gives up on. The messages themselves stay in the simulator's
+store, so the type's history route still returns them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 
 WEBHOOK_POLL_S = 0.05
 WEBHOOK_TIMEOUT_S = 3.0
+DROPPED = "dropped: the receiver is down"  # a dropped delivery's error in webhook_log
 PARALLEL_SESSIONS = 8
 MAX_ANSWER = 64 * 1024
 
@@ -80,6 +86,8 @@ class WebhookSender:
 		self._wh_stop: threading.Event | None = None
 		self._wh_thread: threading.Thread | None = None
 		self._wh_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+		self._receiver_down = False
+		self._wh_dropped = 0
 
 	def _start_webhooks(self) -> None:
 		self._wh_stop = threading.Event()
@@ -117,11 +125,32 @@ class WebhookSender:
 				self._wh_queue = deque(e for e in self._wh_queue if e["hooks"])
 		self._wh_wake.set()
 
+	def set_receiver_down(self, down: bool) -> None:
+		"""Fault: the app's receiver is unreachable. While down, deliveries are dropped (and logged as such);
+		events queued while down stay dropped after it comes back, as a gateway that gave up on them."""
+		if not isinstance(down, bool):
+			raise ValueError("down must be True or False")
+		with self._lock:
+			self._receiver_down = down
+		self._wh_wake.set()
+
+	@property
+	def receiver_down(self) -> bool:
+		with self._lock:
+			return self._receiver_down
+
 	@property
 	def webhook_log(self) -> list[dict[str, Any]]:
-		"""One entry per delivery attempt: event, session_id, status (HTTP or None), error (None when 2xx)."""
+		"""One entry per delivery attempt: event, session_id, status (HTTP or None), error (None when 2xx).
+		A delivery dropped by the receiver-down fault has status None, error DROPPED and "dropped": True."""
 		with self._lock:
 			return [dict(entry) for entry in self._wh_log]
+
+	@property
+	def webhook_dropped(self) -> int:
+		"""Deliveries dropped by the receiver-down fault so far."""
+		with self._lock:
+			return self._wh_dropped
 
 	@property
 	def webhook_failures(self) -> int:
@@ -149,7 +178,13 @@ class WebhookSender:
 			return
 		hooks = list(session.hooks) or None  # None: the simulator-wide target at delivery time
 		self._wh_queue.append(
-			{"event": event, "session_id": session.session_id, "data": data, "hooks": hooks}
+			{
+				"event": event,
+				"session_id": session.session_id,
+				"data": data,
+				"hooks": hooks,
+				"down": self._receiver_down,
+			}
 		)
 		self._wh_wake.set()
 
@@ -198,6 +233,19 @@ class WebhookSender:
 		built = self._webhook_request(hook, entry)
 		if built is None:
 			return
+		with self._lock:
+			if entry.get("down") or self._receiver_down:
+				self._wh_dropped += 1
+				self._wh_log.append(
+					{
+						"event": entry["event"],
+						"session_id": entry["session_id"],
+						"status": None,
+						"error": DROPPED,
+						"dropped": True,
+					}
+				)
+				return
 		url, body, headers = built
 		request = urllib.request.Request(url, data=body, headers=headers, method="POST")
 		status: int | None = None
