@@ -328,7 +328,9 @@ class WahaClient(GatewayClient):
 			"filter.timestamp.lte": str(until),
 			"limit": str(size),
 			"offset": str(offset),
-			"downloadMedia": "false",
+			# NOWEB sets "media" (the file's URL) only on the messages it downloads: without it a missed file
+			# comes back as a message with no file at all (2024.10: hasMedia false; later: media null).
+			"downloadMedia": "true",
 		}
 		reply = self._send(
 			"GET", f"/api/{self._seg(session_id)}/chats/all/messages", params=params, timeout=budget.left()

@@ -12,7 +12,9 @@ faults and the webhook sender thread; a subclass routes requests and speaks its 
 Messaging: ``inbound()`` (a message arrives, or is typed on the linked phone), the type's send routes
 (recorded for ``sent()``), ``ack()`` and automatic acks after each send (sent at once, delivered and read
 ``ack_delay_s`` apart on ``clock``), media kept in memory for the type's download route. ``NOT_ON_WHATSAPP``
-is a number every type refuses (or fails) its own way.
+is a number every type refuses (or fails) its own way. Every message and every receipt it got stays in the
+store, delivered or not, for the type's history route (``count("history")``); ``set_receiver_down()`` (or
+``POST /_sim/receiver {"down": true}``) drops webhook deliveries meanwhile, as a receiver that is unreachable.
 Never imports frappe.
 """
 
