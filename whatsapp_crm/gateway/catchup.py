@@ -168,7 +168,10 @@ class Reconciler:
 		known: KnownFn | None,
 		result: SyncResult,
 	) -> None:
-		# Oldest first, so a chat's messages are stored in the order they were written.
+		# Oldest first, so a chat's messages are stored in the order they were written (a gateway that pages
+		# newest first lists messages of the same second newest first too).
+		if self.client.history_newest_first:
+			messages = tuple(reversed(messages))
 		ordered = sorted(messages, key=lambda m: m.timestamp or 0)
 		already = known(ordered) if known is not None and ordered else set()
 		for message in ordered:

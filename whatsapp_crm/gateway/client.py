@@ -191,6 +191,7 @@ class GatewayClient(ABC):
 	gateway_type: ClassVar[str]
 	label: ClassVar[str]  # what an admin calls it: "Evolution API"
 	auth_header: ClassVar[str]
+	history_newest_first: ClassVar[bool] = False  # read_messages lists a page newest first
 	key_required: ClassVar[bool] = True
 
 	def __init__(

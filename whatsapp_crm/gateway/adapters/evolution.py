@@ -105,6 +105,7 @@ class EvolutionClient(GatewayClient):
 	gateway_type = "evolution"
 	label = "Evolution API"
 	auth_header = "apikey"
+	history_newest_first = True  # read_messages pages newest first
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
 		return error_words(data)

@@ -119,6 +119,7 @@ class WahaClient(GatewayClient):
 	label = "WAHA"
 	auth_header = "X-Api-Key"
 	key_required = False
+	history_newest_first = True  # read_messages pages newest first
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
 		return error_words(data)

@@ -43,7 +43,9 @@ TYPES = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA"
 
 
 @unittest.skipUnless("frappe_whatsapp" in frappe.get_installed_apps(), "frappe_whatsapp is not installed")
-class MessagesCase(FrappeTestCase):
+class MessagesFixture(FrappeTestCase):
+	"""A linked session of one gateway type on its simulator, with a WhatsApp Account backed by it."""
+
 	gateway_type = "baileys"
 
 	@classmethod
@@ -137,6 +139,68 @@ class MessagesCase(FrappeTestCase):
 			as_dict=True,
 		)
 
+	def post(self, body: dict) -> tuple[int, dict]:
+		raw = json.dumps(body).encode()
+		headers = {"Content-Type": "application/json", **sign(raw, SECRET, int(time.time()))}
+		set_request(
+			method="POST", path="/api/method/whatsapp_crm.api.webhook.receive", data=raw, headers=headers
+		)
+		frappe.local.response = frappe._dict({"docs": []})
+		result = receive()
+		return frappe.local.response.get("http_status_code", 200), result
+
+	def ack_event(self, message_id: str, status: str) -> dict:
+		sid = self.session.session_id
+		if self.gateway_type == "evolution":
+			words = {"delivered": "DELIVERY_ACK", "read": "READ"}
+			data = {
+				"keyId": message_id,
+				"remoteJid": f"{CUSTOMER}@s.whatsapp.net",
+				"fromMe": True,
+				"status": words[status],
+			}
+			return {"event": "messages.update", "instance": sid, "data": data}
+		if self.gateway_type == "waha":
+			payload = {
+				"id": f"true_{CUSTOMER}@c.us_{message_id}",
+				"from": f"{CUSTOMER}@c.us",
+				"fromMe": True,
+				"ack": {"delivered": 2, "read": 3}[status],
+			}
+			return {"event": "message.ack", "session": sid, "payload": payload}
+		return {
+			"event": "ack",
+			"sessionId": sid,
+			"id": f"ack-{message_id}-{status}",
+			"ack": {"messageId": message_id, "status": status},
+		}
+
+	def message_event(self, message_id: str, text: str, event_id: str = "evt") -> dict:
+		sid = self.session.session_id
+		if self.gateway_type == "evolution":
+			key = {"remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message_id}
+			return {
+				"event": "messages.upsert",
+				"instance": sid,
+				"data": {"key": key, "message": {"conversation": text}},
+			}
+		if self.gateway_type == "waha":
+			payload = {
+				"id": f"false_{CUSTOMER}@c.us_{message_id}",
+				"from": f"{CUSTOMER}@c.us",
+				"fromMe": False,
+				"body": text,
+			}
+			return {"event": "message.any", "session": sid, "payload": payload}
+		return {
+			"event": "message",
+			"sessionId": sid,
+			"id": f"{event_id}-{message_id}",
+			"message": {"id": message_id, "chat": CUSTOMER, "text": text},
+		}
+
+
+class MessagesCase(MessagesFixture):
 	# -- the account follows its session --
 
 	def test_account_is_active_while_the_session_is_connected(self):
@@ -190,16 +254,32 @@ class MessagesCase(FrappeTestCase):
 		self.assertEqual(acks.pending_status(self.session.name, "EARLY-ID", "sent"), "delivered")
 
 	def test_a_failed_send_is_marked_and_logged_without_the_text(self):
+		# A number the gateway says is not on WhatsApp: a refusal that can never succeed.
+		docs = [self.outgoing(text="secret customer words", to="+1 999 999 9999") for _ in range(2)]
+		for doc in docs:
+			outbox.send(doc.name)
+			self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "failed")
+		logs = frappe.get_all("Error Log", filters={"method": outbox.TITLE_SEND}, fields=["error"])
+		self.assertEqual(len(logs), 1)  # one entry for the window, counted
+		self.assertFalse(any("secret customer words" in (log.error or "") for log in logs))
+		# ... that names every failed message, so an admin can find them all.
+		self.assertTrue(all(doc.name in logs[0].error for doc in docs), logs[0].error)
+
+	def test_a_session_unknown_to_the_gateway_holds_the_message(self):
 		from whatsapp_crm.integration import client_from, get_settings
 
 		with client_from(get_settings()) as client:
 			client.delete_session(self.session.session_id)  # unlinked on the gateway: nothing can be sent
-		doc = self.outgoing(text="secret customer words")
-		outbox.send(doc.name)
-		self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "failed")
-		logs = frappe.get_all("Error Log", filters={"method": outbox.TITLE_SEND}, fields=["error"])
-		self.assertTrue(logs)
-		self.assertFalse(any("secret customer words" in (log.error or "") for log in logs))
+		doc = self.outgoing(text="espera")
+		outcome = outbox.send(doc.name)
+		status = frappe.db.get_value(provider.MESSAGE, doc.name, "status")
+		# Evolution says "not connected" (the message waits, queued); the others do not know the session.
+		expected = (
+			(outbox.HELD, outbox.QUEUED)
+			if self.gateway_type == "evolution"
+			else (outbox.FAILED_NOW, "failed")
+		)
+		self.assertEqual((outcome, status), expected)
 
 	def test_reactions_both_ways(self):
 		doc = self.outgoing(text="¿Te va bien el martes?")
@@ -369,16 +449,6 @@ class MessagesCase(FrappeTestCase):
 
 	# -- over the webhook, in this type's own shape --
 
-	def post(self, body: dict) -> tuple[int, dict]:
-		raw = json.dumps(body).encode()
-		headers = {"Content-Type": "application/json", **sign(raw, SECRET, int(time.time()))}
-		set_request(
-			method="POST", path="/api/method/whatsapp_crm.api.webhook.receive", data=raw, headers=headers
-		)
-		frappe.local.response = frappe._dict({"docs": []})
-		result = receive()
-		return frappe.local.response.get("http_status_code", 200), result
-
 	def test_webhook_message_and_ack_events(self):
 		mid = "WH" + frappe.generate_hash(length=12).upper()
 		self.assertEqual(self.post(self.message_event(mid, "por webhook", "evt-1"))[0], 200)
@@ -392,56 +462,6 @@ class MessagesCase(FrappeTestCase):
 		doc.reload()
 		self.assertEqual(self.post(self.ack_event(doc.message_id, "read"))[0], 200)
 		self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "read")
-
-	def ack_event(self, message_id: str, status: str) -> dict:
-		sid = self.session.session_id
-		if self.gateway_type == "evolution":
-			words = {"delivered": "DELIVERY_ACK", "read": "READ"}
-			data = {
-				"keyId": message_id,
-				"remoteJid": f"{CUSTOMER}@s.whatsapp.net",
-				"fromMe": True,
-				"status": words[status],
-			}
-			return {"event": "messages.update", "instance": sid, "data": data}
-		if self.gateway_type == "waha":
-			payload = {
-				"id": f"true_{CUSTOMER}@c.us_{message_id}",
-				"from": f"{CUSTOMER}@c.us",
-				"fromMe": True,
-				"ack": {"delivered": 2, "read": 3}[status],
-			}
-			return {"event": "message.ack", "session": sid, "payload": payload}
-		return {
-			"event": "ack",
-			"sessionId": sid,
-			"id": f"ack-{message_id}-{status}",
-			"ack": {"messageId": message_id, "status": status},
-		}
-
-	def message_event(self, message_id: str, text: str, event_id: str = "evt") -> dict:
-		sid = self.session.session_id
-		if self.gateway_type == "evolution":
-			key = {"remoteJid": f"{CUSTOMER}@s.whatsapp.net", "fromMe": False, "id": message_id}
-			return {
-				"event": "messages.upsert",
-				"instance": sid,
-				"data": {"key": key, "message": {"conversation": text}},
-			}
-		if self.gateway_type == "waha":
-			payload = {
-				"id": f"false_{CUSTOMER}@c.us_{message_id}",
-				"from": f"{CUSTOMER}@c.us",
-				"fromMe": False,
-				"body": text,
-			}
-			return {"event": "message.any", "session": sid, "payload": payload}
-		return {
-			"event": "message",
-			"sessionId": sid,
-			"id": f"{event_id}-{message_id}",
-			"message": {"id": message_id, "chat": CUSTOMER, "text": text},
-		}
 
 
 class TestMessagesEvolution(MessagesCase):
