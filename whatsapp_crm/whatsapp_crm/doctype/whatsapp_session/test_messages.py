@@ -254,8 +254,11 @@ class MessagesCase(MessagesFixture):
 		self.assertEqual(acks.pending_status(self.session.name, "EARLY-ID", "sent"), "delivered")
 
 	def test_a_failed_send_is_marked_and_logged_without_the_text(self):
-		# A number the gateway says is not on WhatsApp: a refusal that can never succeed.
-		docs = [self.outgoing(text="secret customer words", to="+1 999 999 9999") for _ in range(2)]
+		# A file that is not this site's: refused before the gateway, and it can never succeed.
+		docs = [
+			self.outgoing(text="secret customer words", content_type="document", attach="/files/not-here.pdf")
+			for _ in range(2)
+		]
 		for doc in docs:
 			outbox.send(doc.name)
 			self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), "failed")
