@@ -237,3 +237,16 @@ def test_a_bad_history_page_is_bounded_and_reported(mode):
 	assert not result.complete and result.state.watermark == NOW  # nothing skipped: the window comes again
 	assert gateway.calls <= 2  # a cursor given twice ends the window at once
 	assert len(store.rows) <= gateway.calls  # what came was kept
+
+
+def test_doctor_says_once_that_waha_2024_cannot_list_past_messages():
+	from whatsapp_crm.gateway.client import Timeouts
+	from whatsapp_crm.gateway.doctor import SKIP, diagnose
+	from whatsapp_crm.gateway.messages import HISTORY_ROUTE_MISSING
+
+	with make_simulator("waha", api_key=SENTINEL_KEY, core_2024=True) as sim:
+		report = diagnose(sim.url, SENTINEL_KEY, "waha", Timeouts(1, 2), timeout=2)
+	history = [c for c in report.checks if c.name == "history"]
+	assert len(history) == 1 and history[0].result == SKIP and history[0].code == HISTORY_UNAVAILABLE
+	assert history[0].template == HISTORY_ROUTE_MISSING
+	assert report.ok  # linking can still work: this is news, not a failure

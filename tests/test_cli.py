@@ -140,3 +140,60 @@ def test_demo_end_to_end_as_installed_command():
 	assert any(line.startswith("WhatsApp is linked") for line in lines)
 	assert "  receipts: sent -> delivered -> read" in lines
 	assert lines[-2] == "  +34600999888 (Marta): ¡Hola Ana! Quiero el presupuesto."
+
+
+@pytest.mark.parametrize("gateway_type", ["baileys", "evolution", "waha"])
+def test_sync_reads_what_a_catch_up_would_recover(gateway_type, capsys):
+	from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
+
+	extra = {"qr_route_wait_s": 0.2} if gateway_type == "waha" else {}
+	with make_simulator(
+		gateway_type, api_key=SENTINEL_KEY, scenario=SessionOptions(qr_after_s=0), **extra
+	) as sim:
+		base = [
+			"--url",
+			sim.url,
+			"--session",
+			"sync1",
+			"--api-key",
+			SENTINEL_KEY,
+			"--gateway-type",
+			gateway_type,
+		]
+		assert run(capsys, "connect", *base, "--json")[0] == 0
+		sim.scan("sync1", "34911222333")
+		sim.set_receiver_down(True)
+		sim.inbound("sync1", "34600999888", "<script>alert(1)</script> missed")
+		code, out, _ = run(capsys, "sync", *base, "--json")
+		assert code == 0
+		data = json.loads(out)
+		assert data["complete"] and [m["text"] for m in data["messages"]] == [
+			"<script>alert(1)</script> missed"
+		]
+		with pytest.raises(SystemExit) as refused:  # argparse's own usage error
+			run(capsys, "sync", *base, "--since", "not-a-date")
+		assert refused.value.code == 2
+		assert run(capsys, "sync", *base, "--since", "2999-01-01")[0] == 2
+
+
+def test_sync_on_waha_2024_says_the_route_is_missing(capsys):
+	with make_waha_2024() as sim:
+		code, _, err = run(
+			capsys,
+			"sync",
+			"--url",
+			sim.url,
+			"--session",
+			"default",
+			"--api-key",
+			"x",
+			"--gateway-type",
+			"waha",
+		)
+	assert code == cli.EXIT_GATEWAY and "WAHA 2024.11 or later" in err
+
+
+def make_waha_2024():
+	from whatsapp_crm.gateway.sim import make_simulator
+
+	return make_simulator("waha", api_key=SENTINEL_KEY, core_2024=True)

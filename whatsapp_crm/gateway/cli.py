@@ -13,13 +13,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from . import errors, messages
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
 from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
 from .client import GatewayClient, Timeouts
-from .errors import GatewayError
+from .errors import GatewayError, HistoryUnavailable
 from .qr import is_data_uri, render_terminal
 
 EXIT_OK, EXIT_USAGE, EXIT_GATEWAY, EXIT_NO_QR = 0, 2, 3, 4
@@ -317,6 +318,104 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 	return EXIT_NO_QR if failed.code == errors.QR_NOT_READY else EXIT_GATEWAY
 
 
+def _when(value: str) -> int:
+	"""Unix seconds from ``1795000000``, ``2026-12-01`` or ``2026-12-01T10:00`` (UTC unless it names a zone)."""
+	text = value.strip()
+	if text.isdigit():
+		return int(text)
+	try:
+		moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+	except ValueError:
+		raise argparse.ArgumentTypeError(f"not a date, time or unix seconds: {value!r}") from None
+	return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+	"""Read a session's messages back from the gateway's own store, as a catch-up does (nothing is stored:
+	inside a bench, the Sync messages button or ``bench execute whatsapp_crm.chat.catchup.sync_session``)."""
+	from .catchup import MARGIN_S, STORED, Reconciler, SyncState
+
+	policy = QrPolicy(deadline=args.deadline)
+	now = int(time.time())
+	since = args.since if args.since is not None else now - 3600
+	if since > now:
+		print("error: --since must be in the past", file=sys.stderr)
+		return EXIT_USAGE
+	try:
+		client = _client(args, policy)
+	except GatewayError as e:
+		return _report_failure(e, args.session, policy, args.json)
+	found = []
+	acks = []
+
+	def keep(message) -> str:
+		found.append(message)
+		return STORED
+
+	with client:
+		result = Reconciler(client, args.session, max_pages=args.max_pages, budget_s=args.deadline).run(
+			SyncState(), keep, acks.append, since=since
+		)
+	error = result.error
+	words = None
+	if error is not None:
+		words = (
+			messages.for_history(error.reason)
+			if isinstance(error, HistoryUnavailable)
+			else messages.for_code(error.code)
+		)
+	if args.json:
+		print(
+			json.dumps(
+				{
+					"session": args.session,
+					"since": since,
+					"until": now + MARGIN_S,
+					"pages": result.pages,
+					"complete": result.complete,
+					"messages": [
+						{
+							"id": m.id,
+							"chat": m.chat,
+							"from_me": m.from_me,
+							"timestamp": m.timestamp,
+							"text": m.text,
+							"media": m.media.mimetype if m.media else None,
+						}
+						for m in found
+					],
+					"acks": [{"id": a.message_id, "status": a.status} for a in acks],
+					"skipped": result.skipped,
+					"error": error.as_dict() if error else None,
+					"message": words,
+				},
+				indent=2,
+			)
+		)
+	else:
+		print(
+			f"Reading {args.session} from {datetime.fromtimestamp(since, tz=timezone.utc):%Y-%m-%d %H:%M} UTC"
+		)
+		for m in sorted(found, key=lambda m: m.timestamp or 0):
+			when = (
+				f"{datetime.fromtimestamp(m.timestamp, tz=timezone.utc):%Y-%m-%d %H:%M:%S}"
+				if m.timestamp
+				else "-"
+			)
+			arrow = "->" if m.from_me else "<-"
+			body = (m.text or (m.media.mimetype if m.media else "") or "").replace("\n", " ")[:60]
+			print(f"  {when} {arrow} +{m.chat or '?'} {body!r}")
+		print(
+			f"{len(found)} messages, {len(acks)} receipts, {result.skipped} skipped, {result.pages} pages"
+			+ ("" if result.complete or error is not None else " (stopped before the end)")
+		)
+		if error is not None:
+			print(f"error: {words} ({error})", file=sys.stderr)
+	if error is None:
+		return EXIT_OK
+	return EXIT_USAGE if error.code in CONFIG_CODES else EXIT_GATEWAY
+
+
 def build_parser() -> argparse.ArgumentParser:
 	parser = argparse.ArgumentParser(prog="whatsapp-crm", description=__doc__.split("\n")[0])
 	sub = parser.add_subparsers(dest="command", required=True)
@@ -373,6 +472,21 @@ def build_parser() -> argparse.ArgumentParser:
 		if name == "connect":
 			p.add_argument("--wait", type=float, default=180.0, help="seconds to keep polling for the scan")
 		p.set_defaults(func=func)
+
+	sync = sub.add_parser(
+		"sync", help="read a session's messages back from the gateway (what a catch-up reads)"
+	)
+	sync.add_argument("--url", required=True, help="gateway base URL, e.g. http://127.0.0.1:3000")
+	sync.add_argument("--session", required=True, help="session id: 1-64 of A-Z a-z 0-9 _ -")
+	sync.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
+	sync.add_argument(
+		"--since", type=_when, default=None, help="unix seconds or ISO date/time (default: 1 h ago)"
+	)
+	sync.add_argument("--max-pages", type=int, default=20, help="pages read at most")
+	sync.add_argument("--deadline", type=float, default=30.0, help="seconds the read may take")
+	sync.add_argument("--json", action="store_true", help="print what was read as JSON")
+	gateway_type_arg(sync)
+	sync.set_defaults(func=cmd_sync)
 	return parser
 
 

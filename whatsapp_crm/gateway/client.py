@@ -267,6 +267,11 @@ class GatewayClient(ABC):
 	) -> Media:
 		"""The file of an inbound message, within MAX_MEDIA_BYTES."""
 
+	def history_problem(self, *, timeout: float | None = None) -> str | None:
+		"""Why this gateway cannot list past messages at all (a HistoryUnavailable reason), or None. Only what
+		holds for the whole gateway: a session's own store is found out by reading it."""
+		return None
+
 	@abstractmethod
 	def read_messages(
 		self,

@@ -24,7 +24,7 @@ OK, FAIL, SKIP = "ok", "fail", "skip"
 
 @dataclass
 class Check:
-	name: str  # url | reachable | tls | type | key | probe
+	name: str  # url | reachable | tls | type | key | history | probe
 	result: str  # ok | fail | skip
 	template: str
 	args: list[str] = field(default_factory=list)
@@ -133,6 +133,12 @@ def diagnose(
 			add(Check("key", OK, messages.DOCTOR_KEY_OK))
 		else:
 			add(Check("key", SKIP, messages.DOCTOR_KEY_UNCHECKED))
+		# Not a linking failure: said once here, so that an admin knows missed messages cannot come back.
+		reason = client.history_problem(timeout=timeout)
+		if reason is None:
+			add(Check("history", OK, messages.DOCTOR_HISTORY_OK))
+		else:
+			add(Check("history", SKIP, messages.for_history(reason), code="HISTORY_UNAVAILABLE"))
 		if probe:
 			add(_probe(client, probe_s, clock=clock, sleep=sleep))
 	return report

@@ -359,6 +359,15 @@ class WahaClient(GatewayClient):
 		more = len(rows) >= size
 		return HistoryPage(tuple(found), tuple(acks), str(offset + len(rows)) if more else None, skipped)
 
+	def history_problem(self, *, timeout: float | None = None) -> str | None:
+		try:
+			self._check_history_version(Budget(timeout, self.timeouts.read).left())
+		except HistoryUnavailable as e:
+			return e.reason
+		except GatewayError:
+			return None  # unreachable now: the reachability check says so
+		return None
+
 	def _check_history_version(self, timeout: float) -> None:
 		"""HistoryUnavailable for a WAHA older than HISTORY_SINCE (its version is kept a few minutes)."""
 		now = time.monotonic()
