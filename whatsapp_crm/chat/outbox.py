@@ -152,13 +152,12 @@ def send(name: str) -> str:
 		_failed(doc, session, InvalidMessage("the account is not backed by a session"))
 		return FAILED_NOW
 	claim = doc.get(CLAIM_FIELD) or ""
-	if _expired(doc):
-		_failed(doc, session, NotConnected("the phone was not linked again in time"))
-		return FAILED_NOW
-	if row.status != CONNECTED:
-		return HELD  # waits, queued, for the phone to be linked again
-	if _suspect(session):
-		return SUSPECT
+	waiting = HELD if row.status != CONNECTED else SUSPECT if _suspect(session) else None
+	if waiting:
+		if _expired(doc):
+			_failed(doc, session, NotConnected("the phone was not linked again in time"))
+			return FAILED_NOW
+		return waiting  # waits, queued, for the phone to be linked again or the gateway to answer
 	if claim and not claim.startswith(UNCERTAIN) and not _stale(doc):
 		return BUSY  # another job is sending it right now
 	if claim:
@@ -232,8 +231,10 @@ def _stale(doc) -> bool:
 
 
 def _expired(doc) -> bool:
-	hours = int(get_settings().offline_hold_hours or 0)
-	return (now_datetime() - get_datetime(doc.creation)).total_seconds() > max(1, hours) * 3600
+	"""Waited longer than Hold Messages While Offline (0: not at all)."""
+	hours = get_settings().offline_hold_hours
+	hours = 24 if hours is None else int(hours)
+	return (now_datetime() - get_datetime(doc.creation)).total_seconds() > hours * 3600
 
 
 def _recover(doc, session: str, session_id: str) -> str | None:
