@@ -118,6 +118,35 @@ class HistoryPage:
 	skipped: int = 0
 
 
+def collect_page(
+	rows: list[Any],
+	parse: Any,
+	ack_of: Any,
+	since: int,
+	until: int,
+) -> tuple[list[InboundMessage], list[Ack], int, int | None]:
+	"""One history page's rows read as the webhook would: (messages within [since, until], the receipts of
+	our own among them, rows that are not a person's message, the oldest timestamp seen). ``parse`` reads a
+	row into an InboundMessage (or None); ``ack_of(row, message)`` its newest receipt (or None)."""
+	found: list[InboundMessage] = []
+	acks: list[Ack] = []
+	skipped, oldest = 0, None
+	for row in rows:
+		message = parse(row) if isinstance(row, dict) else None
+		if message is None:
+			skipped += 1
+			continue
+		if message.timestamp is not None:
+			oldest = message.timestamp if oldest is None else min(oldest, message.timestamp)
+			if not since <= message.timestamp <= until:
+				continue
+		found.append(message)
+		ack = ack_of(row, message) if message.from_me else None
+		if ack is not None:
+			acks.append(ack)
+	return found, acks, skipped, oldest
+
+
 def best_ack(message_id: str, statuses: list[str], chat: str | None = None) -> Ack | None:
 	"""The furthest of a message's statuses (a stored message lists every receipt it got)."""
 	best: str | None = None

@@ -53,6 +53,7 @@ from ..messaging import (
 	SendResult,
 	checked_media,
 	clean_mimetype,
+	collect_page,
 	int_of,
 	message_id,
 	name_of,
@@ -214,20 +215,7 @@ class BaileysClient(GatewayClient):
 		rows = data.get("messages")
 		if not isinstance(rows, list):
 			raise BadResponse("the answer holds no messages array", **reply.context())
-		found: list[InboundMessage] = []
-		acks: list[Ack] = []
-		skipped = 0
-		for row in rows:
-			message = _message(row) if isinstance(row, dict) else None
-			if message is None:
-				skipped += 1
-				continue
-			if message.timestamp is not None and not since <= message.timestamp <= until:
-				continue
-			found.append(message)
-			status = ACK_WORDS.get(str(row.get("status", "")).lower()) if message.from_me else None
-			if status:
-				acks.append(Ack(message.id, status, message.chat))
+		found, acks, skipped, _oldest = collect_page(rows, _message, _row_ack, since, until)
 		next_cursor = data.get("nextCursor")
 		if next_cursor is not None and (not isinstance(next_cursor, str) or not 0 < len(next_cursor) <= 256):
 			raise BadResponse("the answer's nextCursor is not a short string", **reply.context())
@@ -303,3 +291,8 @@ def key_check(client: GatewayClient, timeout: float | None) -> tuple[bool | None
 		return False, e
 	except GatewayError as e:
 		return None, e
+
+
+def _row_ack(row: dict[str, Any], message: InboundMessage) -> Ack | None:
+	status = ACK_WORDS.get(str(row.get("status", "")).lower())
+	return Ack(message.id, status, message.chat) if status else None

@@ -64,6 +64,7 @@ from ..messaging import (
 	best_ack,
 	chat_of,
 	clean_mimetype,
+	collect_page,
 	int_of,
 	is_person,
 	media_from_base64,
@@ -287,26 +288,9 @@ class EvolutionClient(GatewayClient):
 		records = block.get("records")
 		if not isinstance(records, list):
 			raise BadResponse("the answer holds no message records", **reply.context())
-		found: list[InboundMessage] = []
-		acks: list[Ack] = []
-		skipped, older = 0, False
-		for record in records:
-			message = _inbound(record) if isinstance(record, dict) else None
-			if message is None:
-				skipped += 1
-				continue
-			if message.timestamp is not None and message.timestamp < since:
-				older = True  # newest first: the rest is older still (or the filter was ignored)
-				continue
-			if message.timestamp is not None and message.timestamp > until:
-				continue
-			found.append(message)
-			if message.from_me:
-				updates = record.get("MessageUpdate") if isinstance(record.get("MessageUpdate"), list) else []
-				words = [u.get("status") for u in updates if isinstance(u, dict)] + [record.get("status")]
-				ack = best_ack(message.id, [ACKS.get(str(w).upper(), "") for w in words], message.chat)
-				if ack is not None:
-					acks.append(ack)
+		found, acks, skipped, oldest = collect_page(records, _inbound, _record_ack, since, until)
+		# Newest first: a record older than the window means the rest is older still (or the filter was ignored).
+		older = oldest is not None and oldest < since
 		pages = int_of(block.get("pages")) or 0
 		more = not older and len(records) >= size and (not pages or page < pages)
 		return HistoryPage(tuple(found), tuple(acks), str(page + 1) if more else None, skipped)
@@ -466,3 +450,10 @@ def _ack(data: dict[str, Any]) -> Ack | None:
 	if mid is None or status is None:
 		return None  # a deletion, an edit or a poll vote: nothing for the ticks
 	return Ack(mid, status, chat_of(data.get("remoteJid"))[0])
+
+
+def _record_ack(record: dict[str, Any], message: InboundMessage) -> Ack | None:
+	"""The furthest status a stored message of ours reached (its MessageUpdate rows and its own status)."""
+	updates = record.get("MessageUpdate") if isinstance(record.get("MessageUpdate"), list) else []
+	words = [u.get("status") for u in updates if isinstance(u, dict)] + [record.get("status")]
+	return best_ack(message.id, [ACKS.get(str(w).upper(), "") for w in words], message.chat)

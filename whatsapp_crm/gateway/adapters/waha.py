@@ -66,6 +66,7 @@ from ..messaging import (
 	chat_of,
 	checked_media,
 	clean_mimetype,
+	collect_page,
 	int_of,
 	is_person,
 	message_id,
@@ -342,20 +343,7 @@ class WahaClient(GatewayClient):
 		if reply.status == 404 and message.startswith("cannot get"):
 			raise HistoryUnavailable("the gateway has no chats/all/messages route", **reply.context())
 		rows = self._check(reply, not_found=SessionNotFound, want=list)
-		found: list[InboundMessage] = []
-		acks: list[Ack] = []
-		skipped = 0
-		for row in rows:
-			message_in = _inbound(row) if isinstance(row, dict) else None
-			if message_in is None:
-				skipped += 1
-				continue
-			if message_in.timestamp is not None and not since <= message_in.timestamp <= until:
-				continue
-			found.append(message_in)
-			ack = _ack(row) if message_in.from_me else None
-			if ack is not None:
-				acks.append(Ack(message_in.id, ack.status, message_in.chat))
+		found, acks, skipped, _oldest = collect_page(rows, _inbound, _row_ack, since, until)
 		more = len(rows) >= size
 		return HistoryPage(tuple(found), tuple(acks), str(offset + len(rows)) if more else None, skipped)
 
@@ -528,3 +516,8 @@ def _ack(payload: dict[str, Any]) -> Ack | None:
 		return None
 	jid = payload.get("to") or payload.get("from")
 	return Ack(mid, status, chat_of(jid)[0])
+
+
+def _row_ack(row: dict[str, Any], message: InboundMessage) -> Ack | None:
+	ack = _ack(row)
+	return Ack(message.id, ack.status, message.chat) if ack is not None else None
