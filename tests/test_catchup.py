@@ -84,8 +84,13 @@ def test_one_run_recovers_every_missed_message_once_in_order(linked):
 	sim, client, clock = linked
 	ids = missed(sim, 120, NOW - 2000)
 	store = Store()
-	result = reconciler(client, clock).run(SyncState(watermark=NOW - 3000), store.store, store.ack)
+	progress: list[SyncState] = []
+	result = reconciler(client, clock).run(
+		SyncState(watermark=NOW - 3000), store.store, store.ack, after_page=progress.append
+	)
 	assert (result.complete, result.error, result.stored, result.pages) == (True, None, 120, 3)
+	# Each page but the last left a resumable state (its cursor) for the caller to keep.
+	assert [p.window_pages for p in progress] == [1, 2] and all(p.cursor for p in progress)
 	assert sorted(store.order) == sorted(ids) and len(store.order) == 120
 	# Each page is stored oldest first (the Frappe side gives each message its gateway time, which is what
 	# CRM orders by; Evolution and WAHA page newest first, so their pages come newest page first).

@@ -197,9 +197,21 @@ def _sync(session: str, reason: str, since: str | None) -> dict:
 	with client:
 		reconciler = Reconciler(client, doc.session_id, max_pages=MAX_PAGES, budget_s=BUDGET_S)
 		result = reconciler.run(
-			state, store, lambda ack: inbox.apply_ack(session, ack), since=since_ts, known=known
+			state,
+			store,
+			lambda ack: inbox.apply_ack(session, ack),
+			since=since_ts,
+			known=known,
+			after_page=lambda state: _keep_progress(session, state),
 		)
 	return _finish(doc, result.state, result, result.error, reason)
+
+
+def _keep_progress(session: str, state: SyncState) -> None:
+	"""A page's messages and the cursor past them, committed together: a job that dies resumes here, and
+	webhooks of the same messages never wait long on the rows this job inserted."""
+	frappe.db.set_value(SESSION, session, "sync_state", dump_state(state), update_modified=False)
+	frappe.db.commit()  # nosemgrep: progress of a long job, page by page
 
 
 def _finish(doc, state: SyncState, result, error: GatewayError | None, reason: str) -> dict:

@@ -113,10 +113,12 @@ class Reconciler:
 		*,
 		since: int | None = None,
 		known: KnownFn | None = None,
+		after_page: Callable[[SyncState], None] | None = None,
 	) -> SyncResult:
 		"""Read pages of the window until it ends or this run's bound is reached. ``known`` names the ids
 		already stored among a page's messages (one query a page instead of one a message); the rest go
-		through ``store``. A gateway error ends the run and is returned, with the window kept for the next."""
+		through ``store``; ``after_page`` gets the state after each page (to make it durable: a run that
+		dies goes on from there). A gateway error ends the run and is returned, with the window kept."""
 		state = self.window_for(state, since)
 		result = SyncResult(state)
 		started = self.monotonic()
@@ -158,6 +160,8 @@ class Reconciler:
 				break
 			seen_cursors.add(page.next_cursor)
 			state = replace(state, cursor=page.next_cursor, window_pages=pages)
+			if after_page is not None:
+				after_page(state)
 		result.state = state
 		return result
 

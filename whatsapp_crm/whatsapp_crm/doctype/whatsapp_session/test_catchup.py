@@ -105,6 +105,19 @@ class CatchupTests:
 		self.assertEqual(self.stored(typed)["type"], "Outgoing")
 		self.assertEqual(frappe.db.count(provider.MESSAGE, {"message_id": doc.message_id}), 1)
 
+	def test_messages_missed_around_a_gateway_restart_come_back_once_it_is_linked_again(self):
+		ids = self.missed(["antes del reinicio", "justo antes"])
+		self.sim.restart()  # the gateway forgets its sessions and whatever it meant to retry
+		with client_from(get_settings()) as client:
+			client.create_session(self.session.session_id)
+		self.sim.scan(self.session.session_id, "34911222333")
+		self.set_status("Disconnected")
+		self.set_status("Connected")  # what the watcher records once the phone is linked again
+		self.quiet()
+		stats = catchup.sync_session(self.session.name, catchup.LINKED)
+		self.assertEqual((stats["found"], stats["error"]), (2, None))
+		self.assertEqual([self.stored(i)["type"] for i in ids], ["Incoming", "Incoming"])
+
 	def test_a_session_that_links_again_queues_a_catch_up(self):
 		from frappe.utils.background_jobs import is_job_enqueued
 
