@@ -524,7 +524,8 @@ def test_webhooks_from_create_with_hmac(
 	bodies = listener.bodies()
 	scan, working = bodies[1], bodies[2]
 	assert set(scan) == {"id", "timestamp", "event", "session", "me", "payload", "engine", "environment"}
-	assert re.fullmatch(r"evt_[0-9a-f]{32}", scan["id"]) and abs(scan["timestamp"] / 1000 - time.time()) < 60
+	assert re.fullmatch(r"evt_[0-9a-hjkmnp-tv-z]{26}", scan["id"])  # a ULID
+	assert abs(scan["timestamp"] / 1000 - time.time()) < 60
 	assert scan["event"] == "session.status" and scan["session"] == "w" and scan["me"] is None
 	assert scan["payload"] == {"status": "SCAN_QR_CODE"}  # no QR in it
 	assert scan["engine"] == "NOWEB" and scan["environment"]["version"] == "2026.6.1"

@@ -17,9 +17,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from . import errors
 from .client import GatewayClient
-from .errors import GatewayError, GatewayTimeout, QrNotReady, SessionEnded, SessionNotFound
+from .errors import ConfirmOnPhone, GatewayError, GatewayTimeout, QrNotReady, SessionEnded, SessionNotFound
 from .qr import to_data_uri
-from .status import Kind
+from .status import Kind, confirm_word
 
 # The doc's Status values (DESIGN.md §5); the Frappe layer stores exactly these.
 NOT_CREATED = "Not Created"
@@ -38,6 +38,7 @@ HARD_FAILURES = frozenset(
 		errors.SESSION_NOT_FOUND,
 		errors.INVALID_SESSION_ID,
 		errors.SESSION_NOT_ALLOWED,
+		errors.LICENSE_REQUIRED,
 	}
 )
 # The request itself did not work (as opposed to "it worked, the QR is just not there yet").
@@ -102,7 +103,8 @@ class QrOutcome:
 		if self.error is not None:
 			return self.error.code
 		if self.state == "waiting":
-			return errors.QR_NOT_READY
+			# A webhook's status has no error: the word alone says the phone must approve the link.
+			return errors.CONFIRM_ON_PHONE if confirm_word(self.gateway_status) else errors.QR_NOT_READY
 		return None
 
 	@property
@@ -242,6 +244,8 @@ def _attempt(
 		return
 	if state.kind == Kind.ENDED:
 		raise SessionEnded(f"the gateway says {state.raw_status!r}", http_status=state.http_status)
+	if state.confirm_on_phone:
+		raise ConfirmOnPhone("the phone must approve the link", http_status=state.http_status)
 	if not state.qr_available:
 		raise QrNotReady("the status says no QR yet", http_status=state.http_status)
 	payload = state.qr

@@ -25,6 +25,7 @@ from .errors import (
 	InvalidMessage,
 	InvalidPhone,
 	InvalidSessionId,
+	LicenseRequired,
 	MediaNotSupported,
 	MediaTooLarge,
 	NotConfigured,
@@ -193,6 +194,8 @@ class GatewayClient(ABC):
 	auth_header: ClassVar[str]
 	history_newest_first: ClassVar[bool] = False  # read_messages lists a page newest first
 	key_required: ClassVar[bool] = True
+	# What doctor says when no key was given and the gateway wants one (types that do not require one).
+	key_needed_message: ClassVar[str | None] = None
 
 	def __init__(
 		self,
@@ -386,7 +389,9 @@ def send_error(e: GatewayError) -> GatewayError:
 	words = f"{e.server_error or ''} {e.server_message or ''}".lower()
 	excerpt = e.body_excerpt.replace(" ", "").lower()
 	ctx = _private(e.context())
-	if isinstance(e, SessionNotFound | Unauthorized) or (e.retryable and not isinstance(e, ServerError)):
+	if isinstance(e, SessionNotFound | Unauthorized | LicenseRequired) or (
+		e.retryable and not isinstance(e, ServerError)
+	):
 		return type(e)(e.detail, **ctx)
 	if "not_on_whatsapp" in words or '"exists":false' in excerpt:
 		return NotOnWhatsApp("the number has no WhatsApp account", **ctx)

@@ -17,7 +17,7 @@ from . import messages
 from .acquire import QrPolicy, acquire_qr
 from .adapters import AUTO, Detection, adapter_class, detect, make_client
 from .client import GatewayClient, Timeouts, normalise_base_url
-from .errors import GatewayError, NotConfigured, SessionNotAllowed
+from .errors import LICENSE_REQUIRED, GatewayError, NotConfigured, SessionNotAllowed
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 
@@ -123,11 +123,16 @@ def diagnose(
 		report.version = health.version or found.version
 		add(Check("type", OK, messages.DOCTOR_TYPE, [report.description or found.label]))
 		if health.key_accepted is False:
-			add(Check("key", FAIL, messages.BY_CODE["UNAUTHORIZED"], code="UNAUTHORIZED"))
+			# No key at all is another fix than a wrong one (WAHA 2025.10+ wants one, Core 2024 none).
+			missing = not (api_key or "").strip() and client.key_needed_message
+			template = missing or messages.BY_CODE["UNAUTHORIZED"]
+			add(Check("key", FAIL, template, code="UNAUTHORIZED"))
 			return report
 		if health.key_accepted is None:
 			code = health.error.code if health.error else "BAD_RESPONSE"
-			add(Check("key", FAIL, messages.DOCTOR_KEY_UNKNOWN, code=code))
+			# GET / may answer while every business route refuses (Evolution 2.4 not activated).
+			template = messages.BY_CODE[code] if code == LICENSE_REQUIRED else messages.DOCTOR_KEY_UNKNOWN
+			add(Check("key", FAIL, template, code=code))
 			return report
 		if health.key_checked:
 			add(Check("key", OK, messages.DOCTOR_KEY_OK))

@@ -27,6 +27,8 @@ INVALID_MESSAGE = "INVALID_MESSAGE"
 MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
 MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
 HISTORY_UNAVAILABLE = "HISTORY_UNAVAILABLE"
+LICENSE_REQUIRED = "LICENSE_REQUIRED"
+CONFIRM_ON_PHONE = "CONFIRM_ON_PHONE"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -46,6 +48,8 @@ ALL_CODES = (
 	MEDIA_TOO_LARGE,
 	MEDIA_NOT_SUPPORTED,
 	HISTORY_UNAVAILABLE,
+	LICENSE_REQUIRED,
+	CONFIRM_ON_PHONE,
 )
 
 EXCERPT_LIMIT = 1024
@@ -169,9 +173,23 @@ class QrNotReady(GatewayError):
 	retryable = True
 
 
+class ConfirmOnPhone(QrNotReady):
+	"""No QR to show: WhatsApp waits for the phone to approve the link (WAHA GOWS' PASSKEY_REQUIRED and
+	PASSKEY_CONFIRMATION_REQUIRED). Waiting, retried like a QR that is not ready."""
+
+	code = CONFIRM_ON_PHONE
+
+
 class QrGenerationError(GatewayError):
 	code = QR_GENERATION_ERROR
 	retryable = True
+
+
+class LicenseRequired(GatewayError):
+	"""The gateway answers every business route "not activated" (Evolution API 2.4 before it is registered in
+	its manager): final until an admin activates it, so never retried."""
+
+	code = LICENSE_REQUIRED
 
 
 class BadResponse(GatewayError):

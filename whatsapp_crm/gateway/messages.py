@@ -43,6 +43,7 @@ DOCTOR_UNKNOWN_GATEWAY = _(
 DOCTOR_KEY_OK = _("The gateway accepts the API key.")
 DOCTOR_KEY_UNKNOWN = _("The gateway is reachable, but its answer to an authenticated call was unexpected.")
 DOCTOR_KEY_UNCHECKED = _("This gateway accepts any API key (it checks none).")
+DOCTOR_WAHA_KEY_NEEDED = _("This WAHA gateway needs an API key: set WAHA_API_KEY's value in API Key.")
 DOCTOR_PROBE_OK = _("The gateway can reach WhatsApp: a test session got a QR code in {0} s.")
 DOCTOR_PROBE_ONE_SESSION = _(
 	"Skipped the test session: this WAHA runs only the session named default, and the test would disturb it."
@@ -112,6 +113,12 @@ BY_CODE = {
 	),
 	errors.HISTORY_UNAVAILABLE: _(
 		"The gateway cannot list past messages, so messages missed while webhooks were down cannot be recovered."
+	),
+	errors.LICENSE_REQUIRED: _(
+		"This Evolution API server is not activated: open its manager to register it."
+	),
+	errors.CONFIRM_ON_PHONE: _(
+		"WhatsApp is waiting for your phone to approve this link. Open WhatsApp on the phone and confirm it (with its passkey if it asks for one)."
 	),
 }
 

@@ -188,16 +188,12 @@ def lid_of(jid: Any) -> str | None:
 
 
 def chat_of(jid: Any, *alternatives: Any) -> tuple[str | None, str | None]:
-	"""(phone digits, privacy id) of a chat: a ``@lid`` jid takes its phone from the first alternative
-	that is a phone jid (Evolution's ``remoteJidAlt``, ``senderPn``)."""
-	lid = lid_of(jid)
-	if lid is None:
-		return phone_of(jid), None
-	for alt in alternatives:
-		phone = phone_of(alt)
-		if phone:
-			return phone, lid
-	return None, lid
+	"""(phone digits, privacy id) of a chat, from its jid and the gateway's other names for it (Evolution's
+	``remoteJidAlt``, ``senderPn``): the first phone jid gives the number, the first ``@lid`` the privacy id.
+	Either may come first: Evolution 2.3.6 puts the ``@lid`` in ``remoteJid``, 2.3.7 the phone."""
+	names = (jid, *alternatives)
+	phone = next((p for p in map(phone_of, names) if p), None)
+	return phone, next((lid for lid in map(lid_of, names) if lid), None)
 
 
 def text_of(value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:

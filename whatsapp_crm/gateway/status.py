@@ -19,7 +19,11 @@ class Kind(str, Enum):
 
 
 QR_WORDS = frozenset({"qr", "qr_code", "qr_ready", "scan_qr_code", "qrcode"})
-WAITING_WORDS = frozenset({"pending", "created", "starting", "initializing", "connecting", "idle"})
+# Waiting for the phone to approve the link (WAHA GOWS): no QR to show, and nothing failed.
+CONFIRM_WORDS = frozenset({"passkey_required", "passkey_confirmation_required"})
+WAITING_WORDS = (
+	frozenset({"pending", "created", "starting", "initializing", "connecting", "idle"}) | CONFIRM_WORDS
+)
 CONNECTED_WORDS = frozenset({"open", "connected", "ready", "working", "authenticated"})
 ENDED_WORDS = frozenset(
 	{"close", "closed", "disconnected", "logged_out", "failed", "refused", "action_required"}
@@ -48,6 +52,10 @@ class SessionState:
 	def qr_available(self) -> bool:
 		return self.kind == Kind.QR or self.has_qr or bool(self.qr)
 
+	@property
+	def confirm_on_phone(self) -> bool:
+		return self.kind == Kind.WAITING and confirm_word(self.raw_status)
+
 
 def _flatten(body: dict) -> dict:
 	"""Top-level keys win; envelope dicts fill in what is missing."""
@@ -68,6 +76,11 @@ def _truthy(value: Any) -> bool:
 	if isinstance(value, str):
 		return value.strip().lower() in ("1", "true", "yes")
 	return bool(value)
+
+
+def confirm_word(word: str | None) -> bool:
+	"""Whether a status word says the phone must approve the link (then the user is told so)."""
+	return bool(word) and _norm(word) in CONFIRM_WORDS
 
 
 def classify(word: str | None) -> tuple[Kind, bool]:

@@ -5,7 +5,8 @@ server takes 5-7 s); state ``GET /instance/connectionState/{name}`` (``open|conn
 flag); QR ``GET /instance/connect/{name}`` (``{"count": 0}`` = not ready; ``code`` raw, ``base64`` PNG); phone
 ``GET /instance/fetchInstances?instanceName=``; ``DELETE /instance/logout/{name}`` then
 ``DELETE /instance/delete/{name}``; ``GET /`` describes the server. Errors are
-``{"status", "error", "response": {"message": [...]}}``, or HTTP 200 ``{"error": true, "message"}``.
+``{"status", "error", "response": {"message": [...]}}``, or HTTP 200 ``{"error": true, "message"}``; 2.4 answers
+every business route 503 ``{"code": "LICENSE_REQUIRED"}`` until it is activated (LicenseRequired, final).
 
 Messages: ``POST /message/sendText/{name}`` ``{"number", "text"}`` and ``/message/sendMedia/{name}`` (base64)
 answer the stored message (``key.id``); a file of an inbound message comes from
@@ -42,6 +43,7 @@ from ..errors import (
 	GatewayError,
 	GatewayTimeout,
 	HistoryUnavailable,
+	LicenseRequired,
 	QrGenerationError,
 	QrNotReady,
 	SessionNotFound,
@@ -75,6 +77,7 @@ from ..messaging import (
 	text_of,
 )
 from ..status import Kind, SessionState
+from ..transport import Reply
 from ..webhook import MAX_QR_CHARS, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
 
 STATES = {
@@ -110,6 +113,12 @@ class EvolutionClient(GatewayClient):
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
 		return error_words(data)
+
+	def _check(self, reply: Reply, **kwargs: Any) -> Any:
+		# 2.4 before activation: a 503 that no retry will change.
+		if reply.status == 503 and (reply.obj or {}).get("code") == LicenseRequired.code:
+			raise LicenseRequired("the Evolution API server is not activated", **reply.context())
+		return super()._check(reply, **kwargs)
 
 	def create_session(
 		self, session_id: str, *, timeout: float | None = None, webhook: WebhookTarget | None = None
@@ -400,7 +409,8 @@ def _key_id(data: dict[str, Any]) -> Any:
 
 def _inbound(data: dict[str, Any]) -> InboundMessage | None:
 	"""A message of ``messages.upsert``/``send.message`` (Evolution's prepareMessage shape); None for groups,
-	status updates and what carries no id. A ``@lid`` chat takes its number from ``remoteJidAlt``."""
+	status updates and what carries no id. Of ``remoteJid`` and ``remoteJidAlt``, the phone jid gives the number
+	and the ``@lid`` the privacy id, in either order (2.3.6 puts the ``@lid`` first, 2.3.7 the phone)."""
 	key = data.get("key") if isinstance(data.get("key"), dict) else {}
 	jid = key.get("remoteJid")
 	mid = message_id(key.get("id"))
@@ -449,7 +459,7 @@ def _ack(data: dict[str, Any]) -> Ack | None:
 	status = ACKS.get(str(data.get("status", "")).upper())
 	if mid is None or status is None:
 		return None  # a deletion, an edit or a poll vote: nothing for the ticks
-	return Ack(mid, status, chat_of(data.get("remoteJid"))[0])
+	return Ack(mid, status, chat_of(data.get("remoteJid"), data.get("remoteJidAlt"))[0])
 
 
 def _record_ack(record: dict[str, Any], message: InboundMessage) -> Ack | None:

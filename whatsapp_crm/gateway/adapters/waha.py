@@ -9,11 +9,16 @@ asked; pairing ``POST /api/{name}/auth/request-code``; logout and ``DELETE``; ``
 
 Messages: ``POST /api/sendText`` ``{"session", "chatId": "<digits>@c.us", "text"}`` and ``POST /api/sendFile``
 (a Plus feature: Core refuses it, MediaNotSupported); events ``message.any`` (received, and typed on the phone),
-``message`` and ``message.ack`` (-1 error, 1 server, 2 device, 3 read, 4 played); an inbound file is served at
-the ``media.url`` the event names, fetched from the gateway's own address.
+``message`` and ``message.ack`` (-1 error, 1 server, 2 device, 3 read, 4 played; a group's receipts come as
+``message.ack.group`` from 2025 on, read alike); an inbound file is served at the ``media.url`` the event
+names, fetched from the gateway's own address. Envelopes from 2025 on carry an ``id`` (``evt_<ulid>``), the
+event id a receiver de-duplicates by; Core 2024 sends none (its body is the replay key then).
+
+WAHA 2025.10.3+ refuses a request without a key (401); its GOWS engine reports ``PASSKEY_REQUIRED`` and
+``PASSKEY_CONFIRMATION_REQUIRED`` while the phone must approve the link: waiting, never a QR or a failure.
 
 WAHA Core before 2026.6 runs only the session named ``default``; other names get a 422 that says so, which is
-final (SessionNotAllowed).
+final (SessionNotAllowed). Only that answer says so: neither the version nor the name is taken for it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from .. import messages
 from ..client import (
 	Budget,
 	CreateResult,
@@ -85,6 +91,9 @@ STATES = {
 	"scan_qr_code": Kind.QR,
 	"working": Kind.CONNECTED,
 	"failed": Kind.ENDED,
+	# GOWS: the phone must approve the link (acquire_qr says so in plain words)
+	"passkey_required": Kind.WAITING,
+	"passkey_confirmation_required": Kind.WAITING,
 }
 WEBHOOK_EVENTS = ["session.status", "message.any", "message.ack", "message.reaction"]
 ACKS = {-1: FAILED, 1: SENT, 2: DELIVERED, 3: READ, 4: READ}
@@ -119,7 +128,8 @@ class WahaClient(GatewayClient):
 	gateway_type = "waha"
 	label = "WAHA"
 	auth_header = "X-Api-Key"
-	key_required = False
+	key_required = False  # Core 2024 checks none; 2025.10.3+ refuses a request without one
+	key_needed_message = messages.DOCTOR_WAHA_KEY_NEEDED
 	history_newest_first = True  # read_messages pages newest first
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
@@ -407,7 +417,7 @@ class WahaClient(GatewayClient):
 			message = _reaction(data["payload"])
 			if message is not None:
 				return WebhookEvent(kind="message", message=message, status=None, phone=None, **common)
-		if name == "message.ack":
+		if name in ("message.ack", "message.ack.group"):  # 2025+ sends a group's receipts on their own
 			ack = _ack(data["payload"])
 			if ack is not None:
 				return WebhookEvent(kind="ack", ack=ack, status=None, phone=None, **common)

@@ -1,4 +1,12 @@
-"""Evolution API v2 as version 2.3.6 answers: instances instead of sessions, and its quirks.
+"""Evolution API v2 as version 2.3.6 answers (``version=`` "2.3.7" or "2.4.0" for the newer ones): instances
+instead of sessions, and its quirks.
+
+Versions: 2.3.6 names a privacy-id chat ``key.remoteJid`` ``<lid>@lid``, ``remoteJidAlt`` the phone jid,
+``addressingMode`` ``lid``; 2.3.7 (and 2.4) swap them in stored and announced messages (``remoteJid`` the phone,
+``remoteJidAlt`` the ``@lid``, ``addressingMode`` ``pn``), while a ``messages.update`` carries both fields in
+the order of the key Baileys reported (the ``@lid`` first). 2.4.0 with ``activated=False`` answers every
+business route 503 ``{"code": "LICENSE_REQUIRED"}`` (before the key is looked at) until ``activate()``;
+``GET /`` still answers with its version.
 
 Auth header ``apikey`` (the global key, or the instance's own token). ``GET /`` welcomes without a key.
 ``POST /instance/create`` (a name in use is a 403; a real server takes ~5 s: ``create_delay_s``);
@@ -79,6 +87,13 @@ from .server import Handler
 from .webhooks import Hook, check_url
 
 VERSION = "2.3.6"
+VERSIONS = ("2.3.6", "2.3.7", "2.4.0")
+LICENSE_REQUIRED = {
+	"status": 503,
+	"error": "Service Unavailable",
+	"code": "LICENSE_REQUIRED",
+	"message": "This server is not activated. Open the manager to register it.",
+}
 INTEGRATION = "WHATSAPP-BAILEYS"
 OFFLINE_FLIP_S = 3.0  # an Evolution that cannot reach WhatsApp says connecting, then close, and again
 _OPS = {
@@ -147,11 +162,23 @@ class EvolutionSimulator(BaseSimulator):
 		*,
 		create_delay_s: float = 0.0,
 		delete_lag_s: float = 0.5,
+		version: str = VERSION,
+		activated: bool = True,
 		**kwargs: Any,
 	) -> None:
+		if version not in VERSIONS:
+			raise ValueError(f"unknown Evolution version {version!r}; expected one of {', '.join(VERSIONS)}")
 		self.create_delay_s = create_delay_s
 		self.delete_lag_s = delete_lag_s
+		self.version = version
+		self.lid_swapped = version != "2.3.6"
+		# Only 2.4 has a licence to activate.
+		self.activated = activated or version != "2.4.0"
 		super().__init__(api_key, **kwargs)
+
+	def activate(self) -> None:
+		"""The admin registers the server in its manager: business routes answer again."""
+		self.activated = True
 
 	def restart(self) -> None:
 		with self._lock:
@@ -207,12 +234,15 @@ class EvolutionSimulator(BaseSimulator):
 				{
 					"status": 200,
 					"message": "Welcome to the Evolution API, it is working!",
-					"version": VERSION,
+					"version": self.version,
 					"clientName": "evolution_simulator",
 					"manager": f"{self._base_url()}/manager",
 					"documentation": "https://doc.evolution-api.com",
 				},
 			)
+			return
+		if not self.activated:
+			handler.send_json(503, LICENSE_REQUIRED)
 			return
 		if (
 			route.action not in ("create", "fetch")
@@ -465,7 +495,8 @@ class EvolutionSimulator(BaseSimulator):
 			rows = [
 				m
 				for m in self._stored_messages(name)
-				if (bounds is None or bounds[0] <= m.ts <= bounds[1]) and _key_matches(m, key)
+				if (bounds is None or bounds[0] <= m.ts <= bounds[1])
+				and _key_matches(m, self._chat_jids(m)[0], key)
 			]
 			rows.reverse()  # orderBy messageTimestamp desc (the store order breaks ties, newest first)
 			total = len(rows)
@@ -633,24 +664,35 @@ class EvolutionSimulator(BaseSimulator):
 
 	def _emit_ack(self, session: Session, msg: Message, status: str) -> None:
 		# the order and fields of Evolution's messages.update data (participant is undefined in a 1:1 chat)
-		data = {
-			"keyId": msg.id,
-			"remoteJid": _remote_jid(msg),
-			"fromMe": msg.from_me,
-			"status": _ACK_STATUS[status],
-			"instanceId": session.extra["instance_id"],
-			"messageId": _db_id(msg),
-		}
+		data = {"keyId": msg.id, "remoteJid": _remote_jid(msg)}
+		if self.lid_swapped and msg.lid is not None and not msg.lid_only:
+			data["remoteJidAlt"] = _jid(msg.chat)  # Baileys' key as it came: not rewritten like an upsert
+		data.update(
+			fromMe=msg.from_me,
+			status=_ACK_STATUS[status],
+			instanceId=session.extra["instance_id"],
+			messageId=_db_id(msg),
+		)
 		self._event(session, "messages.update", data)
+
+	def _chat_jids(self, msg: Message) -> tuple[str, str | None]:
+		"""(key.remoteJid, key.remoteJidAlt) of a stored message: the phone first from 2.3.7 on."""
+		if msg.lid is None or msg.lid_only:
+			return _remote_jid(msg), None
+		lid, phone = f"{msg.lid}@lid", _jid(msg.chat)
+		assert phone is not None
+		return (phone, lid) if self.lid_swapped else (lid, phone)
 
 	def _raw(self, session: Session, msg: Message) -> dict[str, Any]:
 		"""The message as Evolution's prepareMessage stores, answers and announces it."""
-		key: dict[str, Any] = {"remoteJid": _remote_jid(msg)}
-		if msg.lid is not None and not msg.lid_only:
-			key["remoteJidAlt"] = _jid(msg.chat)
+		remote, alt = self._chat_jids(msg)
+		key: dict[str, Any] = {"remoteJid": remote}
+		if alt is not None:
+			key["remoteJidAlt"] = alt
 		key.update(fromMe=msg.from_me, id=msg.id)
 		if not msg.outgoing:
-			key["addressingMode"] = "lid" if msg.lid is not None else "pn"  # Baileys 7 stamps received keys
+			# Baileys 7 stamps received keys: how remoteJid addresses the chat
+			key["addressingMode"] = "lid" if remote.endswith("@lid") else "pn"
 		if msg.outgoing:
 			push_name: str | None = "Você"  # sic: prepareMessage's name for the instance's own messages
 			status = "PENDING"
@@ -802,11 +844,11 @@ def _parse_js_date(text: str) -> datetime | None:
 	return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
-def _key_matches(msg: Message, key: dict[str, Any]) -> bool:
-	"""fetchMessages' key filters: id and remoteJid when given, fromMe only when true."""
+def _key_matches(msg: Message, remote_jid: str, key: dict[str, Any]) -> bool:
+	"""fetchMessages' key filters: id and remoteJid (the stored one) when given, fromMe only when true."""
 	if _truthy(key.get("id")) and key["id"] != msg.id:
 		return False
-	if _truthy(key.get("remoteJid")) and key["remoteJid"] != _remote_jid(msg):
+	if _truthy(key.get("remoteJid")) and key["remoteJid"] != remote_jid:
 		return False
 	return not (_truthy(key.get("fromMe")) and key["fromMe"] != msg.from_me)
 

@@ -1,4 +1,12 @@
-"""WAHA (WhatsApp HTTP API, NOWEB engine) as it answers, including WAHA Core 2024.10.8 (``core_2024=True``).
+"""WAHA (WhatsApp HTTP API, NOWEB engine) as it answers, by ``version``: 2024.10.8 (``core_2024=True``),
+2025.10.3 or 2026.6.1 (the default).
+
+Versions: 2024.10.8 checks no key, runs only ``default`` and has no history filters; its webhook envelopes
+carry no ``id`` or ``timestamp``. 2025.10.3 wants the key on every route but ``/ping`` (401
+``{"message": "Unauthorized", "statusCode": 401}``), still runs only ``default``, sends envelopes with
+``id`` ``evt_<ulid>`` and a group's receipts as ``message.ack.group``. 2026.6.1 runs any number of sessions.
+``engine="GOWS"`` answers as NOWEB does, plus ``ask_passkey()``: the session reports ``PASSKEY_REQUIRED`` (or
+``PASSKEY_CONFIRMATION_REQUIRED``) until the phone approves the link (``scan()``).
 
 Auth header ``X-Api-Key`` (Core 2024 checks no key at all, and runs only the session named ``default``, which
 always exists). ``POST /api/sessions`` ``{"name", "start", "config"}``; ``GET /api/sessions[/{name}]``
@@ -40,6 +48,7 @@ import hashlib
 import hmac
 import json
 import mimetypes
+import secrets
 import time
 import uuid
 from http import HTTPStatus
@@ -73,6 +82,11 @@ from .server import Handler
 from .webhooks import Hook, check_url
 
 ENGINE = "NOWEB"
+ENGINES = ("NOWEB", "GOWS")
+VERSIONS = ("2024.10.8", "2025.10.3", "2026.6.1")
+PASSKEY_STATUSES = ("PASSKEY_REQUIRED", "PASSKEY_CONFIRMATION_REQUIRED")
+GROUP_MEMBER = "34600123123"  # who reads the app's group messages
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 DEFAULT_SESSION = "default"
 PLUS_ONLY = (
 	"WAHA Core support only 'default' session. If you want to run more then one WhatsApp account - please get "
@@ -167,13 +181,38 @@ class WahaSimulator(BaseSimulator):
 		*,
 		core_2024: bool = False,
 		qr_route_wait_s: float = 5.0,
+		version: str | None = None,
+		engine: str = ENGINE,
 		**kwargs: Any,
 	) -> None:
-		self.core_2024 = core_2024
+		version = version or ("2024.10.8" if core_2024 else "2026.6.1")
+		if version not in VERSIONS or (core_2024 and version != "2024.10.8"):
+			raise ValueError(f"unknown WAHA version {version!r}; expected one of {', '.join(VERSIONS)}")
+		if engine not in ENGINES:
+			raise ValueError(f"unknown WAHA engine {engine!r}; expected one of {', '.join(ENGINES)}")
+		self.version, self.engine = version, engine
+		self.core_2024 = version == "2024.10.8"
+		self.one_session = version != "2026.6.1"  # Core before 2026.6 runs only "default"
 		self.qr_route_wait_s = qr_route_wait_s
-		self.version = "2024.10.8" if core_2024 else "2026.6.1"
 		super().__init__(api_key, **kwargs)
 		self._ensure_default()
+
+	def ask_passkey(self, session_id: str, confirmation: bool = False) -> None:
+		"""GOWS: WhatsApp wants the phone to approve the link; scan() approves it."""
+		if self.engine != "GOWS":
+			raise ValueError("only the GOWS engine asks for a passkey")
+		with self._lock:
+			session = self._live(session_id, self.clock())
+			if session is None or not session.running or session.connected:
+				raise ValueError(f"session {session_id!r} is not linking")
+			session.extra["passkey"] = PASSKEY_STATUSES[bool(confirmation)]
+
+	def _scan(self, session_id: str, phone: str) -> bool:
+		with self._lock:
+			linked = super()._scan(session_id, phone)
+			if linked:
+				self._sessions[session_id].extra.pop("passkey", None)
+			return linked
 
 	def _ensure_default(self) -> None:
 		# Core 2024's one session is always there, stopped until started.
@@ -238,7 +277,7 @@ class WahaSimulator(BaseSimulator):
 			handler.send_json(200, {"message": "pong"})
 		elif which == "version":
 			handler.send_json(
-				200, {"version": self.version, "engine": ENGINE, "tier": "CORE", "browser": None}
+				200, {"version": self.version, "engine": self.engine, "tier": "CORE", "browser": None}
 			)
 		elif self.core_2024:
 			handler.send_json(422, error(422, "Available only in Plus version"))
@@ -263,7 +302,7 @@ class WahaSimulator(BaseSimulator):
 		except ValueError as exc:
 			handler.send_json(400, error(400, [str(exc)]))
 			return
-		if self.core_2024 and name != DEFAULT_SESSION:
+		if self.one_session and name != DEFAULT_SESSION:
 			handler.send_json(422, error(422, PLUS_ONLY))
 			return
 		if self._common_faults(handler, "create", name, self.options_for(name)):
@@ -367,7 +406,7 @@ class WahaSimulator(BaseSimulator):
 		if not valid_id(name):
 			handler.send_json(404, _not_started(str(name)))
 			return
-		if self.core_2024 and name != DEFAULT_SESSION:
+		if self.one_session and name != DEFAULT_SESSION:
 			handler.send_json(422, error(422, PLUS_ONLY))
 			return
 		if self._common_faults(handler, "send", name, self.options_for(name)):
@@ -382,6 +421,7 @@ class WahaSimulator(BaseSimulator):
 			handler.send_json(422, error(422, PLUS_FEATURE))  # NOWEB Core: AvailableInPlusVersion
 			return
 		chat = _chat_digits(data.get("chatId"))
+		group = chat is None and (chat := _group_digits(data.get("chatId"))) is not None
 		text, caption, reply_to = data.get("text"), data.get("caption"), data.get("reply_to")
 		problems = [] if chat is not None else ["chatId must be like 11111111111@c.us"]
 		if action == "sendText" and not isinstance(text, str):
@@ -416,7 +456,7 @@ class WahaSimulator(BaseSimulator):
 				message_id=new_message_id(36),  # Baileys 6.7's generateMessageID: 40 characters
 				# NOWEB checks no number: the send succeeds, the server's ack says it failed
 				acks=("failed",) if chat == NOT_ON_WHATSAPP else ("sent", "delivered", "read"),
-				extra={"kind": "imageMessage" if action == "sendImage" else None},
+				extra={"kind": "imageMessage" if action == "sendImage" else None, "group": group},
 			)
 			answer = msg.extra["answer"]
 		handler.send_json(201, answer)
@@ -573,6 +613,8 @@ class WahaSimulator(BaseSimulator):
 			return "WORKING"
 		if session.failed:
 			return "FAILED"
+		if session.extra.get("passkey"):
+			return session.extra["passkey"]
 		return "SCAN_QR_CODE" if self._qr_due(session, opts, now) else "STARTING"
 
 	def _info(self, session: Session, now: float) -> dict[str, Any]:
@@ -582,7 +624,7 @@ class WahaSimulator(BaseSimulator):
 			"status": status,
 			"config": session.extra.get("config") or {},
 			"me": self._me(session) if status == "WORKING" else None,
-			"engine": {"engine": ENGINE},
+			"engine": {"engine": self.engine},
 		}
 
 	def _me(self, session: Session) -> dict[str, str]:
@@ -629,15 +671,16 @@ class WahaSimulator(BaseSimulator):
 		return self._envelope(session, "session.status", {"status": status}, status == "WORKING")
 
 	def _envelope(self, session: Session, event: str, payload: dict[str, Any], me: bool) -> dict[str, Any]:
+		# Core 2024's callWebhook sets neither an id nor a timestamp
+		stamp = {} if self.core_2024 else {"id": f"evt_{_ulid()}", "timestamp": int(time.time() * 1000)}
 		return {
-			"id": f"evt_{uuid.uuid4().hex}",
-			"timestamp": int(time.time() * 1000),
+			**stamp,
 			"event": event,
 			"session": session.session_id,
 			"me": self._me(session) if me else None,
 			"payload": payload,
-			"engine": ENGINE,
-			"environment": {"version": self.version, "engine": ENGINE, "tier": "CORE", "browser": None},
+			"engine": self.engine,
+			"environment": {"version": self.version, "engine": self.engine, "tier": "CORE", "browser": None},
 		}
 
 	# -- messaging events (under self._lock) --
@@ -685,7 +728,11 @@ class WahaSimulator(BaseSimulator):
 		ack, name = _ACKS[status]
 		# getFromToParticipant: a 1:1 chat's key has no participant, so "to" and "participant" stay undefined
 		payload = {"id": self._public_id(msg), "from": _cus(msg), "fromMe": True, "ack": ack, "ackName": name}
-		self._queue(session, "message.ack", self._envelope(session, "message.ack", payload, True))
+		event = "message.ack"
+		if msg.extra.get("group"):
+			payload["participant"] = f"{GROUP_MEMBER}@c.us"  # whose phone it reached
+			event = "message.ack" if self.core_2024 else "message.ack.group"
+		self._queue(session, event, self._envelope(session, event, payload, True))
 
 	def _emit_reaction(self, session: Session, msg: Message) -> None:
 		"""processMessageReaction: a 1:1 key has no participant, so "to" and "participant" stay undefined."""
@@ -886,13 +933,31 @@ def _chat_digits(chat_id: object) -> str | None:
 	return user
 
 
+def _group_digits(chat_id: object) -> str | None:
+	"""The id of a group chatId (120363000000000000@g.us)."""
+	if not isinstance(chat_id, str) or not chat_id.endswith("@g.us"):
+		return None
+	user = chat_id.removesuffix("@g.us")
+	return user if user.isdigit() and 10 <= len(user) <= 24 else None
+
+
 def _jid(msg: Message) -> str:
+	if msg.extra.get("group"):
+		return f"{msg.chat}@g.us"
 	return f"{msg.lid}@lid" if msg.lid is not None else f"{msg.chat}@s.whatsapp.net"
 
 
 def _cus(msg: Message) -> str:
-	# toCusFormat: a phone jid becomes @c.us, a lid stays as it is
+	# toCusFormat: a phone jid becomes @c.us, a lid and a group stay as they are
+	if msg.extra.get("group"):
+		return f"{msg.chat}@g.us"
 	return f"{msg.lid}@lid" if msg.lid is not None else f"{msg.chat}@c.us"
+
+
+def _ulid() -> str:
+	"""A ULID (48 bits of milliseconds, 80 random), in Crockford's base32 as WAHA's event ids spell it."""
+	value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+	return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
 def _media_kind(media: Media) -> str:
