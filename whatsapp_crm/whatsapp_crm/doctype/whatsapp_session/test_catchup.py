@@ -237,6 +237,26 @@ class CatchupTests:
 		logs = frappe.get_all("Error Log", filters={"method": outbox.TITLE_SEND}, pluck="error")
 		self.assertTrue(any(doc.name in (e or "") for e in logs))
 
+	def test_the_sweep_finds_a_queued_message_whose_job_was_lost(self):
+		doc = self.outgoing(text="su tarea se perdió")
+		self.quiet()  # as if Redis had been flushed: no job will ever run for it
+		frappe.db.set_value(
+			provider.MESSAGE,
+			doc.name,
+			"creation",
+			add_to_date(now_datetime(), seconds=-120),
+			update_modified=False,
+		)
+		frappe.cache.delete(outbox._key("dirty", self.session.name))
+		self.assertGreaterEqual(outbox.sweep()["sessions"], 1)
+		self.assertTrue(
+			frappe.cache.get(outbox._key("dirty", self.session.name))
+		)  # its outbox is queued again
+		self.quiet()
+		before = self.sim.count("send")
+		self.assertEqual(outbox.flush(self.session.name)["sent"], 1)
+		self.assertEqual(self.sim.count("send"), before + 1)
+
 	def test_a_claimed_message_is_never_sent_twice(self):
 		doc = self.outgoing(text="una sola vez")
 		self.quiet()
