@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +21,16 @@ import requests
 
 from whatsapp_crm.gateway import errors, messages
 from whatsapp_crm.gateway.acquire import QrOutcome, QrPolicy, acquire_qr, build_payload
-from whatsapp_crm.gateway.adapters import detect, make_client, parse_webhook
+from whatsapp_crm.gateway.adapters import Detection, detect, make_client, parse_webhook
 from whatsapp_crm.gateway.adapters import waha as waha_adapter
+from whatsapp_crm.gateway.adapters.evolution import EvolutionClient
+from whatsapp_crm.gateway.adapters.waha import WahaClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts, WebhookTarget
 from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.messaging import checked_outgoing
 from whatsapp_crm.gateway.sim import BaseSimulator, make_simulator
+from whatsapp_crm.gateway.sim import evolution as sim_evolution
+from whatsapp_crm.gateway.sim import waha as sim_waha
 from whatsapp_crm.gateway.status import Kind, parse_status
 from whatsapp_crm.gateway.webhook import WebhookEvent, event_state, replay_key
 
@@ -362,3 +367,54 @@ def test_passkey_words_are_known_waiting_words() -> None:
 	for word in ("PASSKEY_REQUIRED", "passkey_confirmation_required"):
 		state = parse_status({"status": word})
 		assert (state.kind, state.unknown_status, state.confirm_on_phone) == (Kind.WAITING, False, True)
+
+
+# -- 8. Auto-detect, doctor and the README name the versions each type was checked against -------------------------
+
+
+def test_adapters_list_the_versions_their_simulators_speak() -> None:
+	assert EvolutionClient.simulated_versions == sim_evolution.VERSIONS
+	assert WahaClient.simulated_versions == sim_waha.VERSIONS
+	assert EvolutionClient.real_versions == ("2.3.6",) and WahaClient.real_versions == ("2024.10.8",)
+
+
+@pytest.mark.parametrize(
+	"gateway_type,version",
+	[
+		(t, v)
+		for t, cls in (("evolution", EvolutionClient), ("waha", WahaClient))
+		for v in cls.simulated_versions
+	],
+)
+def test_detect_and_doctor_name_the_checked_versions(gateway_type: str, version: str) -> None:
+	with simulator(gateway_type, version=version) as sim:
+		found = detect(sim.url, KEY, TIMEOUTS)
+		report = diagnose(sim.url, KEY, timeouts=TIMEOUTS)
+	simulated, real = found.checked
+	assert (found.version, found.version_checked) == (version, True)
+	assert found.checked_text == f"checked against {', '.join(simulated)} simulated; {', '.join(real)} real"
+	type_check = next(c for c in report.checks if c.name == "type")
+	assert (type_check.result, type_check.template) == ("ok", messages.DOCTOR_TYPE_CHECKED)
+	assert type_check.text == (
+		f"Gateway: {found.description}. This app was checked against versions "
+		f"{', '.join(simulated)} (simulated) and {', '.join(real)} (real)."
+	)
+
+
+def test_doctor_says_when_the_version_was_not_checked() -> None:
+	with simulator("evolution") as sim:
+		sim.version = "2.9.0"  # a newer server than any checked: its welcome says so
+		report = diagnose(sim.url, KEY, timeouts=TIMEOUTS)
+	type_check = next(c for c in report.checks if c.name == "type")
+	assert type_check.template == messages.DOCTOR_TYPE_NOT_CHECKED and type_check.result == "ok"
+	assert type_check.args == ["Evolution API 2.9.0", "2.3.6, 2.3.7, 2.4.0", "2.3.6"]
+	assert Detection("baileys", "Baileys REST", "1.0").version_checked is None  # the contract has no versions
+
+
+def test_readme_gateways_table_names_the_checked_versions() -> None:
+	readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+	section = readme.split("\n## Gateways\n", 1)[1].split("\n## ", 1)[0]
+	row = next(line for line in section.splitlines() if line.startswith("| Versions checked |"))
+	_, _baileys, evolution, waha = (cell.strip() for cell in row.strip("|").split("|"))
+	for cell, cls in ((evolution, EvolutionClient), (waha, WahaClient)):
+		assert cell == f"simulated {', '.join(cls.simulated_versions)}; real {', '.join(cls.real_versions)}"

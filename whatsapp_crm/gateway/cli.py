@@ -120,7 +120,8 @@ def _client(args: argparse.Namespace, policy: QrPolicy) -> GatewayClient:
 	if gateway_type == AUTO:
 		found = detect(args.url, key, timeouts, timeout=min(5.0, policy.status_timeout))
 		if not args.json:
-			print(f"Detected gateway: {found.description}", file=sys.stderr)
+			checked = f" ({found.checked_text})" if found.checked_text else ""
+			print(f"Detected gateway: {found.description}{checked}", file=sys.stderr)
 		gateway_type = found.gateway_type
 	return make_client(gateway_type, args.url, key, timeouts)
 

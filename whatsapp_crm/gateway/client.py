@@ -196,6 +196,9 @@ class GatewayClient(ABC):
 	key_required: ClassVar[bool] = True
 	# What doctor says when no key was given and the gateway wants one (types that do not require one).
 	key_needed_message: ClassVar[str | None] = None
+	# The versions this adapter was checked against: in gateway/sim, and as a real server (README, Gateways).
+	simulated_versions: ClassVar[tuple[str, ...]] = ()
+	real_versions: ClassVar[tuple[str, ...]] = ()
 
 	def __init__(
 		self,

@@ -121,7 +121,7 @@ def diagnose(
 			add(Check("tls", OK, messages.DOCTOR_TLS_OK))
 		report.gateway_type, report.label = found.gateway_type, found.label
 		report.version = health.version or found.version
-		add(Check("type", OK, messages.DOCTOR_TYPE, [report.description or found.label]))
+		add(_type_check(Detection(found.gateway_type, found.label, report.version)))
 		if health.key_accepted is False:
 			# No key at all is another fix than a wrong one (WAHA 2025.10+ wants one, Core 2024 none).
 			missing = not (api_key or "").strip() and client.key_needed_message
@@ -147,6 +147,17 @@ def diagnose(
 		if probe:
 			add(_probe(client, probe_s, clock=clock, sleep=sleep))
 	return report
+
+
+def _type_check(found: Detection) -> Check:
+	"""Which gateway it is, and the versions of it this app was checked against."""
+	simulated, real = found.checked
+	if not simulated and not real:
+		return Check("type", OK, messages.DOCTOR_TYPE, [found.description])
+	template = (
+		messages.DOCTOR_TYPE_NOT_CHECKED if found.version_checked is False else messages.DOCTOR_TYPE_CHECKED
+	)
+	return Check("type", OK, template, [found.description, ", ".join(simulated), ", ".join(real) or "-"])
 
 
 def _unreachable(report: Report, error: GatewayError | None, https: bool) -> None:

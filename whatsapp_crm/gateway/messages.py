@@ -37,6 +37,10 @@ DOCTOR_TLS_FAILED = _(
 	"The TLS connection to the gateway failed: its certificate is not trusted or does not match the host name."
 )
 DOCTOR_TYPE = _("Gateway: {0}.")
+DOCTOR_TYPE_CHECKED = _("Gateway: {0}. This app was checked against versions {1} (simulated) and {2} (real).")
+DOCTOR_TYPE_NOT_CHECKED = _(
+	"Gateway: {0}. This version was not checked: this app was checked against versions {1} (simulated) and {2} (real), so some answers may differ."
+)
 DOCTOR_UNKNOWN_GATEWAY = _(
 	"Something answers at this URL, but it is not a Baileys REST, Evolution API or WAHA gateway. Check the URL."
 )

@@ -2,6 +2,7 @@
 
 ``detect()`` identifies a gateway from the routes that describe it, without creating anything: Evolution's
 ``GET /`` welcome, WAHA's ``GET /api/server/version`` (or ``/ping``), the Baileys contract's ``/api/health``.
+Its Detection also says which versions of that type the app was checked against, and whether this is one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,27 @@ class Detection:
 	@property
 	def description(self) -> str:
 		return f"{self.label} {self.version}" if self.version else self.label
+
+	@property
+	def checked(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+		"""(simulated, real) versions of this type the app was checked against."""
+		cls = ADAPTERS.get(self.gateway_type)
+		return (cls.simulated_versions, cls.real_versions) if cls else ((), ())
+
+	@property
+	def version_checked(self) -> bool | None:
+		"""Whether this version is one of them; None when the version or the list is unknown."""
+		simulated, real = self.checked
+		if not self.version or not (simulated or real):
+			return None
+		return self.version in simulated or self.version in real
+
+	@property
+	def checked_text(self) -> str:
+		"""The versions as the CLI prints them ("" when none are listed)."""
+		simulated, real = self.checked
+		parts = [f"{', '.join(v)} {how}" for v, how in ((simulated, "simulated"), (real, "real")) if v]
+		return f"checked against {'; '.join(parts)}" if parts else ""
 
 
 def adapter_class(gateway_type: str) -> type[GatewayClient]:

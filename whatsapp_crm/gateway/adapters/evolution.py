@@ -110,6 +110,8 @@ class EvolutionClient(GatewayClient):
 	label = "Evolution API"
 	auth_header = "apikey"
 	history_newest_first = True  # read_messages pages newest first
+	simulated_versions = ("2.3.6", "2.3.7", "2.4.0")
+	real_versions = ("2.3.6",)
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
 		return error_words(data)

@@ -131,6 +131,8 @@ class WahaClient(GatewayClient):
 	key_required = False  # Core 2024 checks none; 2025.10.3+ refuses a request without one
 	key_needed_message = messages.DOCTOR_WAHA_KEY_NEEDED
 	history_newest_first = True  # read_messages pages newest first
+	simulated_versions = ("2024.10.8", "2025.10.3", "2026.6.1")
+	real_versions = ("2024.10.8",)
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
 		return error_words(data)
