@@ -40,6 +40,7 @@ LOGGED_CODES = frozenset(
 		errors.NOT_CONFIGURED,
 		errors.SESSION_NOT_FOUND,
 		errors.SESSION_NOT_ALLOWED,
+		errors.LICENSE_REQUIRED,
 	}
 )
 # The Gateway Type select's options (what admins read) -> the gateway layer's type names.
