@@ -39,6 +39,9 @@ frappe.ui.form.on("WhatsApp Session", {
 	refresh(frm) {
 		wa_teardown(frm);
 		wa_headline(frm);
+		// The Datetime control appends the time zone to its description before translating it, so the
+		// lookup would miss: hand it the translated text.
+		frm.set_df_property("sync_watermark", "description", __("Every message the gateway knew of up to this time is in the CRM."));
 		if (frm.is_new()) return;
 		wa_listen(frm);
 		const status = frm.doc.status;
@@ -162,7 +165,10 @@ function wa_listen(frm) {
 				: __("Catch-up done: {0} missed messages recovered.", [String(data.found || 0)]);
 			frappe.show_alert({ message: wa_esc(text), indicator: data.error ? "orange" : "green" }, 10);
 		}
-		frm.reload_doc();
+		// A refresh collapses every collapsible section: keep the catch-up's open if the user had opened it.
+		const section = frm.fields_dict.sync_section;
+		const open = section && !section.is_collapsed();
+		frm.reload_doc().then(() => open && frm.fields_dict.sync_section && frm.fields_dict.sync_section.collapse(false));
 	};
 	frappe.realtime.on(WA_SYNC_EVENT, wa.on_sync);
 }
@@ -187,6 +193,7 @@ function wa_sync_dialog(frm) {
 					dialog.hide();
 					frappe.show_alert({ message: wa_esc(r && r.message), indicator: r && r.queued ? "blue" : "orange" }, 7);
 				})
+				.catch(() => {}) // refused (a date in the future, no permission): xcall has shown why
 				.finally(() => dialog.get_primary_btn().prop("disabled", false));
 		},
 	});
