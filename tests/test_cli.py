@@ -127,7 +127,7 @@ def test_bad_usage_is_exit_2(capsys):
 
 def test_demo_end_to_end_as_installed_command():
 	"""The README's demo, run as a separate process: draws a QR, links, then a message goes out, its receipts
-	come back and the customer answers, through the simulator's webhooks."""
+	come back and the customer answers, through the simulator's webhooks; then a catch-up after an outage."""
 	proc = subprocess.run(
 		[sys.executable, "-m", "whatsapp_crm.gateway.cli", "demo", "--scan-after", "1"],
 		capture_output=True,
@@ -139,7 +139,14 @@ def test_demo_end_to_end_as_installed_command():
 	lines = proc.stdout.rstrip().splitlines()
 	assert any(line.startswith("WhatsApp is linked") for line in lines)
 	assert "  receipts: sent -> delivered -> read" in lines
-	assert lines[-2] == "  +34600999888 (Marta): ¡Hola Ana! Quiero el presupuesto."
+	assert "  +34600999888 (Marta): ¡Hola Ana! Quiero el presupuesto." in lines
+	# Then the receiver is down while the customer writes: the catch-up brings both messages back, once.
+	assert "  webhooks the gateway could not deliver: 2" in lines
+	assert [line for line in lines if line.startswith("  recovered:")] == [
+		"  recovered: +34600999888 (Marta): ¿Seguís ahí?",
+		"  recovered: +34600999888 (Marta): Os llamo mañana.",
+	]
+	assert lines[-2] == "  2 messages recovered, 2 already stored, 1 page(s) read"
 
 
 @pytest.mark.parametrize("gateway_type", ["baileys", "evolution", "waha"])

@@ -196,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 	# The problem this app exists for: a slow gateway that first fails to generate the QR.
 	scenario = SessionOptions(qr_after_s=1.0, qr_errors=1, scan_after_s=args.scan_after, rotate_s=0)
 	key = "demo-key"
-	policy = QrPolicy(deadline=20.0, qr_error_wait=2.0, poll_interval=1.0)
+	policy = QrPolicy(deadline=20.0, poll_interval=1.0)  # the app's own waits (5 s after a QR error)
 	with _EventSink() as sink, make_simulator(args.gateway_type, api_key=key, scenario=scenario) as sim:
 		print(f"Gateway simulator ({args.gateway_type}) running at {sim.url}")
 		print("A user opens a WhatsApp Session and clicks Create session.")
@@ -210,7 +210,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 			outcome = follow(client, session_id, policy, give_up_after=60.0)
 			if outcome.state == "connected":
 				sim.set_webhook(sink.url, sink.secret)  # where the gateway pushes messages and receipts
-				_conversation(sim, client, session_id, sink)
+				sent_id = _conversation(sim, client, session_id, sink)
+				_catch_up(sim, client, session_id, sink, sent_id)
 			print(f"Gateway requests sent: {sim.count()}")
 	return exit_code(outcome) if outcome.state == "connected" else EXIT_NO_QR
 
@@ -267,8 +268,9 @@ class _EventSink:
 		self.server.server_close()
 
 
-def _conversation(sim, client: GatewayClient, session_id: str, sink: _EventSink) -> None:
-	"""A message to a customer, its ticks, and the customer's answer, all through the gateway."""
+def _conversation(sim, client: GatewayClient, session_id: str, sink: _EventSink) -> str:
+	"""A message to a customer, its ticks, and the customer's answer, all through the gateway; returns the
+	sent message's id (the app's send job stores it)."""
 	from .messaging import READ, checked_outgoing
 
 	customer = "34600999888"
@@ -288,6 +290,38 @@ def _conversation(sim, client: GatewayClient, session_id: str, sink: _EventSink)
 	)
 	for message in found or []:
 		print(f"  +{message.chat} ({message.push_name}): {message.text}")
+	return sent.message_id
+
+
+def _catch_up(sim, client: GatewayClient, session_id: str, sink: _EventSink, sent_id: str) -> None:
+	"""The CRM's webhook receiver is down while the customer writes: a catch-up reads the messages back."""
+	from .catchup import DUPLICATE, STORED, Reconciler, SyncState
+
+	customer = "34600999888"
+	stored = {e.message.id for e in sink.events if e.kind == "message"} | {sent_id}
+	started = int(time.time())
+	print("The CRM's site is down for a while (its webhooks fail); the customer writes twice meanwhile.")
+	sim.set_receiver_down(True)
+	for text in ("¿Seguís ahí?", "Os llamo mañana."):
+		sim.inbound(session_id, customer, text, push_name="Marta")
+	time.sleep(0.3)
+	print(f"  webhooks the gateway could not deliver: {sim.webhook_dropped}")
+	sim.set_receiver_down(False)
+
+	def store(message) -> str:
+		if message.id in stored:
+			return DUPLICATE
+		stored.add(message.id)
+		if not message.from_me:
+			print(f"  recovered: +{message.chat} ({message.push_name}): {message.text}")
+		return STORED
+
+	print("The site is back: a catch-up reads the gateway's own store from before the outage.")
+	result = Reconciler(client, session_id).run(SyncState(watermark=started), store, lambda ack: None)
+	print(
+		f"  {result.stored} messages recovered, {result.duplicates} already stored, "
+		f"{result.pages} page(s) read{', error: ' + str(result.error) if result.error else ''}"
+	)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

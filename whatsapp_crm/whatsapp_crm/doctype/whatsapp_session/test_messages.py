@@ -437,8 +437,14 @@ class MessagesCase(MessagesFixture):
 				"phone_nos": [{"phone": "+55 11 98765-4321", "is_primary_mobile_no": 1}],
 			}
 		).insert(ignore_permissions=True)
+		# In CRM's own currency: another one would make CRM fetch an exchange rate from the internet.
+		currency = frappe.db.get_single_value("FCRM Settings", "currency") or "USD"
 		deal = frappe.get_doc(
-			{"doctype": "CRM Deal", "contacts": [{"contact": contact.name, "is_primary": 1}]}
+			{
+				"doctype": "CRM Deal",
+				"currency": currency,
+				"contacts": [{"contact": contact.name, "is_primary": 1}],
+			}
 		)
 		deal.insert(ignore_permissions=True)
 		self.addCleanup(frappe.delete_doc, "Contact", contact.name, force=True, ignore_permissions=True)
