@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pytest nodetest lint bench bench-live bench-scale bench-messages simulate clean
+.PHONY: demo test pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-scale:
 ## make bench-messages BENCH=/path/to/frappe-bench SITE=mysite
 bench-messages:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_messages.py --site $(SITE) --base $(BASE)
+
+## Catch-up (R1-R4): missed webhooks read back, a webhook burst, a send job killed mid-flush, inside a bench with
+## frappe_whatsapp and its workers running: make bench-sync BENCH=/path/to/frappe-bench SITE=mysite
+bench-sync:
+	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_sync.py --site $(SITE) --base $(BASE)
 
 simulate: $(STAMP)
 	$(VENV)/bin/whatsapp-crm simulate
