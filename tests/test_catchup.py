@@ -255,3 +255,11 @@ def test_doctor_says_once_that_waha_2024_cannot_list_past_messages():
 	assert len(history) == 1 and history[0].result == SKIP and history[0].code == HISTORY_UNAVAILABLE
 	assert history[0].template == HISTORY_ROUTE_MISSING
 	assert report.ok  # linking can still work: this is news, not a failure
+
+
+def test_a_full_last_page_costs_no_empty_request_after_it(linked):
+	sim, client, clock = linked
+	missed(sim, 100, NOW - 2000)  # exactly two pages of 50
+	store = Store()
+	result = reconciler(client, clock).run(SyncState(watermark=NOW - 3000), store.store, store.ack)
+	assert (result.complete, result.stored, result.pages) == (True, 100, 2)

@@ -187,10 +187,13 @@ def send(name: str) -> str:
 
 
 def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
-	echo = acks.claim(session, message_id, doc.name)
-	if echo and echo != doc.name and frappe.db.exists(provider.MESSAGE, echo):
-		# The gateway's echo of this very message was stored first: this document is the one to keep.
-		frappe.delete_doc(provider.MESSAGE, echo, ignore_permissions=True, force=True)
+	holder = acks.claim(session, message_id, doc.name)
+	# The gateway's echo of this very message was stored first (its claim may be gone with Redis): this
+	# document is the one to keep.
+	for echo in {holder, inbox.gateway_name(session, message_id)} - {None, "", doc.name}:
+		if frappe.db.exists(provider.MESSAGE, echo):
+			frappe.delete_doc(provider.MESSAGE, echo, ignore_permissions=True, force=True)
+	if holder and holder != doc.name:
 		acks.take_over(session, message_id, doc.name)
 	doc.reload()
 	doc.message_id = message_id
@@ -255,7 +258,7 @@ def _recover(doc, session: str, session_id: str) -> str | None:
 				)
 				for m in page.messages:
 					if m.from_me and m.chat == doc.to.lstrip("+") and _same(m, text, doc):
-						if m.id in taken or _adopted_elsewhere(doc, m.id):
+						if m.id in taken or _adopted_elsewhere(doc, session, m.id):
 							taken.add(m.id)
 							continue
 						_store_sent(doc, session, m.id, text or doc.attach)
@@ -284,11 +287,19 @@ def _same(m, text: str | None, doc) -> bool:
 	return m.media is not None
 
 
-def _adopted_elsewhere(doc, message_id: str) -> bool:
+def _adopted_elsewhere(doc, session: str, message_id: str) -> bool:
+	"""Another message of ours already holds this gateway id. The gateway's echo of the send (Evolution and
+	WAHA tell their own sends back; the webhook stored it while no job held the id) does not count: this
+	message takes its place."""
+	echo = inbox.gateway_name(session, message_id)
 	return bool(
 		frappe.db.exists(
 			provider.MESSAGE,
-			{"message_id": message_id, "whatsapp_account": doc.whatsapp_account, "name": ("!=", doc.name)},
+			{
+				"message_id": message_id,
+				"whatsapp_account": doc.whatsapp_account,
+				"name": ("not in", [doc.name, echo]),
+			},
 		)
 	)
 

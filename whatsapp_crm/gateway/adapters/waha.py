@@ -340,7 +340,9 @@ class WahaClient(GatewayClient):
 		params = {
 			"filter.timestamp.gte": str(max(0, since)),
 			"filter.timestamp.lte": str(until),
-			"limit": str(size),
+			"limit": str(
+				size + 1
+			),  # one more than the page: a full last page costs no empty request after it
 			"offset": str(offset),
 			# NOWEB sets "media" (the file's URL) only on the messages it downloads: without it a missed file
 			# comes back as a message with no file at all (2024.10: hasMedia false; later: media null).
@@ -355,9 +357,9 @@ class WahaClient(GatewayClient):
 		if reply.status == 404 and message.startswith("cannot get"):
 			raise HistoryUnavailable("the gateway has no chats/all/messages route", **reply.context())
 		rows = self._check(reply, not_found=SessionNotFound, want=list)
-		found, acks, skipped, _oldest = collect_page(rows, _inbound, _row_ack, since, until)
-		more = len(rows) >= size
-		return HistoryPage(tuple(found), tuple(acks), str(offset + len(rows)) if more else None, skipped)
+		more = len(rows) > size
+		found, acks, skipped, _oldest = collect_page(rows[:size], _inbound, _row_ack, since, until)
+		return HistoryPage(tuple(found), tuple(acks), str(offset + size) if more else None, skipped)
 
 	def history_problem(self, *, timeout: float | None = None) -> str | None:
 		try:
