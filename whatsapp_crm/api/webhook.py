@@ -26,7 +26,7 @@ from frappe.utils import add_to_date, now_datetime
 from werkzeug.wrappers import Response
 
 from whatsapp_crm import live
-from whatsapp_crm.chat import inbox
+from whatsapp_crm.chat import inbox, provider
 from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.webhook import (
@@ -46,6 +46,10 @@ RETRY_AFTER_S = 10
 # any gateway waits for an answer); past it, the event is parked instead.
 LOCK_WAIT_S = 1
 MAX_REPLAYS = 12  # a parked event that still fails after this many tries is left Failed, for an admin
+# Message events stored at once, at the same time, on the whole site; more are parked and stored by the job
+# (one insert to answer, instead of the Lead lookup and frappe_whatsapp's hooks).
+INLINE_LIMIT = 4
+INFLIGHT_KEY = "whatsapp_crm:webhook:inflight"
 
 
 def _read_body() -> bytes:
@@ -89,6 +93,8 @@ def receive() -> dict | Response:
 					# while it reconnects); a refusal would only make them retry. A repeat changes nothing.
 					return {"ok": True, "duplicate": True}
 				return _refuse("REPLAYED", 409)
+			if event.kind in ("message", "ack") and _busy():
+				return _park_busy(body, event)
 			return apply(event)
 	except WebhookRejected as e:
 		_forget(key)
@@ -98,6 +104,35 @@ def receive() -> dict | Response:
 		_rollback()
 		_forget(key)
 		return _park_or_retry(body, event, e)
+	finally:
+		_done()
+
+
+def _busy() -> bool:
+	"""More message events are being stored on this site right now than can be answered quickly: this one
+	is parked for the job (a burst is answered in milliseconds and stored in order behind it)."""
+	key = frappe.cache.make_key(INFLIGHT_KEY)
+	pipe = frappe.cache.pipeline()
+	pipe.incr(key)
+	pipe.expire(key, 30)  # a request killed before it counted itself out is forgotten soon
+	count = pipe.execute()[0]
+	frappe.local.whatsapp_crm_inflight = True
+	return int(count) > INLINE_LIMIT
+
+
+def _done() -> None:
+	if getattr(frappe.local, "whatsapp_crm_inflight", False):
+		frappe.local.whatsapp_crm_inflight = False
+		try:
+			frappe.cache.decr(frappe.cache.make_key(INFLIGHT_KEY))
+		except Exception:
+			logger().warning("webhook: in-flight count not decremented (Redis away?)")
+
+
+def _park_busy(body: bytes, event) -> dict | Response:
+	if not frappe.db.get_value(SESSION, {"session_id": event.session_id}, "name"):
+		raise WebhookRejected("UNKNOWN_SESSION")  # refused now, as when stored at once
+	return _park_or_retry(body, event, None)
 
 
 def apply(event) -> dict:
@@ -153,9 +188,10 @@ def _forget(key: str) -> None:
 		logger().warning("webhook: replay key not removed (Redis away?)")
 
 
-def _park_or_retry(body: bytes, event, error: Exception) -> dict | Response:
-	"""Keep the verified body for a job and answer 200, or 503 with Retry-After if it cannot be kept."""
-	kind = type(error).__name__
+def _park_or_retry(body: bytes, event, error: Exception | None) -> dict | Response:
+	"""Keep the verified body for a job and answer 200, or 503 with Retry-After if it cannot be kept.
+	``error`` None: parked because the site is busy, not because storing failed."""
+	kind = type(error).__name__ if error is not None else "busy"
 	try:
 		doc = frappe.get_doc(
 			{
@@ -164,9 +200,9 @@ def _park_or_retry(body: bytes, event, error: Exception) -> dict | Response:
 				"gateway_type": event.gateway_type,
 				"session_id": event.session_id,
 				"event_kind": event.kind,
-				"attempts": 1,
+				"attempts": 0 if error is None else 1,
 				"next_try_at": now_datetime(),
-				"last_error": f"{kind}: {str(error)[:500]}",
+				"last_error": f"{kind}: {str(error)[:500]}" if error is not None else None,
 				"body": body.decode("utf-8", "replace"),
 			}
 		).insert(ignore_permissions=True)
@@ -180,9 +216,8 @@ def _park_or_retry(body: bytes, event, error: Exception) -> dict | Response:
 			headers={"Retry-After": str(RETRY_AFTER_S)},
 			mimetype="application/json",
 		)
-	logger().warning(
-		"webhook session=%s event=%s parked as %s (%s)", event.session_id, event.kind, doc.name, kind
-	)
+	log = logger().info if error is None else logger().warning
+	log("webhook session=%s event=%s parked as %s (%s)", event.session_id, event.kind, doc.name, kind)
 	try:
 		frappe.enqueue(
 			"whatsapp_crm.api.webhook.replay_parked", queue="short", job_id=JOB_ID, deduplicate=True
@@ -195,22 +230,45 @@ def _park_or_retry(body: bytes, event, error: Exception) -> dict | Response:
 JOB_ID = "whatsapp_crm:webhook:replay"
 
 
-def replay_parked(limit: int = 200) -> dict:
-	"""Job (and scheduler, every minute): apply parked events, oldest first; each try commits on its own."""
-	names = frappe.get_all(
-		PARKED,
-		filters={"status": "Pending", "next_try_at": ("<=", now_datetime())},
-		pluck="name",
-		order_by="creation asc",
-		limit=limit,
-	)
+def replay_parked(limit: int = 200, budget_s: float = 240.0) -> dict:
+	"""Job (and scheduler, every minute): apply parked events, oldest first, until none is due or the
+	budget is spent; each try commits on its own."""
 	stats = {"applied": 0, "again": 0, "failed": 0, "refused": 0}
+	started = time.monotonic()
+	seen: set[str] = set()
+	while time.monotonic() - started < budget_s:
+		names = [
+			n
+			for n in frappe.get_all(
+				PARKED,
+				filters={"status": "Pending", "next_try_at": ("<=", now_datetime())},
+				pluck="name",
+				order_by="creation asc",
+				limit=limit,
+			)
+			if n not in seen
+		]
+		if not names:
+			break
+		seen.update(names)
+		_replay(names, stats)
+	if seen:
+		logger().info("op=webhook_replay %s", " ".join(f"{k}={v}" for k, v in stats.items()))
+	return stats
+
+
+def _replay(names: list[str], stats: dict) -> None:
 	for name in names:
 		doc = frappe.get_doc(PARKED, name)
 		try:
 			event = parse_webhook(doc.body.encode("utf-8"))
 			with _short_lock_wait():
-				apply(event)
+				result = apply(event)
+			if result.get("stored"):
+				# Its place in the conversation is when it arrived, not when the job stored it.
+				frappe.db.set_value(
+					provider.MESSAGE, result["stored"], "creation", doc.creation, update_modified=False
+				)
 		except WebhookRejected as e:
 			_rollback()
 			frappe.db.set_value(PARKED, name, {"status": "Failed", "last_error": e.code})
@@ -244,6 +302,3 @@ def replay_parked(limit: int = 200) -> dict:
 			frappe.delete_doc(PARKED, name, ignore_permissions=True, force=True)
 			stats["applied"] += 1
 		frappe.db.commit()  # nosemgrep: one event at a time, whatever the next one does
-	if names:
-		logger().info("op=webhook_replay %s", " ".join(f"{k}={v}" for k, v in stats.items()))
-	return stats

@@ -190,6 +190,26 @@ class CatchupTests:
 		self.assertFalse(frappe.db.count(webhook.PARKED))
 		self.assertEqual(webhook.replay_parked()["applied"], 0)
 
+	def test_a_burst_is_answered_at_once_and_stored_by_the_job_in_arrival_order(self):
+		key = frappe.cache.make_key(webhook.INFLIGHT_KEY)
+		frappe.cache.set(key, webhook.INLINE_LIMIT)  # as many message events as may be stored at once
+		self.addCleanup(frappe.cache.delete, key)
+		mids = ["BU" + frappe.generate_hash(length=12).upper() for _ in range(3)]
+		answers = [self.post(self.message_event(mid, f"ráfaga {i}")) for i, mid in enumerate(mids)]
+		self.assertEqual([status for status, _r in answers], [200, 200, 200])
+		self.assertTrue(all(r.get("parked") for _s, r in answers), answers)
+		self.assertEqual(int(frappe.cache.get(key)), webhook.INLINE_LIMIT)  # each counted itself out
+		self.assertFalse(any(self.stored(mid) for mid in mids))
+		frappe.cache.delete(key)
+		self.assertEqual(webhook.replay_parked()["applied"], 3)
+		stored = frappe.get_all(
+			provider.MESSAGE,
+			filters={"message_id": ("in", mids)},
+			pluck="message_id",
+			order_by="creation asc",
+		)
+		self.assertEqual(stored, mids)  # in the order they arrived
+
 	def test_events_that_can_never_succeed_keep_their_4xx(self):
 		body = self.message_event("X" + frappe.generate_hash(length=10).upper(), "hola")
 		key = (
