@@ -129,9 +129,8 @@ def due_sessions(now: datetime, interval: int, site_back: bool) -> list[str]:
 			continue
 		if (
 			site_back
-			or age_s is None
 			or state.in_window  # a window left unfinished by a bounded run or a failure
-			or (interval and age_s >= interval * 60 - 5)
+			or (interval and (age_s is None or age_s >= interval * 60 - 5))
 		):
 			due.append(row.name)
 	return due
