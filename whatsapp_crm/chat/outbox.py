@@ -325,6 +325,7 @@ def enqueue_probe(session: str, attempt: int = 0) -> None:
 		queue="short",
 		job_id=f"whatsapp_crm:outbox:probe:{session}" if first else None,
 		deduplicate=first,
+		enqueue_after_commit=True,
 		session=session,
 		attempt=attempt,
 	)
@@ -333,7 +334,16 @@ def enqueue_probe(session: str, attempt: int = 0) -> None:
 def probe(session: str, attempt: int = 0) -> bool:
 	"""The job: one short status read of a suspect session. It answers: flush. It does not: queue the probe
 	again, behind whatever else waits on the queue (other sessions' sends go first)."""
-	session_id = frappe.db.get_value(SESSION, session, "session_id")
+	row = frappe.db.get_value(SESSION, session, ["session_id", "status"], as_dict=True)
+	account = provider.account_for_session(session) if row else None
+	waiting = account and frappe.db.exists(
+		provider.MESSAGE, {"whatsapp_account": account, "type": "Outgoing", "status": QUEUED}
+	)
+	if not row or row.status != CONNECTED or not waiting:
+		# Nothing left to probe for (gone, unlinked: the relink flushes; or nothing waits any more).
+		frappe.cache.delete(_key("suspect", session))
+		return False
+	session_id = row.session_id
 	started = time.monotonic()
 	try:
 		with client_factory(get_settings())() as client:
