@@ -94,7 +94,10 @@ def receive() -> dict | Response:
 					return {"ok": True, "duplicate": True}
 				return _refuse("REPLAYED", 409)
 			if event.kind in ("message", "ack") and _busy():
-				return _park_busy(body, event)
+				answer = _park_busy(body, event)
+				if isinstance(answer, Response):
+					_forget(key)  # not kept: the gateway's retry must not be taken for a repeat
+				return answer
 			return apply(event)
 	except WebhookRejected as e:
 		_forget(key)
