@@ -34,6 +34,8 @@ from whatsapp_crm.gateway.sim import waha as sim_waha
 from whatsapp_crm.gateway.status import Kind, parse_status
 from whatsapp_crm.gateway.webhook import WebhookEvent, event_state, replay_key
 
+from .conftest import FakeClock
+
 KEY = "versions-key-2026"
 SECRET = "versions-webhook-secret"
 CHAT = "34600999888"
@@ -42,19 +44,6 @@ GROUP = "120363021234567890"
 TIMEOUTS = Timeouts(connect=1.0, read=3.0)
 WAIT_S = 8.0
 ULID_ID = re.compile(r"evt_[0-9a-hjkmnp-tv-z]{26}")
-
-
-class FakeClock:
-	def __init__(self) -> None:
-		self.t = 1000.0
-		self.sleeps: list[float] = []
-
-	def now(self) -> float:
-		return self.t
-
-	def sleep(self, seconds: float) -> None:
-		self.sleeps.append(seconds)
-		self.t += seconds
 
 
 class Receiver:

@@ -61,6 +61,16 @@ class CatchupTests:
 		self.idle("catchup")
 		return catchup.sync_session(self.session.name, reason)
 
+	def claim_went_stale(self, doc) -> None:
+		"""As if the job that took the claim died a while ago."""
+		frappe.db.set_value(
+			provider.MESSAGE,
+			doc.name,
+			outbox.CLAIMED_AT,
+			add_to_date(now_datetime(), seconds=-outbox.CLAIM_STALE_S - 5),
+			update_modified=False,
+		)
+
 	def quiet(self):
 		"""Drop the jobs queued for after the commit (the site's own workers would race the test)."""
 		frappe.db.after_commit.reset()
@@ -318,13 +328,7 @@ class CatchupTests:
 		# Evolution and WAHA tell their own sends back: the webhook stores the echo, no job holding the id.
 		echo = self.inbound(result.message_id, text="enviado y el worker murió", from_me=True)
 		self.assertTrue(echo.get("stored"), echo)
-		frappe.db.set_value(
-			provider.MESSAGE,
-			doc.name,
-			outbox.CLAIMED_AT,
-			add_to_date(now_datetime(), seconds=-outbox.CLAIM_STALE_S - 5),
-			update_modified=False,
-		)
+		self.claim_went_stale(doc)
 		before = self.sim.count("send")
 		self.assertEqual(outbox.send(doc.name), outbox.SENT_NOW)
 		self.assertEqual(self.sim.count("send"), before)  # read back, not sent again
@@ -337,13 +341,7 @@ class CatchupTests:
 		doc = self.outgoing(text="nunca salió")
 		self.quiet()
 		self.assertTrue(outbox._take_claim(doc.name, "dead-job", ""))
-		frappe.db.set_value(
-			provider.MESSAGE,
-			doc.name,
-			outbox.CLAIMED_AT,
-			add_to_date(now_datetime(), seconds=-outbox.CLAIM_STALE_S - 5),
-			update_modified=False,
-		)
+		self.claim_went_stale(doc)
 		before = self.sim.count("send")
 		self.assertEqual(outbox.send(doc.name), outbox.SENT_NOW)
 		self.assertEqual(self.sim.count("send"), before + 1)
