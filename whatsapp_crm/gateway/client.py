@@ -139,14 +139,6 @@ def normalise_base_url(url: Any) -> str:
 	return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def jid_digits(value: Any) -> str | None:
-	"""The number in a WhatsApp id: "34600111222:12@s.whatsapp.net" and "34600111222@c.us" -> digits."""
-	if not isinstance(value, str | int) or isinstance(value, bool):
-		return None
-	head = str(value).split("@", 1)[0].split(":", 1)[0].strip().removeprefix("+")
-	return head[:32] or None
-
-
 def pairing_code_from(value: Any) -> str | None:
 	"""An 8-character pairing code, uppercased and without its dash, or None."""
 	if not isinstance(value, str):

@@ -1,0 +1,45 @@
+"""The gateway layer's shape: it never imports frappe, and its modules import each other one way only
+(messages of WhatsApp know nothing of the client that sends them), read from the source with ast."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+GATEWAY = Path(__file__).resolve().parents[1] / "whatsapp_crm" / "gateway"
+
+
+def imports_of(path: Path) -> set[str]:
+	"""Modules a file imports at run time (``if TYPE_CHECKING:`` blocks left out), relative ones resolved
+	to their name inside the gateway package."""
+	tree = ast.parse(path.read_text(encoding="utf-8"))
+	found: set[str] = set()
+
+	def walk(nodes):
+		for node in nodes:
+			if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+				continue
+			if isinstance(node, ast.Import):
+				found.update(alias.name for alias in node.names)
+			elif isinstance(node, ast.ImportFrom):
+				found.add(("." * node.level) + (node.module or ""))
+			for child in ast.iter_child_nodes(node):
+				walk([child])
+
+	walk(tree.body)
+	return found
+
+
+def test_the_gateway_layer_never_imports_frappe():
+	offenders = {
+		str(p.relative_to(GATEWAY)): sorted(m for m in imports_of(p) if m.split(".")[0] == "frappe")
+		for p in GATEWAY.rglob("*.py")
+	}
+	assert len(offenders) > 20, "the walk found no modules: the check would pass vacuously"
+	assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_whatsapp_messages_do_not_import_the_client():
+	found = imports_of(GATEWAY / "messaging.py")
+	assert ".errors" in found  # the walk sees its imports
+	assert ".client" not in found and "whatsapp_crm.gateway.client" not in found
