@@ -148,6 +148,8 @@ def sync_session(session: str, reason: str = SCHEDULE, since: str | None = None)
 
 
 def _sync(session: str, reason: str, since: str | None) -> dict:
+	if not frappe.db.exists(SESSION, session):
+		return {"session": session, "skipped": "deleted"}  # deleted after the job was queued
 	doc = frappe.get_doc(SESSION, session)
 	if doc.status != CONNECTED and reason != BY_HAND:
 		return {"session": session, "skipped": "not_connected"}

@@ -96,6 +96,8 @@ def flush(session: str) -> dict:
 	"""The job: send the session's queued messages, oldest first, one job per session at a time. A job
 	that finds another one running leaves it a note (the dirty flag) and ends; the runner looks again."""
 	stats = {"sent": 0, "failed": 0, "held": 0, "stopped": None}
+	if not frappe.db.exists(SESSION, session):
+		return {**stats, "stopped": HELD}  # deleted after the job was queued
 	lock = _key("lock", session)
 	frappe.cache.set(_key("dirty", session), 1, ex=3600)
 	if not frappe.cache.set(lock, 1, nx=True, ex=LOCK_TTL_S):
