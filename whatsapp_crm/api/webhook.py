@@ -158,21 +158,22 @@ def apply(event) -> dict:
 
 
 class _short_lock_wait:
-	"""Wait at most LOCK_WAIT_S for a row lock while storing an event (this connection only)."""
+	"""Wait at most LOCK_WAIT_S for a row lock while storing an event (this connection only; put back to
+	the server's default after)."""
 
 	def __enter__(self):
-		self.before = None
+		self.set = False
 		try:
-			self.before = frappe.db.sql("select @@session.innodb_lock_wait_timeout")[0][0]
 			frappe.db.sql(f"set session innodb_lock_wait_timeout = {LOCK_WAIT_S}")
+			self.set = True
 		except Exception:
-			self.before = None  # not MariaDB, or the database is away: the store itself will say
+			pass  # not MariaDB, or the database is away: the store itself will say
 		return self
 
 	def __exit__(self, *exc) -> None:
-		if self.before is not None:
+		if self.set:
 			try:
-				frappe.db.sql(f"set session innodb_lock_wait_timeout = {int(self.before)}")
+				frappe.db.sql("set session innodb_lock_wait_timeout = default")
 			except Exception:
 				logger().warning("webhook: could not restore innodb_lock_wait_timeout")
 

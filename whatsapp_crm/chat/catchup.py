@@ -118,12 +118,13 @@ def due_sessions(now: datetime, interval: int, site_back: bool) -> list[str]:
 	rows = frappe.get_all(
 		SESSION,
 		filters={"status": CONNECTED},
-		fields=["name", "last_sync_at", "sync_state", "last_sync_error"],
+		fields=["name", "last_sync_at", "sync_state"],
 	)
 	due = []
 	for row in rows:
-		state = load_state(row.sync_state)
-		unavailable = bool(row.last_sync_error) and _code_of(row.sync_state) == errors.HISTORY_UNAVAILABLE
+		data = _stored(row.sync_state)
+		state = load_state(data)
+		unavailable = data.get("error_code") == errors.HISTORY_UNAVAILABLE
 		age_s = (now - get_datetime(row.last_sync_at)).total_seconds() if row.last_sync_at else None
 		if unavailable and age_s is not None and age_s < UNAVAILABLE_BACKOFF_H * 3600:
 			continue
@@ -262,18 +263,24 @@ def problem_text(error: GatewayError) -> str:
 	return _(messages.for_code(error.code))
 
 
-def load_state(raw: str | None) -> SyncState:
+def _stored(raw: str | None) -> dict:
+	"""The session's stored catch-up state (a JSON object), or {} when missing or unreadable."""
 	try:
 		data = json.loads(raw) if raw else {}
-		return SyncState(
-			watermark=_int(data.get("watermark")),
-			window_since=_int(data.get("window_since")),
-			window_until=_int(data.get("window_until")),
-			cursor=data.get("cursor") if isinstance(data.get("cursor"), str) else None,
-			window_pages=_int(data.get("window_pages")) or 0,
-		)
-	except (ValueError, TypeError, AttributeError):
-		return SyncState()
+	except ValueError:
+		return {}
+	return data if isinstance(data, dict) else {}
+
+
+def load_state(raw: str | dict | None) -> SyncState:
+	data = raw if isinstance(raw, dict) else _stored(raw)
+	return SyncState(
+		watermark=_int(data.get("watermark")),
+		window_since=_int(data.get("window_since")),
+		window_until=_int(data.get("window_until")),
+		cursor=data.get("cursor") if isinstance(data.get("cursor"), str) else None,
+		window_pages=_int(data.get("window_pages")) or 0,
+	)
 
 
 def dump_state(state: SyncState, error: GatewayError | None = None) -> str:
@@ -286,13 +293,6 @@ def dump_state(state: SyncState, error: GatewayError | None = None) -> str:
 		"error_code": error.code if error else None,
 	}
 	return json.dumps({k: v for k, v in data.items() if v is not None})
-
-
-def _code_of(raw: str | None) -> str | None:
-	try:
-		return (json.loads(raw) if raw else {}).get("error_code")
-	except (ValueError, AttributeError):
-		return None
 
 
 def _int(value) -> int | None:

@@ -24,6 +24,7 @@ import frappe
 from frappe.utils import add_to_date, get_datetime, now_datetime
 
 from whatsapp_crm.chat import acks, inbox, provider, recent
+from whatsapp_crm.chat.catchup import to_unix
 from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.errors import (
 	GatewayError,
@@ -246,10 +247,7 @@ def _recover(doc, session: str, session_id: str) -> str | None:
 	"""An uncertain or abandoned claim: look for the message in the gateway's store. Adopted -> SENT_NOW;
 	not there -> None (send it); the gateway cannot tell -> failed, since a resend could send it twice."""
 	text = _plain_text(doc)
-	claimed = get_datetime(doc.get(CLAIMED_AT) or doc.creation)
-	from whatsapp_crm.chat.catchup import to_unix
-
-	at = to_unix(claimed)
+	at = to_unix(get_datetime(doc.get(CLAIMED_AT) or doc.creation))
 	taken = set()
 	try:
 		with client_from(get_settings()) as client:
@@ -307,6 +305,7 @@ def _adopted_elsewhere(doc, session: str, message_id: str) -> bool:
 
 
 def _plain_text(doc) -> str | None:
+	"""The text as it was typed: Frappe stores the field as sanitized HTML ("a &lt; b")."""
 	if doc.message and doc.message != doc.attach:
 		return html.unescape(doc.message)
 	return None
@@ -438,8 +437,7 @@ def _outgoing(doc) -> OutgoingMessage:
 			_is_ours(doc.reply_to_message_id),
 		)
 	media = _attachment(doc.attach) if doc.content_type != "text" and doc.attach else None
-	# Frappe stores the field as sanitized HTML ("a &lt; b"): WhatsApp gets the text as it was typed.
-	text = html.unescape(doc.message) if doc.message and doc.message != doc.attach else None
+	text = _plain_text(doc)
 	return checked_outgoing(
 		doc.to.lstrip("+"),
 		text,

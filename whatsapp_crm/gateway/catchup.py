@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .client import GatewayClient
 from .errors import BadResponse, GatewayError
@@ -55,11 +55,6 @@ class SyncResult:
 	pages: int = 0
 	complete: bool = False  # the window was finished (the watermark moved)
 	error: GatewayError | None = None
-	stored_ids: list[str] = field(default_factory=list)
-
-	@property
-	def found(self) -> int:
-		return self.stored
 
 
 StoreFn = Callable[[InboundMessage], str]
@@ -185,7 +180,6 @@ class Reconciler:
 			outcome = store(message)
 			if outcome == STORED:
 				result.stored += 1
-				result.stored_ids.append(message.id)
 			elif outcome == DUPLICATE:
 				result.duplicates += 1
 			else:
