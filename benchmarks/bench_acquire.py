@@ -21,13 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.simulator import GatewaySimulator, SessionOptions
+from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
 
 KEY = "bench-key"
 RUNS = 20
 
 
-def timed_acquisition(sim: GatewaySimulator, session_id: str, policy: QrPolicy) -> tuple[float, str, int]:
+def timed_acquisition(sim: BaileysSimulator, session_id: str, policy: QrPolicy) -> tuple[float, str, int]:
 	with BaileysClient(sim.url, KEY) as client:
 		client.create_session(session_id)
 		started = time.monotonic()
@@ -35,7 +35,7 @@ def timed_acquisition(sim: GatewaySimulator, session_id: str, policy: QrPolicy) 
 		return time.monotonic() - started, outcome.state, len(outcome.attempts)
 
 
-def table_a(sim: GatewaySimulator) -> list[tuple]:
+def table_a(sim: BaileysSimulator) -> list[tuple]:
 	rows = []
 	for ready_at in (0.0, 0.5, 1.5, 4.0):
 		ids = [f"a{int(ready_at * 10)}-{i}" for i in range(RUNS)]
@@ -50,7 +50,7 @@ def table_a(sim: GatewaySimulator) -> list[tuple]:
 	return rows
 
 
-def table_b(sim: GatewaySimulator) -> list[tuple]:
+def table_b(sim: BaileysSimulator) -> list[tuple]:
 	rows = []
 	for name, options in (
 		("QR at once", SessionOptions()),
@@ -71,7 +71,7 @@ def table_b(sim: GatewaySimulator) -> list[tuple]:
 	return rows
 
 
-def table_c(sim: GatewaySimulator) -> tuple[float, float, int]:
+def table_c(sim: BaileysSimulator) -> tuple[float, float, int]:
 	sim.set_scenario("c-hang", "hang")
 	policy = QrPolicy()
 	with BaileysClient(sim.url, KEY) as client:
@@ -83,7 +83,7 @@ def table_c(sim: GatewaySimulator) -> tuple[float, float, int]:
 	return ours, naive, len(outcome.attempts)
 
 
-def memory(sim: GatewaySimulator) -> tuple[float, float]:
+def memory(sim: BaileysSimulator) -> tuple[float, float]:
 	ids = [f"m-{i}" for i in range(RUNS)]
 	tracemalloc.start()
 	with ThreadPoolExecutor(RUNS) as pool:
@@ -94,7 +94,7 @@ def memory(sim: GatewaySimulator) -> tuple[float, float]:
 
 
 def main() -> int:
-	with GatewaySimulator(api_key=KEY, scenario="qr_now") as sim:
+	with BaileysSimulator(api_key=KEY, scenario="qr_now") as sim:
 		print(f"(a) time to QR, median of {RUNS} concurrent acquisitions (default policy)")
 		print(f"    {'QR ready at':>12} {'median':>9} {'overhead':>9} {'worst':>9} {'got QR':>7}")
 		for ready_at, median, overhead, worst, got in table_a(sim):

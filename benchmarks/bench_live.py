@@ -29,7 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from whatsapp_crm.gateway.simulator import GatewaySimulator, SessionOptions
+from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
 
 KEY = "bench-live-key"
 SECRET = "bench-live-webhook-secret"
@@ -138,7 +138,7 @@ def wait_for(predicate, timeout: float, step: float = 0.05) -> bool:
 	return False
 
 
-def p1(site: Site, sim: GatewaySimulator, runs: int) -> dict:
+def p1(site: Site, sim: BaileysSimulator, runs: int) -> dict:
 	out = {}
 	for label, monitor in (("seed-style (request waits)", 0), ("watcher", 1)):
 		site.set_settings(use_monitor=monitor, request_wait=0)
@@ -154,7 +154,7 @@ def p1(site: Site, sim: GatewaySimulator, runs: int) -> dict:
 	return out
 
 
-def p2(site: Site, sim: GatewaySimulator, listener: Listener, runs: int, webhook_url: str) -> dict:
+def p2(site: Site, sim: BaileysSimulator, listener: Listener, runs: int, webhook_url: str) -> dict:
 	out = {}
 	rng = random.Random(7)
 	site.set_settings(use_monitor=1, request_wait=0)
@@ -183,7 +183,7 @@ def p2(site: Site, sim: GatewaySimulator, listener: Listener, runs: int, webhook
 	return out
 
 
-def p3(site: Site, sim: GatewaySimulator, seconds: float) -> dict:
+def p3(site: Site, sim: BaileysSimulator, seconds: float) -> dict:
 	out = {}
 	for label, monitor in (("seed-style (no monitor)", 0), ("monitor", 1)):
 		site.set_settings(use_monitor=monitor, request_wait=0)
@@ -211,7 +211,7 @@ def p3(site: Site, sim: GatewaySimulator, seconds: float) -> dict:
 	return out
 
 
-def p4(site: Site, sim: GatewaySimulator, pollers: int, rounds: int) -> dict:
+def p4(site: Site, sim: BaileysSimulator, pollers: int, rounds: int) -> dict:
 	"""Latency of the status call under load while the gateway hangs, next to Frappe's own floor (the
 	cheapest whitelisted call, ``ping``, under the same load on the same server)."""
 	seed = site.new_session(f"p4-seed-{int(time.time())}--hang")
@@ -304,7 +304,7 @@ def main() -> int:
 	site = Site(args.base, args.user, args.password, args.site)
 	saved = {k: v for k, v in site.settings().items() if k in SETTINGS_FIELDS}
 	webhook_url = f"{args.base}/api/method/whatsapp_crm.api.webhook.receive"
-	with GatewaySimulator(api_key=KEY, scenario="qr_now") as sim:
+	with BaileysSimulator(api_key=KEY, scenario="qr_now") as sim:
 		# the default policy (DESIGN.md §4), whatever the site had
 		site.set_settings(
 			enabled=1,

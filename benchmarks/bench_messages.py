@@ -84,8 +84,8 @@ def settle(seconds: float = 150) -> None:
 
 
 def set_up(gateway_type: str, sim, base: str) -> tuple[str, str]:
-	from whatsapp_crm import history
 	from whatsapp_crm.chat import provider
+	from whatsapp_crm.sessions import history
 
 	session_id = f"bmsg-{gateway_type}"
 	saved = frappe.get_single(SETTINGS).as_dict()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import frappe  # the bench's own
 
 from whatsapp_crm.gateway.adapters import make_client
-from whatsapp_crm.gateway.simulator import GatewaySimulator, SessionOptions
+from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
 
 KEY = "bench-scale-key"
 SECRET = "bench-scale-webhook-secret"
@@ -95,7 +95,7 @@ def _workers_child(site: str, out, stop) -> None:
 				if job is None:
 					continue
 				busy += 1
-				if "whatsapp_crm.watcher.tick" in str(job.kwargs.get("method", "")):
+				if "whatsapp_crm.sessions.watcher.tick" in str(job.kwargs.get("method", "")):
 					watcher += 1
 		except Exception:
 			errors += 1
@@ -150,7 +150,7 @@ def login(base: str, site: str) -> requests.Session:
 	return http
 
 
-def warm_up(http: requests.Session, base: str, sim: GatewaySimulator) -> None:
+def warm_up(http: requests.Session, base: str, sim: BaileysSimulator) -> None:
 	"""Every web worker loads the app's modules and caches once, as a running site already has."""
 	sid = f"{PREFIX}warm-{int(time.time())}"
 	sim.set_scenario(sid, SessionOptions(rotate_s=0))
@@ -171,7 +171,7 @@ def warm_up(http: requests.Session, base: str, sim: GatewaySimulator) -> None:
 	time.sleep(3)
 
 
-def p5(sim: GatewaySimulator, base: str, site: str, sessions: int, wait_s: float) -> dict:
+def p5(sim: BaileysSimulator, base: str, site: str, sessions: int, wait_s: float) -> dict:
 	http = login(base, site)
 	names = []
 	for i in range(sessions):
@@ -227,8 +227,8 @@ def p5(sim: GatewaySimulator, base: str, site: str, sessions: int, wait_s: float
 	}
 
 
-def p6(sim: GatewaySimulator, count: int, lost: int) -> dict:
-	from whatsapp_crm import sweep
+def p6(sim: BaileysSimulator, count: int, lost: int) -> dict:
+	from whatsapp_crm.sessions import sweep
 
 	names = []
 	with make_client("baileys", sim.url, KEY) as client:
@@ -256,7 +256,7 @@ def p6(sim: GatewaySimulator, count: int, lost: int) -> dict:
 	out["in_process"] = (time.monotonic() - started, sim.count() - before, stats)
 	# the same sweep as the scheduler runs it, on a worker: how long the job held it
 	before = sim.count()
-	job = frappe.enqueue("whatsapp_crm.sweep.sweep", queue="default", names=names)
+	job = frappe.enqueue("whatsapp_crm.sessions.sweep.sweep", queue="default", names=names)
 	for _ in range(1200):
 		job.refresh()
 		if job.ended_at:
@@ -286,7 +286,7 @@ def cleanup(saved: dict) -> None:
 	settings.flags.ignore_permissions = True
 	settings.save()
 	commit()
-	from whatsapp_crm import live
+	from whatsapp_crm.sessions import live
 
 	for name in names:
 		live.watch_drop(name)
@@ -316,7 +316,7 @@ def main() -> int:
 	signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 	webhook_url = f"{ARGS.base}/api/method/whatsapp_crm.api.webhook.receive"
 	try:
-		with GatewaySimulator(api_key=KEY, scenario="qr_now") as sim:
+		with BaileysSimulator(api_key=KEY, scenario="qr_now") as sim:
 			settings.update({"enabled": 1, "gateway_url": sim.url, "gateway_type": "Baileys REST", **POLICY})
 			settings.api_key, settings.webhook_secret = KEY, SECRET
 			settings.flags.ignore_permissions = True

@@ -10,7 +10,7 @@ import pytest
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts
-from whatsapp_crm.gateway.simulator import GatewaySimulator
+from whatsapp_crm.gateway.sim import BaileysSimulator
 
 SENTINEL_KEY = "SENTINEL-key-4f1e9c"
 
@@ -35,17 +35,17 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sim(clock: FakeClock):
-	with GatewaySimulator(api_key=SENTINEL_KEY, scenario="qr_now", clock=clock.now) as s:
+	with BaileysSimulator(api_key=SENTINEL_KEY, scenario="qr_now", clock=clock.now) as s:
 		yield s
 
 
 @pytest.fixture
 def real_sim():
-	with GatewaySimulator(api_key=SENTINEL_KEY, scenario="qr_now") as s:
+	with BaileysSimulator(api_key=SENTINEL_KEY, scenario="qr_now") as s:
 		yield s
 
 
 @pytest.fixture
-def client(sim: GatewaySimulator):
+def client(sim: BaileysSimulator):
 	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(connect=1.0, read=2.0)) as c:
 		yield c

@@ -247,7 +247,7 @@ def test_a_bad_history_page_is_bounded_and_reported(mode):
 def test_doctor_says_once_that_waha_2024_cannot_list_past_messages():
 	from whatsapp_crm.gateway.client import Timeouts
 	from whatsapp_crm.gateway.doctor import SKIP, diagnose
-	from whatsapp_crm.gateway.messages import HISTORY_ROUTE_MISSING
+	from whatsapp_crm.gateway.texts import HISTORY_ROUTE_MISSING
 
 	with make_simulator("waha", api_key=SENTINEL_KEY, core_2024=True) as sim:
 		report = diagnose(sim.url, SENTINEL_KEY, "waha", Timeouts(1, 2), timeout=2)

@@ -9,14 +9,14 @@ import sys
 import pytest
 
 from whatsapp_crm.gateway import cli
-from whatsapp_crm.gateway.simulator import GatewaySimulator
+from whatsapp_crm.gateway.sim import BaileysSimulator
 
 from .conftest import SENTINEL_KEY
 
 
 @pytest.fixture
 def gw():
-	with GatewaySimulator(api_key=SENTINEL_KEY, scenario="qr_now") as s:
+	with BaileysSimulator(api_key=SENTINEL_KEY, scenario="qr_now") as s:
 		yield s
 
 

@@ -20,8 +20,7 @@ from whatsapp_crm.gateway.adapters import detect, make_client, parse_webhook
 from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.qr import to_data_uri
-from whatsapp_crm.gateway.sim import make_simulator
-from whatsapp_crm.gateway.simulator import DEFAULT_PHONE, SessionOptions
+from whatsapp_crm.gateway.sim import DEFAULT_PHONE, SessionOptions, make_simulator
 from whatsapp_crm.gateway.status import Kind
 from whatsapp_crm.gateway.webhook import event_state, verify
 

@@ -84,7 +84,7 @@ def test_type_hints_block_matches_json(folder, meta):
 
 
 def test_session_service_writes_only_real_fields():
-	tree = ast.parse((APP / "session_service.py").read_text())
+	tree = ast.parse((APP / "sessions" / "service.py").read_text())
 	written: set[str] = set()
 	for node in ast.walk(tree):
 		dicts = []
@@ -107,9 +107,9 @@ def test_settings_attributes_read_by_the_glue_exist():
 	used = set()
 	for path in (
 		APP / "integration.py",
-		APP / "watcher.py",
-		APP / "sweep.py",
-		APP / "session_service.py",
+		APP / "sessions" / "watcher.py",
+		APP / "sessions" / "sweep.py",
+		APP / "sessions" / "service.py",
 		DOCTYPES / "whatsapp_crm_settings" / "whatsapp_crm_settings.py",
 	):
 		used |= set(re.findall(r"\bsettings\.(\w+)", path.read_text()))
@@ -216,7 +216,7 @@ def test_event_statuses_are_the_session_statuses():
 	# history.STATUSES names acquire's constants
 	statuses = next(
 		node.value
-		for node in ast.parse((APP / "history.py").read_text()).body
+		for node in ast.parse((APP / "sessions" / "history.py").read_text()).body
 		if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "STATUSES"
 	)
 	assert [getattr(acquire, e.id) for e in statuses.elts] == [
@@ -231,10 +231,10 @@ def test_event_statuses_are_the_session_statuses():
 
 def test_event_sources_match_the_code():
 	names = ("USER", "WATCHER", "WEBHOOK", "SWEEP", "CATCH_UP")
-	sources = [module_constant(APP / "history.py", n) for n in names]
+	sources = [module_constant(APP / "sessions" / "history.py", n) for n in names]
 	assert options(EVENT, "source") == sources
 	# the session service names its sources with the same words
-	service = module_constant(APP / "session_service.py", "SOURCES")
+	service = module_constant(APP / "sessions" / "service.py", "SOURCES")
 	assert set(service.values()) <= set(sources)
 
 
@@ -253,7 +253,7 @@ def test_event_is_a_log():
 
 
 def test_history_uses_only_real_event_fields():
-	tree = ast.parse((APP / "history.py").read_text())
+	tree = ast.parse((APP / "sessions" / "history.py").read_text())
 	written: set[str] = set()
 	read: set[str] = set()
 	for node in ast.walk(tree):

@@ -14,12 +14,12 @@ import pytest
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
-from whatsapp_crm.gateway.simulator import GatewaySimulator, pairing_code
+from whatsapp_crm.gateway.sim import BaileysSimulator, pairing_code
 
 from .conftest import SENTINEL_KEY
 
 
-def test_happy_path(client: GatewayClient, sim: GatewaySimulator) -> None:
+def test_happy_path(client: GatewayClient, sim: BaileysSimulator) -> None:
 	client.create_session("pair")
 	code = client.request_pairing_code("pair", "+34 (600) 111-222")
 	assert code == pairing_code("pair", "34600111222", 1)
@@ -50,7 +50,7 @@ def test_happy_path(client: GatewayClient, sim: GatewaySimulator) -> None:
 	],
 )
 def test_invalid_phones_refused_before_any_request(
-	client: GatewayClient, sim: GatewaySimulator, phone: Any
+	client: GatewayClient, sim: BaileysSimulator, phone: Any
 ) -> None:
 	client.create_session("pair")
 	before = sim.count()
@@ -62,20 +62,20 @@ def test_invalid_phones_refused_before_any_request(
 		assert phone not in str(e.value)  # personal data stays out of logs
 
 
-def test_phone_edges_accepted(client: GatewayClient, sim: GatewaySimulator) -> None:
+def test_phone_edges_accepted(client: GatewayClient, sim: BaileysSimulator) -> None:
 	client.create_session("pair")
 	for phone in ("12345678", "1" * 15, "+1 (234) 567-89"):
 		assert len(client.request_pairing_code("pair", phone)) == 8
 
 
-def test_bad_session_id_refused_before_any_request(client: GatewayClient, sim: GatewaySimulator) -> None:
+def test_bad_session_id_refused_before_any_request(client: GatewayClient, sim: BaileysSimulator) -> None:
 	before = sim.count()
 	with pytest.raises(errors.InvalidSessionId):
 		client.request_pairing_code("a/b", "34600111222")
 	assert sim.count() == before
 
 
-def test_already_connected_is_409(client: GatewayClient, sim: GatewaySimulator) -> None:
+def test_already_connected_is_409(client: GatewayClient, sim: BaileysSimulator) -> None:
 	client.create_session("linked")
 	sim.scan("linked")
 	with pytest.raises(errors.BadResponse) as e:
@@ -89,7 +89,7 @@ def test_unknown_session_is_session_not_found(client: GatewayClient) -> None:
 	assert e.value.http_status == 404
 
 
-def test_unauthorized(sim: GatewaySimulator) -> None:
+def test_unauthorized(sim: BaileysSimulator) -> None:
 	with BaileysClient(sim.url, "wrong-key", Timeouts(1, 2)) as bad:
 		with pytest.raises(errors.Unauthorized):
 			bad.request_pairing_code("any", "34600111222")
@@ -100,7 +100,7 @@ def test_unauthorized(sim: GatewaySimulator) -> None:
 	assert SENTINEL_KEY not in str(e.value) + repr(e.value.as_dict())
 
 
-def test_faults_apply(client: GatewayClient, sim: GatewaySimulator) -> None:
+def test_faults_apply(client: GatewayClient, sim: BaileysSimulator) -> None:
 	for sid, error in (("p--html_502", errors.ServerError), ("p--success_false", errors.ServerError)):
 		client.create_session(sid)
 		with pytest.raises(error):

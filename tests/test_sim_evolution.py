@@ -23,8 +23,14 @@ from typing import Any
 import pytest
 import requests
 
-from whatsapp_crm.gateway.sim import GATEWAY_TYPES, EvolutionSimulator, make_simulator
-from whatsapp_crm.gateway.simulator import SessionOptions, main, qr_payload
+from whatsapp_crm.gateway.sim import (
+	GATEWAY_TYPES,
+	EvolutionSimulator,
+	SessionOptions,
+	make_simulator,
+	qr_payload,
+)
+from whatsapp_crm.gateway.sim.devserver import main
 
 KEY = "evo-key-123"
 AUTH = {"apikey": KEY}
@@ -679,7 +685,7 @@ def test_main_serves_evolution() -> None:
 	cmd = [
 		sys.executable,
 		"-m",
-		"whatsapp_crm.gateway.simulator",
+		"whatsapp_crm.gateway.sim",
 		"--port",
 		"0",
 		"--gateway-type",

@@ -24,8 +24,7 @@ import pytest
 import requests
 
 from whatsapp_crm.gateway.qr import qr_matrix
-from whatsapp_crm.gateway.sim import WahaSimulator, make_simulator
-from whatsapp_crm.gateway.simulator import SessionOptions, qr_payload
+from whatsapp_crm.gateway.sim import SessionOptions, WahaSimulator, make_simulator, qr_payload
 
 KEY = "waha-key-123"
 TIMEOUT = (3, 5)

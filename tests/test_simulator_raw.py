@@ -17,19 +17,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from whatsapp_crm.gateway.simulator import (
+from whatsapp_crm.gateway.sim import (
 	DEFAULT_SCENARIO,
 	SCENARIOS,
-	GatewaySimulator,
+	BaileysSimulator,
 	SessionOptions,
-	main,
 )
+from whatsapp_crm.gateway.sim.devserver import main
 
 KEY = "test-key-123"
 AUTH = {"X-API-Key": KEY}
@@ -38,7 +37,6 @@ NGINX_502 = (
 	"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
 	"<hr><center>nginx</center></body></html>"
 )
-SIMULATOR_PY = Path(__file__).resolve().parent.parent / "whatsapp_crm" / "gateway" / "simulator.py"
 
 
 class FakeClock:
@@ -55,7 +53,7 @@ class FakeClock:
 class Client:
 	"""Thin helper over one keep-alive requests.Session."""
 
-	def __init__(self, sim: GatewaySimulator, key: str | None = KEY) -> None:
+	def __init__(self, sim: BaileysSimulator, key: str | None = KEY) -> None:
 		self.sim = sim
 		self.http = requests.Session()
 		self.headers = {"X-API-Key": key} if key is not None else {}
@@ -84,13 +82,13 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def sim(clock: FakeClock) -> Iterator[GatewaySimulator]:
-	with GatewaySimulator(KEY, scenario="qr_now", clock=clock.now, hang_max_s=10) as s:
+def sim(clock: FakeClock) -> Iterator[BaileysSimulator]:
+	with BaileysSimulator(KEY, scenario="qr_now", clock=clock.now, hang_max_s=10) as s:
 		yield s
 
 
 @pytest.fixture
-def c(sim: GatewaySimulator) -> Iterator[Client]:
+def c(sim: BaileysSimulator) -> Iterator[Client]:
 	client = Client(sim)
 	yield client
 	client.http.close()
@@ -128,11 +126,11 @@ def test_scenario_presets() -> None:
 	with pytest.raises(ValueError):
 		SessionOptions(fault="nope")
 	with pytest.raises(ValueError):
-		GatewaySimulator(scenario="nope")
+		BaileysSimulator(scenario="nope")
 
 
 def test_start_url_stop_idempotent() -> None:
-	s = GatewaySimulator()
+	s = BaileysSimulator()
 	with pytest.raises(RuntimeError):
 		_ = s.url
 	assert s.start() is s
@@ -146,7 +144,7 @@ def test_start_url_stop_idempotent() -> None:
 		requests.get(s.url + "/api/health", timeout=TIMEOUT)
 
 
-def test_health_needs_no_key(sim: GatewaySimulator, c: Client) -> None:
+def test_health_needs_no_key(sim: BaileysSimulator, c: Client) -> None:
 	r = requests.get(sim.url + "/api/health", timeout=TIMEOUT)
 	assert r.status_code == 200 and is_json(r)
 	assert r.json() == {
@@ -161,7 +159,7 @@ def test_health_needs_no_key(sim: GatewaySimulator, c: Client) -> None:
 	assert requests.get(sim.url + "/api/health", timeout=TIMEOUT).json()["sessions"] == 2
 
 
-def test_keep_alive_and_content_length(sim: GatewaySimulator) -> None:
+def test_keep_alive_and_content_length(sim: BaileysSimulator) -> None:
 	conn = http.client.HTTPConnection("127.0.0.1", int(sim.url.rsplit(":", 1)[1]), timeout=5)
 	try:
 		for _ in range(3):  # several requests on one connection
@@ -184,7 +182,7 @@ def test_keep_alive_and_content_length(sim: GatewaySimulator) -> None:
 
 
 @pytest.mark.parametrize("key", [None, "", "wrong", KEY + "x"])
-def test_auth_required_everywhere(sim: GatewaySimulator, key: str | None) -> None:
+def test_auth_required_everywhere(sim: BaileysSimulator, key: str | None) -> None:
 	bad = Client(sim, key)
 	expected = {"success": False, "error": "UNAUTHORIZED", "message": "Invalid API key"}
 	for r in (
@@ -233,7 +231,7 @@ def test_create_bad_bodies(c: Client) -> None:
 	assert c.create("a").status_code == 201  # the server is still fine
 
 
-def test_unknown_routes_and_methods(sim: GatewaySimulator, c: Client) -> None:
+def test_unknown_routes_and_methods(sim: BaileysSimulator, c: Client) -> None:
 	for method, path in (
 		("GET", "/"),
 		("GET", "/api"),
@@ -256,7 +254,7 @@ def test_unknown_routes_and_methods(sim: GatewaySimulator, c: Client) -> None:
 # -- session lifecycle --
 
 
-def test_create_status_qr_delete(sim: GatewaySimulator, c: Client) -> None:
+def test_create_status_qr_delete(sim: BaileysSimulator, c: Client) -> None:
 	r = c.create("s1")
 	assert r.status_code == 201 and is_json(r)
 	assert r.json() == {"success": True, "sessionId": "s1", "status": "connecting"}
@@ -289,7 +287,7 @@ def test_unknown_session(c: Client) -> None:
 		assert r.json() == {"success": False, "error": "SESSION_NOT_FOUND", "message": "Session not found"}
 
 
-def test_qr_after(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None:
+def test_qr_after(sim: BaileysSimulator, c: Client, clock: FakeClock) -> None:
 	sim.set_scenario("late", "qr_after")
 	c.create("late")
 	assert c.status("late").json() == {
@@ -324,7 +322,7 @@ def test_qr_error_then_success(c: Client) -> None:
 	assert r.status_code == 200 and r.json()["qr"].startswith("2@")
 
 
-def test_qr_errors_only_count_once_due(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None:
+def test_qr_errors_only_count_once_due(sim: BaileysSimulator, c: Client, clock: FakeClock) -> None:
 	sim.set_scenario("d", SessionOptions(qr_after_s=5, qr_errors=1))
 	c.create("d")
 	assert c.qr("d").status_code == 404  # not due yet: not an error, and not counted
@@ -333,7 +331,7 @@ def test_qr_errors_only_count_once_due(sim: GatewaySimulator, c: Client, clock: 
 	assert c.qr("d").status_code == 200
 
 
-def test_qr_rotation(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None:
+def test_qr_rotation(sim: BaileysSimulator, c: Client, clock: FakeClock) -> None:
 	c.create("r--qr_rotating")
 	c.create("other--qr_rotating")
 	first = c.qr("r--qr_rotating").json()["qr"]
@@ -354,7 +352,7 @@ def test_qr_rotation(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None
 	assert c.qr("still").json()["qr"] == q
 
 
-def test_linked_after_first_qr(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None:
+def test_linked_after_first_qr(sim: BaileysSimulator, c: Client, clock: FakeClock) -> None:
 	sim.set_scenario("l", "linked")
 	c.create("l")
 	clock.advance(10)  # no QR served yet: nobody could have scanned
@@ -376,7 +374,7 @@ def test_linked_after_first_qr(sim: GatewaySimulator, c: Client, clock: FakeCloc
 
 
 def test_default_scenario_is_linked(clock: FakeClock) -> None:
-	with GatewaySimulator(KEY, clock=clock.now) as s:
+	with BaileysSimulator(KEY, clock=clock.now) as s:
 		c = Client(s)
 		c.create("x")
 		assert c.qr("x").status_code == 200
@@ -384,7 +382,7 @@ def test_default_scenario_is_linked(clock: FakeClock) -> None:
 		assert c.status("x").json()["status"] == "connected"
 
 
-def test_scan(sim: GatewaySimulator, c: Client) -> None:
+def test_scan(sim: BaileysSimulator, c: Client) -> None:
 	sim.scan("nobody")  # unknown session: ignored
 	c.create("s")
 	assert c.status("s").json()["status"] == "qr"
@@ -394,7 +392,7 @@ def test_scan(sim: GatewaySimulator, c: Client) -> None:
 	assert c.qr("s").status_code == 409
 
 
-def test_restart(sim: GatewaySimulator, c: Client) -> None:
+def test_restart(sim: BaileysSimulator, c: Client) -> None:
 	c.create("a")
 	c.create("b")
 	sim.restart()
@@ -403,7 +401,7 @@ def test_restart(sim: GatewaySimulator, c: Client) -> None:
 	assert c.create("a").status_code == 201
 
 
-def test_session_lost_then_recreated(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None:
+def test_session_lost_then_recreated(sim: BaileysSimulator, c: Client, clock: FakeClock) -> None:
 	sid = "gone--session_lost"
 	assert c.create(sid).status_code == 201
 	r = c.status(sid)
@@ -416,7 +414,7 @@ def test_session_lost_then_recreated(sim: GatewaySimulator, c: Client, clock: Fa
 	assert c.status(sid).status_code == 200  # lost only once
 
 
-def test_session_lost_after_delay(sim: GatewaySimulator, c: Client, clock: FakeClock) -> None:
+def test_session_lost_after_delay(sim: BaileysSimulator, c: Client, clock: FakeClock) -> None:
 	sim.set_scenario("g", SessionOptions(fault="session_lost", lost_after_s=5))
 	c.create("g")
 	assert c.status("g").json()["status"] == "qr"
@@ -429,7 +427,7 @@ def test_session_lost_after_delay(sim: GatewaySimulator, c: Client, clock: FakeC
 
 
 def test_scenario_selection_precedence(clock: FakeClock) -> None:
-	with GatewaySimulator(KEY, scenario="qr_after", clock=clock.now) as s:
+	with BaileysSimulator(KEY, scenario="qr_after", clock=clock.now) as s:
 		c = Client(s)
 		for sid in ("plain", "a--qr_error", "a--unknown", "x--qr_error--qr_now", "--", "ov--qr_error"):
 			assert c.create(sid).status_code == 201
@@ -459,7 +457,7 @@ def test_fault_unauthorized(c: Client) -> None:
 
 
 def test_default_scenario_unauthorized_applies_to_create() -> None:
-	with GatewaySimulator(KEY, scenario="unauthorized") as s:
+	with BaileysSimulator(KEY, scenario="unauthorized") as s:
 		c = Client(s)
 		assert c.create("a").status_code == 401
 		assert requests.get(s.url + "/api/health", timeout=TIMEOUT).status_code == 200
@@ -498,7 +496,7 @@ def test_fault_not_json(c: Client) -> None:
 	assert c.create("next").status_code == 201  # keep-alive stays in sync after a broken body
 
 
-def test_fault_huge_body(sim: GatewaySimulator, c: Client) -> None:
+def test_fault_huge_body(sim: BaileysSimulator, c: Client) -> None:
 	sid = "big--huge_body"
 	assert c.create(sid).status_code == 201
 	r = c.status(sid)
@@ -511,7 +509,7 @@ def test_fault_huge_body(sim: GatewaySimulator, c: Client) -> None:
 	assert len(r.content) == 512 * 1024 and r.json()["qr"].startswith("2@")
 
 
-def test_huge_body_client_hangs_up_early(sim: GatewaySimulator) -> None:
+def test_huge_body_client_hangs_up_early(sim: BaileysSimulator) -> None:
 	with requests.get(
 		sim.url + "/api/sessions/big--huge_body/qr", headers=AUTH, stream=True, timeout=TIMEOUT
 	) as r:
@@ -521,7 +519,7 @@ def test_huge_body_client_hangs_up_early(sim: GatewaySimulator) -> None:
 	assert requests.get(sim.url + "/api/health", timeout=TIMEOUT).status_code == 200
 
 
-def test_fault_slow(sim: GatewaySimulator, c: Client) -> None:
+def test_fault_slow(sim: BaileysSimulator, c: Client) -> None:
 	assert SCENARIOS["slow"].delay_s == 1.5
 	sim.set_scenario("slow", SessionOptions(delay_s=0.3))
 	start = time.monotonic()
@@ -532,7 +530,7 @@ def test_fault_slow(sim: GatewaySimulator, c: Client) -> None:
 		c.call("GET", "/api/sessions/slow/qr", timeout=(3, 0.1))
 
 
-def test_fault_hang_times_out_and_is_logged(sim: GatewaySimulator, c: Client) -> None:
+def test_fault_hang_times_out_and_is_logged(sim: BaileysSimulator, c: Client) -> None:
 	sid = "z--hang"
 	calls: list[tuple[str, str, dict[str, Any]]] = [
 		("POST", "/api/sessions", {"json": {"sessionId": sid}}),
@@ -548,13 +546,13 @@ def test_fault_hang_times_out_and_is_logged(sim: GatewaySimulator, c: Client) ->
 
 
 def test_hang_released_by_hang_max_s() -> None:
-	with GatewaySimulator(KEY, scenario="hang", hang_max_s=0.2) as s:
+	with BaileysSimulator(KEY, scenario="hang", hang_max_s=0.2) as s:
 		with pytest.raises(requests.ConnectionError):
 			requests.get(s.url + "/api/sessions/a/status", headers=AUTH, timeout=(3, 5))
 
 
 def test_stop_releases_hanging_request() -> None:
-	s = GatewaySimulator(KEY, scenario="hang").start()
+	s = BaileysSimulator(KEY, scenario="hang").start()
 	outcome: list[object] = []
 
 	def hang() -> None:
@@ -580,7 +578,7 @@ def test_stop_releases_hanging_request() -> None:
 # -- control routes --
 
 
-def test_control_routes(sim: GatewaySimulator, c: Client) -> None:
+def test_control_routes(sim: BaileysSimulator, c: Client) -> None:
 	c.create("ctl")
 	r = c.call("POST", "/_sim/sessions/ctl/scan", json={"phone": "34111222333"})
 	assert r.status_code == 200 and r.json()["success"] is True
@@ -606,7 +604,7 @@ def test_control_routes(sim: GatewaySimulator, c: Client) -> None:
 # -- request log --
 
 
-def test_request_log(sim: GatewaySimulator, c: Client) -> None:
+def test_request_log(sim: BaileysSimulator, c: Client) -> None:
 	c.create("a")
 	c.status("a")
 	c.status("a")
@@ -641,7 +639,7 @@ def test_request_log(sim: GatewaySimulator, c: Client) -> None:
 	assert sim.count() == 0 and sim.requests == []
 
 
-def test_concurrent_requests(sim: GatewaySimulator) -> None:
+def test_concurrent_requests(sim: BaileysSimulator) -> None:
 	errors: list[BaseException] = []
 
 	def worker(n: int) -> None:
@@ -667,7 +665,7 @@ def test_concurrent_requests(sim: GatewaySimulator) -> None:
 
 def test_main_serves_until_sigterm() -> None:
 	env = {**os.environ, "WHATSAPP_CRM_API_KEY": "env-key-SECRET"}
-	cmd = [sys.executable, str(SIMULATOR_PY), "--port", "0", "--scenario", "qr_error"]
+	cmd = [sys.executable, "-m", "whatsapp_crm.gateway.sim", "--port", "0", "--scenario", "qr_error"]
 	proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 	try:
 		assert proc.stdout is not None
@@ -724,7 +722,7 @@ def pair(c: Client, sid: str, body: Any = None, **kw: Any) -> requests.Response:
 	return c.call("POST", f"/api/sessions/{sid}/pairing-code", json=body, **kw)
 
 
-def test_pairing_code(sim: GatewaySimulator, c: Client) -> None:
+def test_pairing_code(sim: BaileysSimulator, c: Client) -> None:
 	c.create("p")
 	r = pair(c, "p", {"phoneNumber": "+34600111222"})
 	assert r.status_code == 200 and is_json(r)
@@ -766,7 +764,7 @@ def test_pairing_code_invalid_phone(c: Client, body: Any) -> None:
 		assert r.json()["error"] == "INVALID_PHONE"
 
 
-def test_pairing_code_connected_unknown_and_methods(sim: GatewaySimulator, c: Client) -> None:
+def test_pairing_code_connected_unknown_and_methods(sim: BaileysSimulator, c: Client) -> None:
 	c.create("p")
 	sim.scan("p")
 	r = pair(c, "p", {"phoneNumber": "34600111222"})
@@ -778,7 +776,7 @@ def test_pairing_code_connected_unknown_and_methods(sim: GatewaySimulator, c: Cl
 	assert pair(Client(sim, "wrong"), "p", {"phoneNumber": "34600111222"}).status_code == 401
 
 
-def test_pairing_code_faults(sim: GatewaySimulator, c: Client) -> None:
+def test_pairing_code_faults(sim: BaileysSimulator, c: Client) -> None:
 	phone = {"phoneNumber": "34600111222"}
 	r = pair(c, "u--unauthorized", phone)
 	assert r.status_code == 401 and r.json()["error"] == "UNAUTHORIZED"
@@ -800,7 +798,7 @@ def test_pairing_code_faults(sim: GatewaySimulator, c: Client) -> None:
 # -- webhook control route --
 
 
-def test_webhook_control_route(sim: GatewaySimulator, c: Client) -> None:
+def test_webhook_control_route(sim: BaileysSimulator, c: Client) -> None:
 	r = c.call("POST", "/_sim/webhook", json={"url": "http://127.0.0.1:9/hook", "secret": "s3cr3t-VALUE"})
 	assert r.status_code == 200 and r.json() == {
 		"success": True,

@@ -3,7 +3,7 @@
 Extracts every user-facing string the way this app marks them, then checks the catalogs against them:
 
 - Python: the literal first argument of ``_(...)`` in whatsapp_crm/**/*.py, except testing.py and test_*.py
-  (gateway/messages.py marks its strings with a local no-op ``_``: those count too);
+  (gateway/texts.py marks its strings with a local no-op ``_``: those count too);
 - JavaScript: the literal first argument of ``__("...")`` in whatsapp_crm/**/*.js;
 - DocType JSON: the doctype name and description, each field's label and description, each Select option;
 - Workspace JSON: the workspace's label and title, and the labels of its shortcuts (and their count format),

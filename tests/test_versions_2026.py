@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from whatsapp_crm.gateway import errors, messages
+from whatsapp_crm.gateway import errors, texts
 from whatsapp_crm.gateway.acquire import QrOutcome, QrPolicy, acquire_qr, build_payload
 from whatsapp_crm.gateway.adapters import Detection, detect, make_client, parse_webhook
 from whatsapp_crm.gateway.adapters import waha as waha_adapter
@@ -206,7 +206,7 @@ def test_evolution_24_license_required_is_a_final_typed_error() -> None:
 	# Said once, never retried: one status read, no waits, the form stops polling.
 	assert (outcome.state, outcome.error_code, clock.sleeps) == ("failed", "LICENSE_REQUIRED", [])
 	assert sim.count("status") == 1 and build_payload(outcome)["keep_polling"] is False
-	assert messages.for_outcome(outcome.state, outcome.error_code)[0] == (
+	assert texts.for_outcome(outcome.state, outcome.error_code)[0] == (
 		"This Evolution API server is not activated: open its manager to register it."
 	)
 
@@ -220,7 +220,7 @@ def test_doctor_names_an_evolution_24_that_is_not_activated() -> None:
 	checks = {c.name: c for c in report.checks}
 	assert checks["type"].result == "ok" and report.description == "Evolution API 2.4.0"
 	assert (checks["key"].result, checks["key"].code) == ("fail", "LICENSE_REQUIRED")
-	assert checks["key"].text == messages.BY_CODE["LICENSE_REQUIRED"]
+	assert checks["key"].text == texts.BY_CODE["LICENSE_REQUIRED"]
 	assert not report.ok and after.ok
 
 
@@ -236,7 +236,7 @@ def test_waha_without_a_key_is_told_it_needs_one(version: str) -> None:
 	key_checks = [next(c for c in r.checks if c.name == "key") for r in (none, wrong, right)]
 	assert [(c.result, c.code) for c in key_checks[:2]] == [("fail", "UNAUTHORIZED")] * 2
 	assert key_checks[0].text == "This WAHA gateway needs an API key: set WAHA_API_KEY's value in API Key."
-	assert key_checks[1].text == messages.BY_CODE["UNAUTHORIZED"]
+	assert key_checks[1].text == texts.BY_CODE["UNAUTHORIZED"]
 	assert key_checks[2].result == "ok" and right.version == version
 
 
@@ -345,8 +345,8 @@ def test_gows_passkey_is_waiting_with_its_own_message(confirmation: bool, receiv
 	)
 	assert (outcome.state, outcome.error_code, outcome.keep_polling) == ("waiting", "CONFIRM_ON_PHONE", True)
 	assert sim.count("qr", "pk") == 0  # no QR is asked for while the phone must approve
-	said = messages.for_outcome(outcome.state, outcome.error_code)[0]
-	assert "phone" in said and said == messages.BY_CODE["CONFIRM_ON_PHONE"]
+	said = texts.for_outcome(outcome.state, outcome.error_code)[0]
+	assert "phone" in said and said == texts.BY_CODE["CONFIRM_ON_PHONE"]
 	assert not hook.needs_qr and event_state(hook).kind == Kind.WAITING
 	# The webhook's word alone (no read, no error) says so too.
 	assert QrOutcome("pk", "waiting", gateway_status=hook.status).error_code == "CONFIRM_ON_PHONE"
@@ -383,7 +383,7 @@ def test_detect_and_doctor_name_the_checked_versions(gateway_type: str, version:
 	assert (found.version, found.version_checked) == (version, True)
 	assert found.checked_text == f"checked against {', '.join(simulated)} simulated; {', '.join(real)} real"
 	type_check = next(c for c in report.checks if c.name == "type")
-	assert (type_check.result, type_check.template) == ("ok", messages.DOCTOR_TYPE_CHECKED)
+	assert (type_check.result, type_check.template) == ("ok", texts.DOCTOR_TYPE_CHECKED)
 	assert type_check.text == (
 		f"Gateway: {found.description}. This app was checked against versions "
 		f"{', '.join(simulated)} (simulated) and {', '.join(real)} (real)."
@@ -395,7 +395,7 @@ def test_doctor_says_when_the_version_was_not_checked() -> None:
 		sim.version = "2.9.0"  # a newer server than any checked: its welcome says so
 		report = diagnose(sim.url, KEY, timeouts=TIMEOUTS)
 	type_check = next(c for c in report.checks if c.name == "type")
-	assert type_check.template == messages.DOCTOR_TYPE_NOT_CHECKED and type_check.result == "ok"
+	assert type_check.template == texts.DOCTOR_TYPE_NOT_CHECKED and type_check.result == "ok"
 	assert type_check.args == ["Evolution API 2.9.0", "2.3.6, 2.3.7, 2.4.0", "2.3.6"]
 	assert Detection("baileys", "Baileys REST", "1.0").version_checked is None  # the contract has no versions
 

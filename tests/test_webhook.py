@@ -1,6 +1,6 @@
 """Gateway webhooks: verify() and parse_event() on their own, then the simulator's sender end to end.
 
-End to end is real loopback HTTP: a tiny receiver collects what a GatewaySimulator POSTs, and every request
+End to end is real loopback HTTP: a tiny receiver collects what a BaileysSimulator POSTs, and every request
 must pass verify() and parse_event(). The simulator signs with its own copy of the scheme, so this also checks
 two independent implementations of the contract against each other.
 """
@@ -22,7 +22,7 @@ import requests
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts
-from whatsapp_crm.gateway.simulator import DEFAULT_PHONE, GatewaySimulator, qr_payload
+from whatsapp_crm.gateway.sim import DEFAULT_PHONE, BaileysSimulator, qr_payload
 from whatsapp_crm.gateway.status import Kind
 from whatsapp_crm.gateway.webhook import (
 	MAX_WEBHOOK_BODY,
@@ -411,7 +411,7 @@ def check_all(received: list[tuple[dict[str, str], bytes]], secret: str, method:
 def test_simulator_sends_signed_events_in_order(receiver: Receiver) -> None:
 	clock = Clock()
 	sid = "sales--qr_rotating"
-	with GatewaySimulator(KEY, clock=clock.now, webhook_url=receiver.url, webhook_secret=SECRET) as sim:
+	with BaileysSimulator(KEY, clock=clock.now, webhook_url=receiver.url, webhook_secret=SECRET) as sim:
 		with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 			client.create_session(sid)
 			receiver.wait_for(1)
@@ -446,7 +446,7 @@ def test_simulator_sends_signed_events_in_order(receiver: Receiver) -> None:
 
 def test_simulator_shared_secret_mode_and_linked_timer(receiver: Receiver) -> None:
 	clock = Clock()
-	with GatewaySimulator(
+	with BaileysSimulator(
 		KEY,
 		scenario="linked",
 		clock=clock.now,
@@ -469,7 +469,7 @@ def test_simulator_shared_secret_mode_and_linked_timer(receiver: Receiver) -> No
 
 
 def test_set_webhook_on_a_running_simulator_and_control_route(receiver: Receiver) -> None:
-	with GatewaySimulator(KEY, scenario="qr_now") as sim:
+	with BaileysSimulator(KEY, scenario="qr_now") as sim:
 		with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 			client.create_session("early")  # before any webhook: announced once one is set
 			time.sleep(0.15)
@@ -494,7 +494,7 @@ def test_set_webhook_on_a_running_simulator_and_control_route(receiver: Receiver
 def test_failed_deliveries_are_logged_never_raised() -> None:
 	refusing = Receiver(answer_status=401)
 	try:
-		with GatewaySimulator(KEY, scenario="qr_now", webhook_url=refusing.url) as sim:  # no secret: no auth
+		with BaileysSimulator(KEY, scenario="qr_now", webhook_url=refusing.url) as sim:  # no secret: no auth
 			with BaileysClient(sim.url, KEY, Timeouts(1, 3)) as client:
 				client.create_session("a")
 				headers, body = refusing.wait_for(1)[0]
@@ -517,18 +517,18 @@ def test_failed_deliveries_are_logged_never_raised() -> None:
 
 
 def test_simulator_signature_agrees_with_sign() -> None:
-	from whatsapp_crm.gateway import simulator
+	from whatsapp_crm.gateway.sim.baileys import webhook_auth
 
-	headers = simulator._webhook_auth(BODY, SECRET, "hmac")
+	headers = webhook_auth(BODY, SECRET, "hmac")
 	assert headers == sign(BODY, SECRET, int(headers["X-Webhook-Timestamp"]))
-	assert simulator._webhook_auth(BODY, SECRET, "secret") == {"X-Webhook-Secret": SECRET}
-	assert simulator._webhook_auth(BODY, "", "hmac") == {}
+	assert webhook_auth(BODY, SECRET, "secret") == {"X-Webhook-Secret": SECRET}
+	assert webhook_auth(BODY, "", "hmac") == {}
 
 
 def test_set_webhook_refuses_bad_settings() -> None:
-	sim = GatewaySimulator(KEY)
+	sim = BaileysSimulator(KEY)
 	for args in (("ftp://x", SECRET, "hmac"), ("not a url", SECRET, "hmac"), ("http://h", SECRET, "plain")):
 		with pytest.raises(ValueError):
 			sim.set_webhook(*args)
 	with pytest.raises(ValueError):
-		GatewaySimulator(KEY, webhook_url="http://h", webhook_mode="md5")
+		BaileysSimulator(KEY, webhook_url="http://h", webhook_mode="md5")

@@ -30,7 +30,7 @@ default_log_clearing_doctypes = {"WhatsApp Session Event": 90}
 
 # A session's history goes with it: the events link to the session, so Frappe would otherwise refuse the delete.
 doc_events = {
-	"WhatsApp Session": {"on_trash": "whatsapp_crm.history.delete_for_session"},
+	"WhatsApp Session": {"on_trash": "whatsapp_crm.sessions.history.delete_for_session"},
 	"WhatsApp Session Event": {
 		"after_insert": [
 			"whatsapp_crm.chat.provider.session_status_changed",
@@ -53,8 +53,8 @@ permission_query_conditions = {"WhatsApp Message": "whatsapp_crm.chat.provider.m
 scheduler_events = {
 	"cron": {
 		"* * * * *": [
-			"whatsapp_crm.watcher.keep_alive",
-			"whatsapp_crm.sweep.run_if_due",
+			"whatsapp_crm.sessions.watcher.keep_alive",
+			"whatsapp_crm.sessions.sweep.run_if_due",
 			"whatsapp_crm.chat.catchup.run_due",
 			"whatsapp_crm.api.webhook.replay_parked",
 			"whatsapp_crm.chat.outbox.sweep",

@@ -14,7 +14,7 @@ import frappe
 from frappe import _
 from frappe.utils import add_to_date, now_datetime
 
-from whatsapp_crm.gateway import errors, messages
+from whatsapp_crm.gateway import errors, texts
 from whatsapp_crm.gateway.acquire import Attempt, QrOutcome, QrPolicy
 from whatsapp_crm.gateway.adapters import AUTO, Detection, detect, make_client
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts, WebhookTarget
@@ -133,7 +133,7 @@ def webhook_target(settings) -> WebhookTarget | None:
 
 
 def code_message(code: str) -> str:
-	return _(messages.for_code(code))
+	return _(texts.for_code(code))
 
 
 def say(payload: dict, template: str, args: list | tuple = ()) -> dict:
@@ -146,7 +146,7 @@ def say(payload: dict, template: str, args: list | tuple = ()) -> dict:
 
 
 def say_outcome(payload: dict, outcome: QrOutcome) -> dict:
-	return say(payload, *messages.for_outcome(outcome.state, outcome.error_code, outcome.phone))
+	return say(payload, *texts.for_outcome(outcome.state, outcome.error_code, outcome.phone))
 
 
 def log_attempt(session: str, operation: str, attempt: Attempt) -> None:

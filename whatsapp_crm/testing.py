@@ -6,8 +6,7 @@ from __future__ import annotations
 import frappe
 from frappe.tests.utils import FrappeTestCase
 
-from whatsapp_crm.gateway.sim import make_simulator
-from whatsapp_crm.gateway.simulator import GatewaySimulator
+from whatsapp_crm.gateway.sim import BaileysSimulator, make_simulator
 from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
 
 TEST_KEY = "bench-SENTINEL-key-7c2d"
@@ -57,7 +56,7 @@ def preserve_settings(case) -> None:
 	case.addClassCleanup(restore)
 
 
-def start_simulator(scenario: str = "qr_now", gateway_type: str = "baileys") -> GatewaySimulator:
+def start_simulator(scenario: str = "qr_now", gateway_type: str = "baileys") -> BaileysSimulator:
 	extra = {"qr_route_wait_s": 0.3} if gateway_type == "waha" else {}
 	return make_simulator(gateway_type, api_key=TEST_KEY, scenario=scenario, **extra).start()
 

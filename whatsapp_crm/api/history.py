@@ -9,8 +9,8 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
-from whatsapp_crm import history
 from whatsapp_crm.integration import SESSION
+from whatsapp_crm.sessions import history
 
 
 @frappe.whitelist(methods=["GET", "POST"])

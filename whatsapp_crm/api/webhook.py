@@ -25,7 +25,6 @@ import frappe
 from frappe.utils import add_to_date, now_datetime
 from werkzeug.wrappers import Response
 
-from whatsapp_crm import live
 from whatsapp_crm.chat import inbox, provider
 from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.errors import GatewayError
@@ -37,6 +36,7 @@ from whatsapp_crm.gateway.webhook import (
 	verify,
 )
 from whatsapp_crm.integration import SESSION, get_settings, logger
+from whatsapp_crm.sessions import live
 
 REPLAY_WINDOW_S = 600  # twice the signature tolerance, so a replayed, still-valid signature is caught
 PARKED = "WhatsApp Parked Event"

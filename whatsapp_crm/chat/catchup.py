@@ -16,14 +16,14 @@ import frappe
 from frappe import _
 from frappe.utils import add_days, get_datetime, get_system_timezone, now_datetime
 
-from whatsapp_crm import history
 from whatsapp_crm.chat import inbox, provider
-from whatsapp_crm.gateway import errors, messages
+from whatsapp_crm.gateway import errors, texts
 from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateway.catchup import DUPLICATE, SKIPPED, STORED, Reconciler, SyncState
 from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable
 from whatsapp_crm.gateway.messaging import InboundMessage
 from whatsapp_crm.integration import SESSION, client_from, get_settings, log_gateway_error, logger
+from whatsapp_crm.sessions import history
 
 TITLE_SYNC = "WhatsApp Catch-up Failed"
 SYNC_EVENT = "whatsapp_session_sync"
@@ -259,8 +259,8 @@ def _finish(doc, state: SyncState, result, error: GatewayError | None, reason: s
 
 def problem_text(error: GatewayError) -> str:
 	if isinstance(error, HistoryUnavailable):
-		return _(messages.for_history(error.reason))
-	return _(messages.for_code(error.code))
+		return _(texts.for_history(error.reason))
+	return _(texts.for_code(error.code))
 
 
 def _stored(raw: str | None) -> dict:

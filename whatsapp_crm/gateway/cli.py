@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors, messages
+from . import errors, texts
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
 from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
 from .client import GatewayClient, Timeouts
@@ -42,7 +42,7 @@ def exit_code(outcome: QrOutcome) -> int:
 
 
 def user_message(outcome: QrOutcome) -> str:
-	template, args = messages.for_outcome(
+	template, args = texts.for_outcome(
 		outcome.state, outcome.error.code if outcome.error else None, outcome.phone
 	)
 	return template.format(*args)
@@ -56,7 +56,7 @@ def _print_attempt(out: Callable[[str], None]) -> Callable[[Attempt], None]:
 		facts.append(f"at {a.elapsed_ms / 1000:.1f} s")
 		if a.wait_s:
 			facts.append(f"next try in {a.wait_s:g} s")
-		said = messages.BY_CODE.get(a.outcome, "")
+		said = texts.BY_CODE.get(a.outcome, "")
 		out(
 			f"  attempt {a.number}: {said} [{', '.join(facts)}]"
 			if said
@@ -98,7 +98,7 @@ def follow(
 			if shown_payload is not None:
 				out("The QR code changed (the gateway rotates it); scan this one:")
 			_draw(outcome, out)
-			out(messages.WHERE_TO_SCAN)
+			out(texts.WHERE_TO_SCAN)
 			shown_payload = outcome.qr_payload
 		if not outcome.keep_polling:
 			return outcome
@@ -150,7 +150,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 			outcome = acquire_qr(client, args.session, policy)
 			print(json.dumps(build_payload(outcome, message=user_message(outcome)), indent=2))
 		else:
-			print(messages.CREATING)
+			print(texts.CREATING)
 			outcome = follow(client, args.session, policy, give_up_after=args.wait)
 	return exit_code(outcome)
 
@@ -190,8 +190,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-	from .sim import make_simulator
-	from .simulator import SessionOptions
+	from .sim import SessionOptions, make_simulator
 
 	# The problem this app exists for: a slow gateway that first fails to generate the QR.
 	scenario = SessionOptions(qr_after_s=1.0, qr_errors=1, scan_after_s=args.scan_after, rotate_s=0)
@@ -203,7 +202,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 		with make_client(args.gateway_type, sim.url, key, Timeouts(3.0, 10.0)) as client:
 			session_id = "demo-sales"
 			print(f"Talking to it as {client.label}.")
-			print(messages.CREATING)
+			print(texts.CREATING)
 			created = client.create_session(session_id)
 			print(f"  session {created.session_id!r} created (gateway status: {created.raw_status})")
 			print(f"  (the simulated phone will scan the QR {args.scan_after:g} s after it is shown)")
@@ -395,9 +394,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 	words = None
 	if error is not None:
 		words = (
-			messages.for_history(error.reason)
+			texts.for_history(error.reason)
 			if isinstance(error, HistoryUnavailable)
-			else messages.for_code(error.code)
+			else texts.for_code(error.code)
 		)
 	if args.json:
 		print(

@@ -3,7 +3,7 @@
 In order: the URL, reachability (and TLS for https), which gateway it is and its version, whether it accepts
 the key, and, with ``probe``, whether it can reach WhatsApp at all: a throwaway session is created, watched
 for up to ``probe_s`` for a QR, and deleted. Each check carries an English template and its arguments (see
-messages.py), so the Frappe layer shows it in the viewer's language.
+texts.py), so the Frappe layer shows it in the viewer's language.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from . import messages
+from . import texts
 from .acquire import QrPolicy, acquire_qr
 from .adapters import AUTO, Detection, adapter_class, detect, make_client
 from .client import GatewayClient, Timeouts, normalise_base_url
@@ -92,7 +92,7 @@ def diagnose(
 	try:
 		report.url = normalise_base_url(url)
 	except NotConfigured as e:
-		add(Check("url", FAIL, messages.DOCTOR_BAD_URL, code=e.code))
+		add(Check("url", FAIL, texts.DOCTOR_BAD_URL, code=e.code))
 		return report
 	https = report.url.startswith("https://")
 
@@ -109,41 +109,41 @@ def diagnose(
 	try:
 		client = make_client(found.gateway_type, report.url, api_key, timeouts)
 	except NotConfigured as e:
-		add(Check("key", FAIL, messages.DOCTOR_NO_KEY, code=e.code))
+		add(Check("key", FAIL, texts.DOCTOR_NO_KEY, code=e.code))
 		return report
 	with client:
 		health = client.health(timeout=timeout)
 		if not health.reachable:
 			_unreachable(report, health.error, https)
 			return report
-		add(Check("reachable", OK, messages.DOCTOR_REACHABLE, [str(health.latency_ms)]))
+		add(Check("reachable", OK, texts.DOCTOR_REACHABLE, [str(health.latency_ms)]))
 		if https:
-			add(Check("tls", OK, messages.DOCTOR_TLS_OK))
+			add(Check("tls", OK, texts.DOCTOR_TLS_OK))
 		report.gateway_type, report.label = found.gateway_type, found.label
 		report.version = health.version or found.version
 		add(_type_check(Detection(found.gateway_type, found.label, report.version)))
 		if health.key_accepted is False:
 			# No key at all is another fix than a wrong one (WAHA 2025.10+ wants one, Core 2024 none).
 			missing = not (api_key or "").strip() and client.key_needed_message
-			template = missing or messages.BY_CODE["UNAUTHORIZED"]
+			template = missing or texts.BY_CODE["UNAUTHORIZED"]
 			add(Check("key", FAIL, template, code="UNAUTHORIZED"))
 			return report
 		if health.key_accepted is None:
 			code = health.error.code if health.error else "BAD_RESPONSE"
 			# GET / may answer while every business route refuses (Evolution 2.4 not activated).
-			template = messages.BY_CODE[code] if code == LICENSE_REQUIRED else messages.DOCTOR_KEY_UNKNOWN
+			template = texts.BY_CODE[code] if code == LICENSE_REQUIRED else texts.DOCTOR_KEY_UNKNOWN
 			add(Check("key", FAIL, template, code=code))
 			return report
 		if health.key_checked:
-			add(Check("key", OK, messages.DOCTOR_KEY_OK))
+			add(Check("key", OK, texts.DOCTOR_KEY_OK))
 		else:
-			add(Check("key", SKIP, messages.DOCTOR_KEY_UNCHECKED))
+			add(Check("key", SKIP, texts.DOCTOR_KEY_UNCHECKED))
 		# Not a linking failure: said once here, so that an admin knows missed messages cannot come back.
 		reason = client.history_problem(timeout=timeout)
 		if reason is None:
-			add(Check("history", OK, messages.DOCTOR_HISTORY_OK))
+			add(Check("history", OK, texts.DOCTOR_HISTORY_OK))
 		else:
-			add(Check("history", SKIP, messages.for_history(reason), code="HISTORY_UNAVAILABLE"))
+			add(Check("history", SKIP, texts.for_history(reason), code="HISTORY_UNAVAILABLE"))
 		if probe:
 			add(_probe(client, probe_s, clock=clock, sleep=sleep))
 	return report
@@ -153,10 +153,8 @@ def _type_check(found: Detection) -> Check:
 	"""Which gateway it is, and the versions of it this app was checked against."""
 	simulated, real = found.checked
 	if not simulated and not real:
-		return Check("type", OK, messages.DOCTOR_TYPE, [found.description])
-	template = (
-		messages.DOCTOR_TYPE_NOT_CHECKED if found.version_checked is False else messages.DOCTOR_TYPE_CHECKED
-	)
+		return Check("type", OK, texts.DOCTOR_TYPE, [found.description])
+	template = texts.DOCTOR_TYPE_NOT_CHECKED if found.version_checked is False else texts.DOCTOR_TYPE_CHECKED
 	return Check("type", OK, template, [found.description, ", ".join(simulated), ", ".join(real) or "-"])
 
 
@@ -164,11 +162,11 @@ def _unreachable(report: Report, error: GatewayError | None, https: bool) -> Non
 	code = error.code if error else "UNREACHABLE"
 	detail = error.detail if error else ""
 	if https and "TLS" in detail:
-		report.checks.append(Check("tls", FAIL, messages.DOCTOR_TLS_FAILED, code=code))
+		report.checks.append(Check("tls", FAIL, texts.DOCTOR_TLS_FAILED, code=code))
 	elif code == "BAD_RESPONSE":
-		report.checks.append(Check("type", FAIL, messages.DOCTOR_UNKNOWN_GATEWAY, code=code))
+		report.checks.append(Check("type", FAIL, texts.DOCTOR_UNKNOWN_GATEWAY, code=code))
 	else:
-		report.checks.append(Check("reachable", FAIL, messages.for_code(code), code=code))
+		report.checks.append(Check("reachable", FAIL, texts.for_code(code), code=code))
 
 
 def _probe(
@@ -181,20 +179,20 @@ def _probe(
 		try:
 			client.create_session(session_id)
 		except SessionNotAllowed:
-			return Check("probe", SKIP, messages.DOCTOR_PROBE_ONE_SESSION, code="SESSION_NOT_ALLOWED")
+			return Check("probe", SKIP, texts.DOCTOR_PROBE_ONE_SESSION, code="SESSION_NOT_ALLOWED")
 		except GatewayError as e:
-			return Check("probe", FAIL, messages.for_code(e.code), code=e.code)
+			return Check("probe", FAIL, texts.for_code(e.code), code=e.code)
 		outcome = acquire_qr(client, session_id, policy, clock=clock, sleep=sleep)
 		poll = replace(policy, max_attempts=1)
 		while outcome.state == "waiting" and clock() - started < probe_s:
 			sleep(min(2.0, max(0.0, probe_s - (clock() - started))))
 			outcome = acquire_qr(client, session_id, poll, clock=clock, sleep=sleep)
 		if outcome.state in ("qr", "connected"):
-			return Check("probe", OK, messages.DOCTOR_PROBE_OK, [f"{clock() - started:.0f}"])
+			return Check("probe", OK, texts.DOCTOR_PROBE_OK, [f"{clock() - started:.0f}"])
 		if outcome.state == "waiting" and outcome.error_code in ("QR_NOT_READY", None):
-			return Check("probe", FAIL, messages.NO_QR_CAUSES, [f"{probe_s:g}"], code="QR_NOT_READY")
+			return Check("probe", FAIL, texts.NO_QR_CAUSES, [f"{probe_s:g}"], code="QR_NOT_READY")
 		code = outcome.error_code or "SERVER_ERROR"
-		return Check("probe", FAIL, messages.for_code(code), code=code)
+		return Check("probe", FAIL, texts.for_code(code), code=code)
 	finally:
 		try:
 			client.delete_session(session_id, timeout=5)

@@ -29,7 +29,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from .. import messages
+from .. import texts
 from ..client import (
 	Budget,
 	CreateResult,
@@ -129,7 +129,7 @@ class WahaClient(GatewayClient):
 	label = "WAHA"
 	auth_header = "X-Api-Key"
 	key_required = False  # Core 2024 checks none; 2025.10.3+ refuses a request without one
-	key_needed_message = messages.DOCTOR_WAHA_KEY_NEEDED
+	key_needed_message = texts.DOCTOR_WAHA_KEY_NEEDED
 	history_newest_first = True  # read_messages pages newest first
 	simulated_versions = ("2024.10.8", "2025.10.3", "2026.6.1")
 	real_versions = ("2024.10.8",)

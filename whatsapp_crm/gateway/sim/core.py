@@ -162,7 +162,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 	@property
 	def url(self) -> str:
 		if self._bound is None:
-			raise RuntimeError("GatewaySimulator is not started")
+			raise RuntimeError("BaileysSimulator is not started")
 		host, port = self._bound
 		return f"http://{host}:{port}"
 

@@ -13,13 +13,13 @@ import time
 import frappe
 from frappe.utils import add_to_date, now_datetime
 
-from whatsapp_crm import history
 from whatsapp_crm.api import webhook
 from whatsapp_crm.chat import catchup, inbox, outbox, provider
 from whatsapp_crm.gateway.catchup import MARGIN_S
 from whatsapp_crm.gateway.messaging import message_id
 from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.integration import SESSION, client_from, get_settings
+from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import make_user
 
 from .test_messages import CUSTOMER, PREFIX, MessagesFixture

@@ -11,11 +11,11 @@ import time
 import frappe
 from frappe.utils import set_request
 
-from whatsapp_crm import live
 from whatsapp_crm.api import session as api
 from whatsapp_crm.api.webhook import receive
-from whatsapp_crm.gateway.simulator import SessionOptions
+from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.integration import SESSION
+from whatsapp_crm.sessions import live
 from whatsapp_crm.testing import GatewayTestCase, cleanup, configure, make_session, start_simulator
 
 PREFIX = "watype-"

@@ -16,13 +16,13 @@ import frappe
 from frappe.tests.utils import FrappeTestCase
 from frappe.utils import set_request
 
-from whatsapp_crm import history
 from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.chat import inbox, outbox, provider
 from whatsapp_crm.gateway.messaging import Ack, InboundMessage, MediaRef, message_id
 from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION
+from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import (
 	cleanup,
 	configure,

@@ -16,7 +16,7 @@ from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.client import SESSION_ID_RE
 from whatsapp_crm.gateway.status import SessionState
 from whatsapp_crm.integration import MANAGER_ROLE, code_message
-from whatsapp_crm.session_service import SessionService, delete_on_gateway
+from whatsapp_crm.sessions.service import SessionService, delete_on_gateway
 
 
 class WhatsAppSession(Document):

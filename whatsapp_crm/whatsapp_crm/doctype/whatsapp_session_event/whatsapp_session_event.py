@@ -1,12 +1,12 @@
 # Copyright (c) 2026, whatsapp_crm developers
 # For license information, please see license.txt
-"""A log row: one change of a session's status. Created by whatsapp_crm.history.record only."""
+"""A log row: one change of a session's status. Created by whatsapp_crm.sessions.history.record only."""
 
 from __future__ import annotations
 
 from frappe.model.document import Document
 
-from whatsapp_crm.history import clear_old
+from whatsapp_crm.sessions.history import clear_old
 
 
 class WhatsAppSessionEvent(Document):

@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import frappe
 from frappe import _
 
-from whatsapp_crm import live
-from whatsapp_crm.gateway import messages
+from whatsapp_crm.gateway import texts
 from whatsapp_crm.gateway.acquire import CONNECTED, QrOutcome, acquire_qr
 from whatsapp_crm.gateway.errors import GatewayError, SessionEnded
 from whatsapp_crm.gateway.monitor import lost_reason, one_read_policy
@@ -33,6 +32,7 @@ from whatsapp_crm.integration import (
 	logger,
 	policy_from,
 )
+from whatsapp_crm.sessions import live
 
 BATCH = 20
 MAX_PARALLEL = 8
@@ -144,7 +144,7 @@ def _done(stats: dict, started: float) -> dict:
 def mark_lost(name: str, reason: str, outcome: QrOutcome) -> bool:
 	"""Record one incident: Disconnected with the reason, one Error Log, notifications. False when the
 	session is no longer Connected (someone else already handled it)."""
-	from whatsapp_crm.session_service import SessionService
+	from whatsapp_crm.sessions.service import SessionService
 
 	frappe.db.commit()  # nosemgrep: a fresh snapshot: the status may have changed while the batch was read
 	doc = frappe.get_doc(SESSION, name)
@@ -152,9 +152,9 @@ def mark_lost(name: str, reason: str, outcome: QrOutcome) -> bool:
 		return False
 	word = outcome.gateway_status or ""
 	template, args = {
-		"logged_out": (messages.LOST_LOGGED_OUT, []),
-		"unknown": (messages.LOST_UNKNOWN, []),
-	}.get(reason, (messages.LOST_CLOSED, [word or "-"]))
+		"logged_out": (texts.LOST_LOGGED_OUT, []),
+		"unknown": (texts.LOST_UNKNOWN, []),
+	}.get(reason, (texts.LOST_CLOSED, [word or "-"]))
 	lost = QrOutcome(
 		session_id=doc.session_id,
 		state="ended",
@@ -186,7 +186,7 @@ def notify_lost(doc, template: str, args: list[str]) -> None:
 				"type": "Alert",
 				"document_type": SESSION,
 				"document_name": doc.name,
-				"subject": _(messages.LOST_SUBJECT).format(label),
+				"subject": _(texts.LOST_SUBJECT).format(label),
 				"email_content": _(template).format(*args),
 			}
 		).insert(ignore_permissions=True)
@@ -194,7 +194,7 @@ def notify_lost(doc, template: str, args: list[str]) -> None:
 		live.LOST_EVENT,
 		{
 			"session": doc.name,
-			"subject_template": messages.LOST_SUBJECT,
+			"subject_template": texts.LOST_SUBJECT,
 			"subject_args": [label],
 			"message_template": template,
 			"message_args": args,
@@ -208,7 +208,7 @@ def notify_lost(doc, template: str, args: list[str]) -> None:
 		if emails:
 			frappe.sendmail(
 				recipients=emails,
-				subject=_(messages.LOST_SUBJECT).format(label),
+				subject=_(texts.LOST_SUBJECT).format(label),
 				message=_(template).format(*args),
 				reference_doctype=SESSION,
 				reference_name=doc.name,

@@ -1,12 +1,5 @@
-"""Compatibility module and dev server for the gateway simulators (the code lives in ``gateway.sim``).
-
-``GatewaySimulator`` is the Baileys REST simulator (the DESIGN.md §2 contract); Evolution API v2 and WAHA have
-their own classes in ``gateway.sim`` (``make_simulator(gateway_type, ...)``). Everything the tests, the CLI
-and the benchmarks used to import from here still is.
-
-Run it as a dev server:
-``python -m whatsapp_crm.gateway.simulator --port 3000 --scenario qr_error [--gateway-type evolution]``.
-"""
+"""The simulators as a dev server:
+``python -m whatsapp_crm.gateway.sim --port 3000 --scenario qr_error [--gateway-type evolution]``."""
 
 from __future__ import annotations
 
@@ -17,32 +10,8 @@ import sys
 import threading
 from typing import Any
 
-# Absolute imports: this file also runs as a plain script (python path/to/simulator.py).
 from whatsapp_crm.gateway.sim import GATEWAY_TYPES, make_simulator
-from whatsapp_crm.gateway.sim.baileys import BaileysSimulator
-from whatsapp_crm.gateway.sim.baileys import webhook_auth as _webhook_auth
-from whatsapp_crm.gateway.sim.core import BaseSimulator
-from whatsapp_crm.gateway.sim.model import (
-	BODY_FAULTS,
-	DEFAULT_PHONE,
-	DEFAULT_SCENARIO,
-	FAULTS,
-	SCENARIOS,
-	Session,
-	SessionOptions,
-	pairing_code,
-	parse_json_object,
-	qr_payload,
-	resolve,
-	valid_id,
-)
-from whatsapp_crm.gateway.sim.server import CHUNK, MAX_BODY
-from whatsapp_crm.gateway.sim.webhooks import WEBHOOK_POLL_S, WEBHOOK_TIMEOUT_S
-
-GatewaySimulator = BaileysSimulator
-WEBHOOK_MODES = BaileysSimulator.webhook_modes
-# the old private names, for code that reached in
-_resolve, _valid_id, _parse_json_object, _Session = resolve, valid_id, parse_json_object, Session
+from whatsapp_crm.gateway.sim.model import DEFAULT_SCENARIO, SCENARIOS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,29 +69,3 @@ def main(argv: list[str] | None = None) -> int:
 	finally:
 		for sig, handler in previous.items():
 			signal.signal(sig, handler)
-
-
-__all__ = [
-	"BODY_FAULTS",
-	"CHUNK",
-	"DEFAULT_PHONE",
-	"DEFAULT_SCENARIO",
-	"FAULTS",
-	"GATEWAY_TYPES",
-	"MAX_BODY",
-	"SCENARIOS",
-	"WEBHOOK_MODES",
-	"WEBHOOK_POLL_S",
-	"WEBHOOK_TIMEOUT_S",
-	"BaseSimulator",
-	"GatewaySimulator",
-	"SessionOptions",
-	"_webhook_auth",
-	"main",
-	"make_simulator",
-	"pairing_code",
-	"qr_payload",
-]
-
-if __name__ == "__main__":
-	raise SystemExit(main())

@@ -18,8 +18,7 @@ import frappe
 from frappe import _
 from frappe.utils import now_datetime
 
-from whatsapp_crm import history, live
-from whatsapp_crm.gateway import errors, messages
+from whatsapp_crm.gateway import errors, texts
 from whatsapp_crm.gateway.acquire import (
 	CONNECTED,
 	CONNECTING,
@@ -51,6 +50,7 @@ from whatsapp_crm.integration import (
 	say,
 	say_outcome,
 )
+from whatsapp_crm.sessions import history, live
 
 # Where a change came from, as the history records it.
 SOURCES = {"webhook": "Webhook", "watcher": "Watcher", "sweep": "Sweep"}
@@ -135,8 +135,8 @@ class SessionService:
 				"last_checked": now_datetime(),
 			}
 		)
-		history.record(self.doc.name, previous, DISCONNECTED, "User", reason=_(messages.LOGGED_OUT))
-		payload = say(build_payload(outcome, session_db_id=self.doc.name), messages.LOGGED_OUT)
+		history.record(self.doc.name, previous, DISCONNECTED, "User", reason=_(texts.LOGGED_OUT))
+		payload = say(build_payload(outcome, session_db_id=self.doc.name), texts.LOGGED_OUT)
 		self.share(payload)
 		return payload
 
@@ -231,7 +231,7 @@ class SessionService:
 
 	def _hand_to_watcher(self, settings, *, create: bool, wait_s: float) -> dict:
 		"""Put the session on the watcher's list, wake the watcher, and wait briefly for its first news."""
-		from whatsapp_crm import watcher
+		from whatsapp_crm.sessions import watcher
 
 		before = (live.latest_payload(self.doc.name) or {}).get("debug", {}).get("checked_at")
 		watcher.watch(self.doc, create_first=create)
@@ -246,7 +246,7 @@ class SessionService:
 			outcome = QrOutcome(
 				session_id=self.doc.session_id, state="waiting", poll_after_ms=ms(settings.poll_interval)
 			)
-			payload = say(build_payload(outcome, session_db_id=self.doc.name), messages.CREATING)
+			payload = say(build_payload(outcome, session_db_id=self.doc.name), texts.CREATING)
 		else:
 			payload = self.stored_payload(settings, source="watcher")
 		payload["debug"]["monitor"] = "started"
@@ -314,7 +314,7 @@ class SessionService:
 				qr_error=error_code,
 				poll_after_ms=max(payload["poll_after_ms"], ms(retry_in_s)),
 			)
-			say(payload, messages.for_code(error_code))
+			say(payload, texts.for_code(error_code))
 			payload["debug"]["breaker_open"] = True
 		return payload
 
@@ -325,13 +325,13 @@ class SessionService:
 		qr = doc.qr_code if status == QR_READY else ""
 		code = doc.last_error_code or None
 		if status == CONNECTED:
-			template, args = messages.for_outcome("connected", None, doc.phone_number)
+			template, args = texts.for_outcome("connected", None, doc.phone_number)
 		elif status == QR_READY and qr:
-			template, args = messages.QR_READY, []
+			template, args = texts.QR_READY, []
 		elif status == NOT_CREATED:
-			template, args = messages.NOT_CREATED_YET, []
+			template, args = texts.NOT_CREATED_YET, []
 		else:
-			template, args = messages.for_code(code or errors.QR_NOT_READY), []
+			template, args = texts.for_code(code or errors.QR_NOT_READY), []
 		payload = {
 			"success": True,
 			"session_db_id": doc.name,
@@ -394,7 +394,7 @@ class SessionService:
 
 		payload = build_payload(outcome, session_db_id=doc.name)
 		if never_created:
-			say(payload, messages.NOT_CREATED_YET)
+			say(payload, texts.NOT_CREATED_YET)
 		else:
 			say_outcome(payload, outcome)
 		payload["status"] = status

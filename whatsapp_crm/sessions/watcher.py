@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import frappe
 
-from whatsapp_crm import live
 from whatsapp_crm.gateway.acquire import outcome_from_error
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, read_once, step
 from whatsapp_crm.integration import client_factory, get_settings, logger, policy_from
+from whatsapp_crm.sessions import live
 
 SLICE_S = 3.0  # how long one tick holds its worker before it yields
 MAX_PARALLEL = 8  # gateway reads in flight at once
@@ -50,7 +50,7 @@ def wake() -> None:
 	"""Queue a tick unless one is queued already (the flag also tells a request that a watcher is coming)."""
 	if live.claim_wake():
 		frappe.enqueue(
-			"whatsapp_crm.watcher.tick",
+			"whatsapp_crm.sessions.watcher.tick",
 			queue=live.WATCHER_QUEUE,
 			timeout=int(SLICE_S + LOCK_TTL_S + 60),
 		)
@@ -137,7 +137,7 @@ def _round(due: list[Watch]) -> None:
 
 
 def _apply(w: Watch, outcome, mpolicy: MonitorPolicy) -> None:
-	from whatsapp_crm.session_service import SessionService
+	from whatsapp_crm.sessions.service import SessionService
 
 	result = step(w, outcome, time.time(), mpolicy)
 	if result.changed:

@@ -1,0 +1,3 @@
+from whatsapp_crm.gateway.sim.devserver import main
+
+raise SystemExit(main())
