@@ -204,3 +204,31 @@ def make_waha_2024():
 	from whatsapp_crm.gateway.sim import make_simulator
 
 	return make_simulator("waha", api_key=SENTINEL_KEY, core_2024=True)
+
+
+def test_gateway_by_name_needs_a_bench(gw, capsys):
+	assert cli.main(["status", "--gateway", "main", "--session", "s1"]) == cli.EXIT_USAGE
+	assert "inside a bench" in capsys.readouterr().err
+	with pytest.raises(SystemExit):  # one of --url and --gateway, not both
+		cli.main(["status", "--gateway", "main", "--url", gw.url, "--session", "s1"])
+
+
+def test_gateway_by_name_uses_what_the_bench_resolves(gw, capsys):
+	asked = []
+
+	def resolve(name: str) -> tuple[str, str, str]:
+		asked.append(name)
+		if name != "main":
+			raise KeyError(f"no WhatsApp Gateway named {name!r} on this site")
+		return gw.url, SENTINEL_KEY, "baileys"
+
+	code = cli.main(
+		["connect", "--gateway", "main", "--session", "by-name", "--json"], resolve_gateway=resolve
+	)
+	out = capsys.readouterr().out
+	assert code == 0 and json.loads(out)["status"] == "QR Ready"
+	assert gw.count(session_id="by-name") > 0  # it went to the resolved gateway
+	assert cli.main(["status", "--gateway", "nope", "--session", "x"], resolve_gateway=resolve) == 2
+	assert "no WhatsApp Gateway named 'nope'" in capsys.readouterr().err
+	assert asked == ["main", "nope"]
+	assert SENTINEL_KEY not in out

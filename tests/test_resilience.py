@@ -75,3 +75,38 @@ def test_memory_store_expires():
 	assert store.get("k") == "v"
 	clock.t += 1
 	assert store.get("k") is None
+
+
+def test_one_sessions_timeouts_do_not_open_the_gateways_breaker():
+	clock = Clock()
+	breaker = CircuitBreaker(MemoryStore(clock), "gw", distinct=2, window_s=30, clock=clock)
+	for _ in range(5):  # the same session, again and again
+		assert not breaker.record("TIMEOUT", source="sick").open
+	assert not breaker.state().open
+	assert not breaker.record(None, source="well").open  # a neighbour's success
+	opened = breaker.record("TIMEOUT", source="second")  # a second session fails: the gateway is down
+	assert opened.open and opened.code == "TIMEOUT"
+
+
+def test_failures_of_different_sessions_count_only_within_the_window():
+	clock = Clock()
+	breaker = CircuitBreaker(MemoryStore(clock), "gw", distinct=2, window_s=30, clock=clock)
+	breaker.record("TIMEOUT", source="a")
+	clock.t += 31
+	assert not breaker.record("TIMEOUT", source="b").open  # a's failure is old news
+	assert breaker.record("UNREACHABLE", source="c").open
+
+
+def test_a_gateway_wide_failure_opens_at_once_and_a_success_closes_it():
+	clock = Clock()
+	breaker = CircuitBreaker(MemoryStore(clock), "gw", distinct=3, clock=clock)
+	assert breaker.record("UNREACHABLE").open  # no session: a call about the server itself
+	assert not breaker.record(None, source="x").open  # the server answered: it is up again
+
+
+def test_a_recovered_session_is_forgotten():
+	clock = Clock()
+	breaker = CircuitBreaker(MemoryStore(clock), "gw", distinct=2, clock=clock)
+	breaker.record("TIMEOUT", source="a")
+	breaker.record(None, source="a")  # a answers again
+	assert not breaker.record("TIMEOUT", source="b").open  # only b fails now

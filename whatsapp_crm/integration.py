@@ -1,7 +1,8 @@
-"""Frappe glue shared by the controllers: settings -> client and policy, translated messages, the Error Log
+"""Frappe glue shared by the controllers: settings -> policy, translated messages, the Error Log
 (once per window, surviving a failed request), the per-attempt log line and realtime progress.
 
-The protocol and the retry policy live in ``whatsapp_crm.gateway``; nothing here talks HTTP itself.
+The protocol and the retry policy live in ``whatsapp_crm.gateway``; nothing here talks HTTP itself. A
+session's gateway server (client, breaker, webhook target, health) is ``whatsapp_crm.gateways.config``.
 """
 
 from __future__ import annotations
@@ -43,14 +44,6 @@ LOGGED_CODES = frozenset(
 		errors.LICENSE_REQUIRED,
 	}
 )
-# The Gateway Type select's options (what admins read) -> the gateway layer's type names.
-GATEWAY_TYPES = {
-	"Baileys REST": "baileys",
-	"Evolution API": "evolution",
-	"WAHA": "waha",
-	"Auto-detect": AUTO,
-}
-WEBHOOK_METHOD = "/api/method/whatsapp_crm.api.webhook.receive"
 
 
 def logger() -> logging.Logger:
@@ -82,54 +75,6 @@ def policy_from(settings) -> QrPolicy:
 
 def timeouts_from(settings) -> Timeouts:
 	return Timeouts(connect=settings.connect_timeout, read=max(settings.status_timeout, settings.qr_timeout))
-
-
-def client_from(settings) -> GatewayClient:
-	"""A client for the saved settings; raises NotConfigured (a GatewayError) when they are unusable."""
-	return client_factory(settings)()
-
-
-def client_factory(settings) -> Callable[[], GatewayClient]:
-	"""What builds clients for the saved settings, resolved now (key, type, webhook: database reads), so
-	that threads can build their own clients without touching Frappe.
-
-	With Auto-detect, the gateway is identified once (a few GETs, no session touched) and the answer is
-	stored, so later calls cost nothing; changing the URL or the type forgets it."""
-	if not settings.enabled:
-		raise NotConfigured("the integration is disabled in WhatsApp CRM Settings", reason="disabled")
-	api_key = settings.get_password("api_key", raise_exception=False) or ""
-	gateway_type = GATEWAY_TYPES.get(settings.gateway_type or "Baileys REST", "baileys")
-	if gateway_type == AUTO:
-		gateway_type = settings.detected_gateway_type or remember_detection(
-			settings, detect(settings.gateway_url or "", api_key, timeouts_from(settings), timeout=5.0)
-		)
-	make = partial(
-		make_client,
-		gateway_type,
-		settings.gateway_url or "",
-		api_key,
-		timeouts_from(settings),
-		webhook=webhook_target(settings),
-	)
-	make().close()  # a bad URL or a missing key fails here, in the caller's thread
-	return make
-
-
-def remember_detection(settings, found: Detection) -> str:
-	values = {"detected_gateway_type": found.gateway_type, "detected_gateway": found.description}
-	for field, value in values.items():
-		frappe.db.set_single_value(SETTINGS, field, value)
-		settings.set(field, value)
-	return found.gateway_type
-
-
-def webhook_target(settings) -> WebhookTarget | None:
-	"""Where gateways should push events, when the admin gave the site's public URL and a secret."""
-	secret = settings.get_password("webhook_secret", raise_exception=False) or ""
-	base = (settings.public_site_url or "").strip().rstrip("/")
-	if not base or not secret:
-		return None
-	return WebhookTarget(url=base + WEBHOOK_METHOD, secret=secret)
 
 
 def code_message(code: str) -> str:

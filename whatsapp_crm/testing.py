@@ -1,5 +1,6 @@
-"""Shared fixtures for the bench test suite (FrappeTestCase): a gateway simulator on loopback, settings
-pointing at it with a fast policy, and session factories. Not imported by production code."""
+"""Shared fixtures for the bench test suite (FrappeTestCase): a gateway simulator on loopback, a test
+WhatsApp Gateway pointing at it (the default while a class runs), settings with a fast policy, and session
+factories. Not imported by production code."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import frappe
 from frappe.tests.utils import FrappeTestCase
 
 from whatsapp_crm.gateway.sim import BaileysSimulator, make_simulator
+from whatsapp_crm.gateways.config import GATEWAY
 from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
 
 TEST_KEY = "bench-SENTINEL-key-7c2d"
@@ -31,29 +33,45 @@ FAST_POLICY = {
 	"monitor_cap": 30,
 	"pairing_limit": 5,
 	"pairing_window": 10,
-	# every test starts from the default type, no registration of webhooks and no scheduled sweep
-	"gateway_type": "Baileys REST",
+	# no registration of webhooks and no scheduled sweep
 	"public_site_url": "",
 	"health_check_interval": 0,
+}
+TEST_GATEWAY = "bench-test-gateway"
+# What configure() sets on the test gateway (the rest goes to the settings); every test starts from these.
+GATEWAY_DEFAULTS = {
+	"gateway_type": "Baileys REST",
+	"webhook_secret": "",
+	"max_sessions": 0,
+	"gateway_enabled": 1,
 }
 
 
 def preserve_settings(case) -> None:
-	"""Put the site's settings back after a test class (the code under test commits, e.g. Error Logs)."""
+	"""Put the site's settings and default gateway back after a test class (the code under test commits,
+	e.g. Error Logs)."""
 	saved = frappe.get_single(SETTINGS).as_dict()
-	key = frappe.get_single(SETTINGS).get_password("api_key", raise_exception=False)
-	secret = frappe.get_single(SETTINGS).get_password("webhook_secret", raise_exception=False)
+	default = frappe.db.get_value(GATEWAY, {"is_default": 1, "name": ("!=", TEST_GATEWAY)}, "name")
 
 	def restore() -> None:
 		settings = frappe.get_single(SETTINGS)
-		settings.update(
-			{k: v for k, v in saved.items() if k in FAST_POLICY or k in ("enabled", "gateway_url")}
-		)
-		settings.api_key, settings.webhook_secret = key, secret
+		settings.update({k: v for k, v in saved.items() if k in FAST_POLICY or k == "enabled"})
 		settings.save(ignore_permissions=True)
+		if frappe.db.exists(GATEWAY, TEST_GATEWAY):
+			frappe.db.set_value(GATEWAY, TEST_GATEWAY, "is_default", 0)
+		if default:
+			frappe.db.set_value(GATEWAY, default, "is_default", 1)
 		frappe.db.commit()  # nosemgrep: restoring what the tests changed
 
 	case.addClassCleanup(restore)
+
+
+def save_gateway(name: str, url: str, api_key: str = TEST_KEY, **values):
+	"""Create or update a gateway record (passwords included), and return it."""
+	doc = frappe.get_doc(GATEWAY, name) if frappe.db.exists(GATEWAY, name) else frappe.new_doc(GATEWAY)
+	doc.update({"label": name, "gateway_url": url, "api_key": api_key, **values})
+	doc.save(ignore_permissions=True)
+	return doc
 
 
 def start_simulator(scenario: str = "qr_now", gateway_type: str = "baileys") -> BaileysSimulator:
@@ -62,8 +80,15 @@ def start_simulator(scenario: str = "qr_now", gateway_type: str = "baileys") -> 
 
 
 def configure(url: str, api_key: str = TEST_KEY, **overrides) -> None:
+	"""Point the test gateway (the default) at ``url`` and give the settings the fast policy. Overrides
+	named in GATEWAY_DEFAULTS go to the gateway (``gateway_enabled`` is its Enabled), the rest to the
+	settings."""
+	values = {**GATEWAY_DEFAULTS, **{k: v for k, v in overrides.items() if k in GATEWAY_DEFAULTS}}
+	values["enabled"] = values.pop("gateway_enabled")
+	save_gateway(TEST_GATEWAY, url, api_key, is_default=1, **values)
 	settings = frappe.get_single(SETTINGS)
-	settings.update({"enabled": 1, "gateway_url": url, "api_key": api_key, **FAST_POLICY, **overrides})
+	policy = {k: v for k, v in overrides.items() if k not in GATEWAY_DEFAULTS}
+	settings.update({"enabled": 1, **FAST_POLICY, **policy})
 	settings.save(ignore_permissions=True)
 
 

@@ -1,8 +1,10 @@
 """The gateway's webhook: ``POST /api/method/whatsapp_crm.api.webhook.receive``.
 
-Guest-callable, because the gateway has no Frappe login: every event is authenticated with the shared
-secret from WhatsApp CRM Settings (compared in constant time as a header or a ``secret`` query parameter, or
-an HMAC of the body, ours or WAHA's; see ``whatsapp_crm.gateway.webhook`` for the wire format). Events of
+Guest-callable, because the gateway has no Frappe login: every event is authenticated with the secret of
+the WhatsApp Gateway it comes from (compared in constant time as a header or a ``secret`` query parameter, or
+an HMAC of the body, ours or WAHA's; see ``whatsapp_crm.gateway.webhook`` for the wire format). The URL the
+app registers names the gateway (``?gateway=NAME``); a URL registered before gateways had names is checked
+against every gateway's secret, and an event only ever reaches a session of a gateway whose secret it carries. Events of
 every gateway type (Baileys REST, Evolution API, WAHA) are read by their adapter into one event type.
 Message and receipt events are stored through ``whatsapp_crm.chat.inbox`` (once per gateway message id);
 events the app has no use for (presence, groups...) are answered 200 and change nothing. Bodies are capped, replays within the signature
@@ -35,7 +37,8 @@ from whatsapp_crm.gateway.webhook import (
 	replay_key,
 	verify,
 )
-from whatsapp_crm.integration import SESSION, get_settings, logger
+from whatsapp_crm.gateways.config import GATEWAY, gateway_doc
+from whatsapp_crm.integration import SESSION, logger
 from whatsapp_crm.sessions import live
 
 REPLAY_WINDOW_S = 600  # twice the signature tolerance, so a replayed, still-valid signature is caught
@@ -71,20 +74,14 @@ def receive() -> dict | Response:
 	"""Apply one gateway event (message, receipt, new QR, connection update, logout) to its session."""
 	try:
 		body = _read_body()
-		secret = get_settings().get_password("webhook_secret", raise_exception=False) or ""
-		verify(
-			dict(frappe.request.headers),
-			body,
-			secret,
-			now=time.time(),
-			query_secret=frappe.request.args.get("secret"),
-		)
+		gateways = _verified_gateways(body, frappe.request.args.get("gateway"))
 		event = parse_webhook(body)
 	except WebhookRejected as e:
 		return _refuse(e.code, e.http_status)
 	if event.kind == "ignored":
 		return {"ok": True, "ignored": True}
-	key = frappe.cache.make_key(f"whatsapp_crm:webhook:{replay_key(event, body)}")
+	gateway = _gateway_of(event, gateways)
+	key = frappe.cache.make_key(f"whatsapp_crm:webhook:{gateway}:{replay_key(event, body)}")
 	try:
 		with _short_lock_wait():
 			if not frappe.cache.set(key, 1, nx=True, ex=REPLAY_WINDOW_S):
@@ -94,11 +91,11 @@ def receive() -> dict | Response:
 					return {"ok": True, "duplicate": True}
 				return _refuse("REPLAYED", 409)
 			if event.kind in ("message", "ack") and _busy():
-				answer = _park_busy(body, event)
+				answer = _park_busy(body, event, gateway)
 				if isinstance(answer, Response):
 					_forget(key)  # not kept: the gateway's retry must not be taken for a repeat
 				return answer
-			return apply(event)
+			return apply(event, gateway)
 	except WebhookRejected as e:
 		_forget(key)
 		return _refuse(e.code, e.http_status)
@@ -106,9 +103,51 @@ def receive() -> dict | Response:
 		# Nothing of this event is kept half-done; a retry (the gateway's or the parked job's) starts anew.
 		_rollback()
 		_forget(key)
-		return _park_or_retry(body, event, e)
+		return _park_or_retry(body, event, gateway, e)
 	finally:
 		_done()
+
+
+def _verified_gateways(body: bytes, named: str | None) -> list[str]:
+	"""The gateways whose secret this request carries (the named one, or, for a URL registered before
+	gateways had names, any). Raises WebhookRejected (401) when none does."""
+	if named:
+		if not frappe.db.exists(GATEWAY, named):
+			raise WebhookRejected("UNKNOWN_GATEWAY")
+		names = [named]
+	else:
+		names = frappe.get_all(GATEWAY, pluck="name", order_by="creation asc")
+	headers, now, query_secret = dict(frappe.request.headers), time.time(), frappe.request.args.get("secret")
+	verified, refusals = [], []
+	for name in names:
+		secret = gateway_doc(name).get_password("webhook_secret", raise_exception=False) or ""
+		try:
+			verify(headers, body, secret, now=now, query_secret=query_secret)
+		except WebhookRejected as e:
+			refusals.append(e)
+			continue
+		verified.append(name)
+	if not verified:
+		# "not configured" only when no gateway has a secret; a wrong secret says so
+		raise next((e for e in refusals if e.code != "NOT_CONFIGURED"), None) or WebhookRejected(
+			"NOT_CONFIGURED"
+		)
+	return verified
+
+
+def _gateway_of(event, gateways: list[str]) -> str:
+	"""Of the gateways that signed it, the one holding the event's session ("" when none does: refused
+	later as an unknown session, after the replay check)."""
+	if len(gateways) == 1:
+		return gateways[0]
+	rows = frappe.get_all(
+		SESSION, filters={"session_id": event.session_id, "gateway": ("in", gateways)}, pluck="gateway"
+	)
+	return rows[0] if rows else ""
+
+
+def _session_of(event, gateway: str) -> str | None:
+	return frappe.db.get_value(SESSION, {"session_id": event.session_id, "gateway": gateway}, "name")
 
 
 def _busy() -> bool:
@@ -132,15 +171,15 @@ def _done() -> None:
 			logger().warning("webhook: in-flight count not decremented (Redis away?)")
 
 
-def _park_busy(body: bytes, event) -> dict | Response:
-	if not frappe.db.get_value(SESSION, {"session_id": event.session_id}, "name"):
+def _park_busy(body: bytes, event, gateway: str) -> dict | Response:
+	if not _session_of(event, gateway):
 		raise WebhookRejected("UNKNOWN_SESSION")  # refused now, as when stored at once
-	return _park_or_retry(body, event, None)
+	return _park_or_retry(body, event, gateway, None)
 
 
-def apply(event) -> dict:
-	"""Store one verified event. Raises WebhookRejected for what can never succeed."""
-	name = frappe.db.get_value(SESSION, {"session_id": event.session_id}, "name")
+def apply(event, gateway: str) -> dict:
+	"""Store one verified event of ``gateway``. Raises WebhookRejected for what can never succeed."""
+	name = _session_of(event, gateway)
 	if not name:
 		raise WebhookRejected("UNKNOWN_SESSION")
 	live.mark_heard(name)  # the watcher and the sweep leave a session its gateway talks about to the webhooks
@@ -192,7 +231,7 @@ def _forget(key: str) -> None:
 		logger().warning("webhook: replay key not removed (Redis away?)")
 
 
-def _park_or_retry(body: bytes, event, error: Exception | None) -> dict | Response:
+def _park_or_retry(body: bytes, event, gateway: str, error: Exception | None) -> dict | Response:
 	"""Keep the verified body for a job and answer 200, or 503 with Retry-After if it cannot be kept.
 	``error`` None: parked because the site is busy, not because storing failed."""
 	kind = type(error).__name__ if error is not None else "busy"
@@ -202,13 +241,14 @@ def _park_or_retry(body: bytes, event, error: Exception | None) -> dict | Respon
 		# One plain INSERT (no document hooks to run): a burst is answered at the cost of writing it down.
 		frappe.db.sql(
 			f"""insert into `tab{PARKED}` (name, creation, modified, owner, modified_by, docstatus, idx,
-			status, gateway_type, session_id, event_kind, attempts, next_try_at, last_error, body)
-			values (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, 'Pending', %(type)s, %(session)s,
-			%(kind)s, %(attempts)s, %(now)s, %(error)s, %(body)s)""",
+			status, gateway, gateway_type, session_id, event_kind, attempts, next_try_at, last_error, body)
+			values (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, 'Pending', %(gateway)s, %(type)s,
+			%(session)s, %(kind)s, %(attempts)s, %(now)s, %(error)s, %(body)s)""",
 			{
 				"name": name,
 				"now": now,
 				"user": frappe.session.user,
+				"gateway": gateway,
 				"type": event.gateway_type,
 				"session": event.session_id,
 				"kind": event.kind,
@@ -287,7 +327,7 @@ def _replay(names: list[str], stats: dict) -> None:
 		try:
 			event = parse_webhook(doc.body.encode("utf-8"))
 			with _short_lock_wait():
-				result = apply(event)
+				result = apply(event, doc.gateway or "")
 			if result.get("stored"):
 				# Its place in the conversation is when it arrived, not when the job stored it.
 				frappe.db.set_value(

@@ -22,7 +22,8 @@ from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateway.catchup import DUPLICATE, SKIPPED, STORED, Reconciler, SyncState
 from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable
 from whatsapp_crm.gateway.messaging import InboundMessage
-from whatsapp_crm.integration import SESSION, client_from, get_settings, log_gateway_error, logger
+from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
 from whatsapp_crm.sessions import history
 
 TITLE_SYNC = "WhatsApp Catch-up Failed"
@@ -193,7 +194,7 @@ def _sync(session: str, reason: str, since: str | None) -> dict:
 		return ids
 
 	try:
-		client = client_from(get_settings())
+		client = client_for(doc)
 	except GatewayError as e:
 		return _finish(doc, state, None, e, reason)
 	with client:

@@ -17,7 +17,8 @@ from whatsapp_crm.chat.numbers import plus
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.messaging import SENT, Ack, InboundMessage, MediaRef, keep_status
 from whatsapp_crm.gateway.webhook import WebhookEvent
-from whatsapp_crm.integration import SESSION, client_from, get_settings, log_gateway_error, logger
+from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
 
 TITLE_MEDIA = "WhatsApp Media Download Failed"
 
@@ -151,7 +152,7 @@ def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
 	)
 	session_id = frappe.db.get_value(SESSION, session, "session_id")
 	try:
-		with client_from(get_settings()) as client:
+		with client_for(session) as client:
 			found = client.download_media(session_id, inbound)
 	except GatewayError as e:
 		log_gateway_error(TITLE_MEDIA, e, session, attempt=1, elapsed_ms=0, operation="media")

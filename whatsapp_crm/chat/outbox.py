@@ -46,10 +46,9 @@ from whatsapp_crm.gateway.messaging import (
 	checked_outgoing,
 	checked_reaction,
 )
+from whatsapp_crm.gateways.config import client_for
 from whatsapp_crm.integration import (
 	SESSION,
-	client_factory,
-	client_from,
 	get_settings,
 	log_gateway_error,
 	logger,
@@ -172,7 +171,7 @@ def send(name: str) -> str:
 		return BUSY
 	try:
 		message = _outgoing(doc)
-		result = _deliver(row.session_id, message)
+		result = _deliver(session, row.session_id, message)
 	except GatewayTimeout:
 		# It may have been sent: never again blindly. The read-back decides once the gateway answers.
 		_set_claim(doc.name, UNCERTAIN + token)
@@ -250,7 +249,7 @@ def _recover(doc, session: str, session_id: str) -> str | None:
 	at = to_unix(get_datetime(doc.get(CLAIMED_AT) or doc.creation))
 	taken = set()
 	try:
-		with client_from(get_settings()) as client:
+		with client_for(session) as client:
 			cursor = None
 			for _page in range(5):
 				page = client.read_messages(
@@ -335,7 +334,7 @@ def enqueue_probe(session: str, attempt: int = 0) -> None:
 def probe(session: str, attempt: int = 0) -> bool:
 	"""The job: one short status read of a suspect session. It answers: flush. It does not: queue the probe
 	again, behind whatever else waits on the queue (other sessions' sends go first)."""
-	row = frappe.db.get_value(SESSION, session, ["session_id", "status"], as_dict=True)
+	row = frappe.db.get_value(SESSION, session, ["session_id", "status", "gateway"], as_dict=True)
 	account = provider.account_for_session(session) if row else None
 	waiting = account and frappe.db.exists(
 		provider.MESSAGE, {"whatsapp_account": account, "type": "Outgoing", "status": QUEUED}
@@ -347,7 +346,7 @@ def probe(session: str, attempt: int = 0) -> bool:
 	session_id = row.session_id
 	started = time.monotonic()
 	try:
-		with client_factory(get_settings())() as client:
+		with client_for(row) as client:
 			client.get_status(session_id, timeout=PROBE_TIMEOUT_S)
 	except GatewayError:
 		if attempt + 1 < PROBE_ROUNDS:
@@ -402,8 +401,8 @@ def send_with_retries(client: GatewayClient, session_id: str, message: OutgoingM
 	raise AssertionError  # the loop returns or raises
 
 
-def _deliver(session_id: str, message: OutgoingMessage) -> SendResult:
-	with client_from(get_settings()) as client:
+def _deliver(session: str, session_id: str, message: OutgoingMessage) -> SendResult:
+	with client_for(session) as client:
 		return send_with_retries(client, session_id, message)
 
 
@@ -469,7 +468,7 @@ def send_test(session: str, number: str, text: str, local_id: str) -> None:
 	"""The job behind the session form's Send test message: the result goes to its recent messages."""
 	session_id = frappe.db.get_value(SESSION, session, "session_id")
 	try:
-		result = _deliver(session_id, checked_outgoing(number, text))
+		result = _deliver(session, session_id, checked_outgoing(number, text))
 	except GatewayError as e:
 		recent.update(session, local_id, FAILED, error=e.code)
 		log_gateway_error(TITLE_SEND, e, session, attempt=1, elapsed_ms=0, operation="send_test")

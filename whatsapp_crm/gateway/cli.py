@@ -467,13 +467,22 @@ def build_parser() -> argparse.ArgumentParser:
 			help=f"the gateway's API (or set ${TYPE_ENV}; default {DEFAULT_TYPE})",
 		)
 
+	def where_arg(p: argparse.ArgumentParser) -> None:
+		where = p.add_mutually_exclusive_group(required=True)
+		where.add_argument("--url", help="gateway base URL, e.g. http://127.0.0.1:3000")
+		where.add_argument(
+			"--gateway",
+			metavar="NAME",
+			help="a WhatsApp Gateway record of a site (inside a bench: bench --site SITE whatsapp-crm ...)",
+		)
+
 	demo = sub.add_parser("demo", help="run the whole flow against the built-in gateway simulator")
 	demo.add_argument("--scan-after", type=float, default=3.0, help="seconds until the simulated phone scans")
 	gateway_type_arg(demo, GATEWAY_TYPES)
 	demo.set_defaults(func=cmd_demo)
 
 	doctor = sub.add_parser("doctor", help="check a gateway step by step: URL, reachability, type, key")
-	doctor.add_argument("--url", required=True, help="gateway base URL, e.g. http://127.0.0.1:3000")
+	where_arg(doctor)
 	doctor.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
 	doctor.add_argument("--probe", action="store_true", help="also create a test session to see a QR come")
 	doctor.add_argument("--probe-s", type=float, default=30.0, help="how long the test session is watched")
@@ -497,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
 		("status", cmd_status, "one status read"),
 	):
 		p = sub.add_parser(name, help=text)
-		p.add_argument("--url", required=True, help="gateway base URL, e.g. http://127.0.0.1:3000")
+		where_arg(p)
 		p.add_argument("--session", required=True, help="session id: 1-64 of A-Z a-z 0-9 _ -")
 		p.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
 		p.add_argument("--deadline", type=float, default=20.0, help="seconds one acquisition may take")
@@ -510,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
 	sync = sub.add_parser(
 		"sync", help="read a session's messages back from the gateway (what a catch-up reads)"
 	)
-	sync.add_argument("--url", required=True, help="gateway base URL, e.g. http://127.0.0.1:3000")
+	where_arg(sync)
 	sync.add_argument("--session", required=True, help="session id: 1-64 of A-Z a-z 0-9 _ -")
 	sync.add_argument("--api-key", default=None, help=f"or set ${KEY_ENV}")
 	sync.add_argument(
@@ -524,11 +533,31 @@ def build_parser() -> argparse.ArgumentParser:
 	return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+# What a bench gives the CLI for --gateway NAME: the record's URL, key and type (a KeyError says why not).
+Resolver = Callable[[str], tuple[str, str, str]]
+
+
+def main(argv: list[str] | None = None, resolve_gateway: Resolver | None = None) -> int:
 	args = build_parser().parse_args(argv)
 	if getattr(args, "deadline", 1) <= 0 or getattr(args, "wait", 1) <= 0:
 		print("error: --deadline and --wait must be positive", file=sys.stderr)
 		return EXIT_USAGE
+	if getattr(args, "gateway", None):
+		if resolve_gateway is None:
+			print(
+				"error: --gateway NAME reads a site's WhatsApp Gateway record: run it inside a bench "
+				"(bench --site SITE whatsapp-crm ...), or give --url and --api-key",
+				file=sys.stderr,
+			)
+			return EXIT_USAGE
+		try:
+			args.url, key, gateway_type = resolve_gateway(args.gateway)
+		except KeyError as e:
+			print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+			return EXIT_USAGE
+		args.api_key = args.api_key or key
+		if not any(a.startswith("--gateway-type") for a in (argv or sys.argv[1:])):
+			args.gateway_type = gateway_type
 	try:
 		return args.func(args)
 	except KeyboardInterrupt:

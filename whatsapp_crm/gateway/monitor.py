@@ -60,6 +60,7 @@ class Watch:
 	last_fp: str = ""
 	user: str = ""  # who asked: messages are composed in their language
 	token: str = ""  # changes when a request re-arms the watch, so a watcher never writes back a stale copy
+	gateway: str = ""  # the gateway server's name (its breaker and its share of the reads)
 
 	def to_dict(self) -> dict[str, Any]:
 		return asdict(self)

@@ -61,7 +61,11 @@ class BreakerState:
 
 class CircuitBreaker:
 	"""After a timeout or an unreachable gateway, answer at once for a back-off period instead of sending
-	every poll to a dead gateway. The period doubles with each failure in a row (base, 2x, 4x... up to max)."""
+	every poll to a dead gateway. The period doubles with each failure in a row (base, 2x, 4x... up to max).
+
+	With ``distinct`` > 1 a failure names its ``source`` (a session): the breaker opens only when that many
+	different sources failed within ``window_s``, or when a call about the gateway itself failed (source
+	None). One session whose calls hang then delays nobody else; its own schedule backs it off."""
 
 	def __init__(
 		self,
@@ -70,16 +74,20 @@ class CircuitBreaker:
 		*,
 		base_s: float = 5.0,
 		max_s: float = 60.0,
+		distinct: int = 1,
+		window_s: float = 30.0,
 		clock: Callable[[], float] = time.time,
 	) -> None:
 		self.store, self.key, self.base_s, self.max_s, self.clock = store, key, base_s, max_s, clock
+		self.distinct, self.window_s = max(1, distinct), window_s
 
 	def _load(self) -> dict:
 		raw = self.store.get(self.key)
 		try:
-			return json.loads(raw) if raw else {}
+			data = json.loads(raw) if raw else {}
 		except ValueError:
 			return {}
+		return data if isinstance(data, dict) else {}
 
 	def state(self) -> BreakerState:
 		data = self._load()
@@ -89,15 +97,30 @@ class CircuitBreaker:
 			return BreakerState(True, data.get("code"), round(retry_in, 3), failures)
 		return BreakerState(False, None, 0.0, failures)
 
-	def record(self, code: str | None) -> BreakerState:
-		"""Record one call's result (its error code, or None for success)."""
+	def record(self, code: str | None, source: str | None = None) -> BreakerState:
+		"""Record one call's result (its error code, or None for success), for ``source`` (a session), or
+		for the gateway as a whole when ``source`` is None."""
+		data = self._load()
+		now = self.clock()
 		if code not in BREAKER_CODES:
 			if code is None:
-				self.store.delete(self.key)
+				failing = {k: v for k, v in data.get("sources", {}).items() if k != (source or "*")}
+				if source is None or not failing or float(data.get("until", 0)) > now:
+					self.store.delete(self.key)  # the gateway answered: it is up
+				else:
+					self.store.set(self.key, json.dumps({**data, "sources": failing}), ttl_s=self.max_s * 2)
 			return self.state()
-		failures = int(self._load().get("failures", 0)) + 1
+		sources = {k: v for k, v in data.get("sources", {}).items() if now - float(v) <= self.window_s}
+		sources[source or "*"] = now
+		if source is not None and "*" not in sources and len(sources) < self.distinct:
+			# One session's trouble: remembered, not yet the gateway's.
+			self.store.set(
+				self.key, json.dumps({**data, "sources": sources}), ttl_s=self.window_s + self.max_s
+			)
+			return self.state()
+		failures = int(data.get("failures", 0)) + 1
 		period = min(self.base_s * 2 ** (failures - 1), self.max_s)
-		data = {"until": self.clock() + period, "failures": failures, "code": code}
+		data = {"until": now + period, "failures": failures, "code": code, "sources": sources}
 		# keep the failure count a while after the period, so the next failure backs off further
 		self.store.set(self.key, json.dumps(data), ttl_s=period + self.max_s)
 		return BreakerState(True, code, period, failures)

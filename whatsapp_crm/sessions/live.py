@@ -16,12 +16,14 @@ import frappe
 import redis
 
 from whatsapp_crm.gateway.monitor import Watch
-from whatsapp_crm.gateway.resilience import CircuitBreaker, SlidingWindowLimit
+from whatsapp_crm.gateway.resilience import SlidingWindowLimit
 
 UPDATE_EVENT = "whatsapp_session_update"
 LOST_EVENT = "whatsapp_session_lost"
-# The watcher's queue. Not "short": a slice holds its worker a few seconds, and short jobs must not wait on it.
-WATCHER_QUEUE = "default"
+# The watcher's queue. "short": every worker a bench starts (bench worker, and both supervisor workers) takes
+# short jobs before default ones, so a QR is pushed even with a bulk job's hundred jobs queued on default;
+# a slice holds its worker two seconds at most, so other short jobs wait little behind it.
+WATCHER_QUEUE = "short"
 
 
 def _read(full_key: str) -> str | None:
@@ -187,11 +189,6 @@ def end_single_flight(session: str, token: str) -> None:
 	key = frappe.cache.make_key(_key("flight", session))
 	if _read(key) == token:
 		frappe.cache.delete(key)
-
-
-def breaker_for(gateway_url: str) -> CircuitBreaker:
-	# One breaker per gateway: a dead gateway is dead for every session behind it.
-	return CircuitBreaker(STORE, _key("breaker", gateway_url or "-"))
 
 
 def pairing_limit(session: str, limit: int, window_s: float) -> SlidingWindowLimit:

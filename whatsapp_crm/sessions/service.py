@@ -37,9 +37,9 @@ from whatsapp_crm.gateway.client import GatewayClient, normalise_phone
 from whatsapp_crm.gateway.errors import GatewayError, InvalidPhone
 from whatsapp_crm.gateway.qr import to_data_uri
 from whatsapp_crm.gateway.status import Kind, SessionState
+from whatsapp_crm.gateways.config import client_for, note_outcome, open_breaker
 from whatsapp_crm.integration import (
 	TITLE_GATEWAY,
-	client_from,
 	code_message,
 	failures_to_log,
 	get_settings,
@@ -91,9 +91,8 @@ class SessionService:
 		mode = live_mode(settings)
 		if mode == "watcher":
 			return self._hand_to_watcher(settings, create=False, wait_s=settings.request_wait)
-		breaker = live.breaker_for(settings.gateway_url)
-		state = breaker.state()
-		if state.open:
+		state = open_breaker(self.doc.gateway, self.doc.name)
+		if state is not None:
 			return self.stored_payload(
 				settings, source="breaker", error_code=state.code, retry_in_s=state.retry_in_s
 			)
@@ -117,7 +116,7 @@ class SessionService:
 		"""Unlink the phone: the session is deleted on the gateway."""
 		outcome = QrOutcome(session_id=self.doc.session_id, state="ended")
 		try:
-			with client_from(get_settings()) as client:
+			with client_for(self.doc) as client:
 				client.delete_session(self.doc.session_id)
 		except GatewayError as e:
 			outcome = outcome_from_error(self.doc.session_id, e)
@@ -155,7 +154,7 @@ class SessionService:
 			)
 		try:
 			phone = normalise_phone(phone)  # bad input costs nothing from the quota
-			with client_from(settings) as client:
+			with client_for(self.doc, settings) as client:
 				limit.hit()
 				code = client.request_pairing_code(
 					self.doc.session_id, phone, timeout=settings.status_timeout
@@ -212,7 +211,7 @@ class SessionService:
 		"""The QR a gateway announced without sending it (WAHA); None leaves it to the next read."""
 		settings = get_settings()
 		try:
-			with client_from(settings) as client:
+			with client_for(self.doc, settings) as client:
 				return client.get_qr(self.doc.session_id, timeout=min(5.0, settings.qr_timeout)).payload
 		except GatewayError:
 			return None
@@ -260,13 +259,13 @@ class SessionService:
 		if operation == "status":
 			policy = replace(policy, max_attempts=1)
 		try:
-			client = client_from(settings)
+			client = client_for(self.doc, settings)
 		except GatewayError as e:
 			outcome = outcome_from_error(self.doc.session_id, e, policy)
 		else:
 			with client:
 				outcome = self._talk(client, operation, policy, recreate)
-			live.breaker_for(settings.gateway_url).record(outcome.error.code if outcome.error else None)
+			note_outcome(self.doc.gateway, self.doc.name, outcome.error)
 		payload = self.persist(outcome, operation)
 		payload["debug"].update(debug or {})
 		if (debug or {}).get("monitor") == "no_worker":
@@ -434,12 +433,12 @@ def live_mode(settings) -> str:
 	return "watcher" if live.workers_available() else "no_worker"
 
 
-def delete_on_gateway(name: str, session_id: str) -> None:
+def delete_on_gateway(name: str, session_id: str, gateway: str) -> None:
 	"""Remove a deleted document's session from the gateway; failures go to the Error Log."""
 	live.watch_drop(name)
 	live.clear_payload(name)
 	try:
-		with client_from(get_settings()) as client:
+		with client_for({"gateway": gateway}) as client:
 			client.delete_session(session_id, timeout=5)
 	except GatewayError as e:
 		if e.code != errors.NOT_CONFIGURED:

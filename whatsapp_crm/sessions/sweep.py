@@ -14,7 +14,8 @@ alert on open forms, an email when the site sends email, and a line in the sessi
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from functools import partial
 
 import frappe
 from frappe import _
@@ -22,20 +23,21 @@ from frappe import _
 from whatsapp_crm.gateway import texts
 from whatsapp_crm.gateway.acquire import CONNECTED, QrOutcome, acquire_qr
 from whatsapp_crm.gateway.errors import GatewayError, SessionEnded
+from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import lost_reason, one_read_policy
+from whatsapp_crm.gateways.config import breaker_for, client_factory, gateway_doc, note_outcome
 from whatsapp_crm.integration import (
 	MANAGER_ROLE,
 	SESSION,
 	TITLE_LOST,
-	client_factory,
 	get_settings,
 	logger,
 	policy_from,
 )
 from whatsapp_crm.sessions import live
 
-BATCH = 20
 MAX_PARALLEL = 8
+PER_GATEWAY = 4  # of the reads in flight, one gateway holds at most this many
 BUDGET_S = 60.0  # one sweep never holds its worker longer (plus one batch's reads)
 RECHECK_S = 3.0  # a "closed" answer is read once more: Evolution reports close while it reconnects
 DUE_KEY = "whatsapp_crm:sweep:due"
@@ -53,86 +55,113 @@ def run_if_due() -> None:
 
 
 def sweep(settings=None, names: list[str] | None = None) -> dict:
-	"""Check the Connected sessions (or those of ``names``) once; returns what it did (for the benchmark
-	and the logs)."""
+	"""Check the Connected sessions (or those of ``names``) once, on every gateway; returns what it did (for
+	the benchmark and the logs).
+
+	Each read runs on its own clock (gateway.fanout) and is handled as soon as it is back; a gateway gets at
+	most its share of the threads and stops being read once its breaker opens, so a dead server delays
+	neither the other servers' sessions nor the sweep much beyond its own timeouts."""
 	settings = settings or get_settings()
 	started = time.monotonic()
 	stats = {"connected": 0, "checked": 0, "skipped": 0, "lost": 0, "batches": 0, "stopped": None}
 	filters = {"status": CONNECTED, **({"name": ("in", names)} if names is not None else {})}
 	rows = frappe.get_all(
-		SESSION, filters=filters, fields=["name", "session_id"], order_by="last_checked asc"
+		SESSION, filters=filters, fields=["name", "session_id", "gateway"], order_by="last_checked asc"
 	)
 	stats["connected"] = len(rows)
 	interval_s = max(60, int(settings.health_check_interval or 5) * 60)
-	if settings.get_password("webhook_secret", raise_exception=False):
-		kept = [r for r in rows if not live.heard_within(r.name, interval_s)]
-		stats["skipped"] += len(rows) - len(kept)
-		rows = kept
-	if not rows:
-		return _done(stats, started)
-	try:
-		make = client_factory(settings)
-	except GatewayError as e:
-		stats["stopped"] = e.code
+	with_webhooks = _gateways_with_webhooks({r.gateway for r in rows})
+	kept = [r for r in rows if r.gateway not in with_webhooks or not live.heard_within(r.name, interval_s)]
+	stats["skipped"] += len(rows) - len(kept)
+	queues: dict[str, deque] = {}
+	for row in kept:
+		queues.setdefault(row.gateway or "", deque()).append(row)
+	if not queues:
 		return _done(stats, started)
 	policy = one_read_policy(policy_from(settings))
-	breaker = live.breaker_for(settings.gateway_url)
-
-	def read(session_id: str) -> QrOutcome | None:
+	factories, stopped = {}, {}
+	for gateway in list(queues):
 		try:
-			with make() as client:
-				return acquire_qr(client, session_id, policy, recreate_missing=False)
-		except Exception:  # one session's bug must not stop the sweep
-			logger().exception("session=%s op=sweep read failed", session_id)
-			return None
-
-	for i in range(0, len(rows), BATCH):
-		if time.monotonic() - started > BUDGET_S:
-			stats["stopped"] = "budget"
-			break
-		if breaker.state().open:
-			stats["stopped"] = "breaker"
-			break
-		batch, tokens = [], {}
-		for row in rows[i : i + BATCH]:
-			token = live.try_single_flight(row.name, settings.status_timeout + settings.qr_timeout + 2)
-			if token is None:
-				stats["skipped"] += 1
-			else:
-				batch.append(row)
-				tokens[row.name] = token
+			factories[gateway] = client_factory(gateway_doc(gateway), settings)
+		except GatewayError as e:
+			stopped[gateway] = e.code
+			stats["skipped"] += len(queues.pop(gateway))
+	flight_s = settings.status_timeout + settings.qr_timeout + 2
+	tokens: dict[str, str] = {}
+	rechecks: list[tuple[float, object]] = []  # (when, row): a "closed" answer is read once more
+	checked: set[str] = set()
+	with Fanout(MAX_PARALLEL, PER_GATEWAY, name="wa-sweep") as reads:
 		try:
-			stats["batches"] += 1
-			outcomes = _read_all(read, [r.session_id for r in batch])
-			for outcome in outcomes:
-				if outcome is not None:
-					breaker.record(outcome.error.code if outcome.error else None)
-			suspects = [
-				(r, o) for r, o in zip(batch, outcomes, strict=True) if o and lost_reason(o) == "closed"
-			]
-			if suspects:
-				time.sleep(RECHECK_S)
-				again = _read_all(read, [r.session_id for r, _o in suspects])
-				replaced = {r.name: o for (r, _o), o in zip(suspects, again, strict=True)}
-				outcomes = [replaced.get(r.name, o) for r, o in zip(batch, outcomes, strict=True)]
-			stats["checked"] += len(batch)
-			for row, outcome in zip(batch, outcomes, strict=True):
-				reason = lost_reason(outcome) if outcome is not None else None
-				if reason and mark_lost(row.name, reason, outcome):
-					stats["lost"] += 1
+			while queues or rechecks or reads.in_flight():
+				if time.monotonic() - started > BUDGET_S:
+					stats["stopped"] = "budget"
+					break
+				now = time.monotonic()
+				for when, row in [r for r in rechecks if r[0] <= now]:
+					if reads.start(
+						row.name, row.gateway or "", partial(_read, factories[row.gateway or ""], row, policy)
+					):
+						rechecks.remove((when, row))
+				for gateway in list(queues):
+					if breaker_for(gateway).state().open:
+						stopped[gateway] = "breaker"
+						stats["skipped"] += len(queues.pop(gateway))
+						continue
+					queue = queues[gateway]
+					while queue and reads.can_start(gateway):
+						row = queue.popleft()
+						token = live.try_single_flight(row.name, flight_s)
+						if token is None:
+							stats["skipped"] += 1
+							continue
+						tokens[row.name] = token
+						reads.start(row.name, gateway, partial(_read, factories[gateway], row, policy))
+					if not queue:
+						queues.pop(gateway)
+				for done in reads.finished(timeout=0.1):
+					_handled(done, stats, rechecks, checked)
 		finally:
 			for name, token in tokens.items():
 				live.end_single_flight(name, token)
+	if stopped:
+		stats["stopped"] = stats["stopped"] or ",".join(f"{g}:{c}" for g, c in sorted(stopped.items()))
+	stats["checked"] = len(checked)
+	stats["batches"] = 1
 	return _done(stats, started)
 
 
-def _read_all(read, session_ids: list[str]) -> list:
-	if not session_ids:
-		return []
-	with ThreadPoolExecutor(
-		max_workers=min(MAX_PARALLEL, len(session_ids)), thread_name_prefix="wa-sweep"
-	) as pool:
-		return list(pool.map(read, session_ids))
+def _read(make, row, policy) -> tuple:
+	with make() as client:
+		return row, acquire_qr(client, row.session_id, policy, recreate_missing=False)
+
+
+def _handled(done, stats: dict, rechecks: list, checked: set[str]) -> None:
+	if done.error is not None:  # one session's bug must not stop the sweep
+		logger().error("session=%s op=sweep read failed: %r", done.item, done.error)
+		return
+	row, outcome = done.result
+	note_outcome(row.gateway, row.name, outcome.error)
+	reason = lost_reason(outcome)
+	if reason == "closed" and row.name not in checked:
+		# Evolution reports close while it reconnects: read it once more before calling it lost.
+		checked.add(row.name)
+		rechecks.append((time.monotonic() + RECHECK_S, row))
+		return
+	checked.add(row.name)
+	if reason and mark_lost(row.name, reason, outcome):
+		stats["lost"] += 1
+
+
+def _gateways_with_webhooks(names: set[str]) -> set[str]:
+	"""Gateways that push events: their sessions heard from within the interval are left to the webhooks."""
+	out = set()
+	for name in names:
+		try:
+			if gateway_doc(name).get_password("webhook_secret", raise_exception=False):
+				out.add(name)
+		except GatewayError:
+			pass
+	return out
 
 
 def _done(stats: dict, started: float) -> dict:

@@ -1,11 +1,13 @@
 """One watcher for every waiting session (DESIGN.md §9): its cost does not grow with the sessions.
 
 A session that waits for its QR or its scan is put on a watch list (live.watch_put) and the watcher is woken.
-The watcher is a short job on the ``default`` queue: one lock for the site, rounds in which every due session
-gets one read (the reads overlapped in threads, bounded), each session on its own schedule (gateway.monitor
-.step), writes and pushes only on change. After a slice of a few seconds it gives its worker back and queues
-the next tick while anything still waits, so other jobs never wait long behind it, and twenty people linking
-phones at once cost one worker for a few seconds at a time.
+The watcher is a job on the ``short`` queue (linking news must not wait behind bulk jobs on ``default``): one
+lock for the site, every session on its own schedule (gateway.monitor.step) and its own clock: a due session's
+read starts in a thread (gateway.fanout: bounded overall and per gateway) and its result is applied as soon
+as it comes back, so a read that hangs delays only its own session. Writes and pushes happen only on change.
+After a slice of two seconds it gives its worker back and queues the next tick while anything still waits, so
+other short jobs never wait long behind it, and twenty people linking phones at once cost one worker for a
+few seconds at a time. Each gateway has its own breaker: a dead server pauses only its own sessions.
 
 If its worker dies, the lock expires; the next request about a watched session, or the scheduler within a
 minute, wakes a new one.
@@ -14,18 +16,22 @@ minute, wakes a new one.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import frappe
 
 from whatsapp_crm.gateway.acquire import outcome_from_error
 from whatsapp_crm.gateway.errors import GatewayError
+from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, read_once, step
-from whatsapp_crm.integration import client_factory, get_settings, logger, policy_from
+from whatsapp_crm.gateways.config import breaker_for, client_factory, gateway_doc, note_outcome
+from whatsapp_crm.integration import get_settings, logger, policy_from
 from whatsapp_crm.sessions import live
 
-SLICE_S = 3.0  # how long one tick holds its worker before it yields
+SLICE_S = 2.0  # how long one tick holds its worker before it yields (it runs on the short queue)
 MAX_PARALLEL = 8  # gateway reads in flight at once
+PER_GATEWAY = 6  # of which one gateway may hold (a hanging server keeps some threads for the others)
+FACTORY_TTL_S = 5.0  # a changed key or URL is picked up within this
 WEBHOOK_PERIOD_S = 10.0  # with a session's webhooks arriving, reads are only a safety net
 LOCK_TTL_S = 30.0  # a dead watcher is replaced within this (plus the next wake-up)
 
@@ -41,6 +47,7 @@ def watch(doc, *, create_first: bool = False) -> None:
 			next_due=now,
 			create_first=create_first,
 			user=frappe.session.user,
+			gateway=doc.gateway or "",
 		)
 	)
 	wake()
@@ -81,59 +88,99 @@ def tick(slice_s: float = SLICE_S, requeue: bool = True) -> str:
 
 def _slice(lock: live.Lock, slice_s: float) -> str:
 	ends = time.monotonic() + slice_s
-	while True:
-		watches = live.watch_all()
-		if not watches:
-			return "idle"
-		now = time.time()
-		due = [w for w in watches if w.next_due <= now]
-		if due:
-			_round(due)
-		if not lock.heartbeat():
-			return "stopped"
-		left = ends - time.monotonic()
-		if left <= 0:
-			return "slice"
-		upcoming = min((w.next_due for w in live.watch_all()), default=time.time() + left)
-		time.sleep(max(0.05, min(upcoming - time.time(), left, 0.5)))
+	with Fanout(MAX_PARALLEL, PER_GATEWAY, name="wa-watch") as reads:
+		gateways = _Gateways()
+		try:
+			while True:
+				for done in reads.finished(timeout=_pause(reads, ends)):
+					_finish(done, gateways)
+				watches = live.watch_all()
+				if not watches and not reads.in_flight():
+					return "idle"
+				now = time.time()
+				due = [w for w in watches if w.next_due <= now and not reads.busy(w.session)]
+				if due:
+					_start(due, reads, gateways)
+				if not lock.heartbeat():
+					return "stopped"
+				if time.monotonic() >= ends:
+					return "slice"
+		finally:
+			# Reads still hanging are left behind: their sessions are read again after a back-off, by the
+			# next tick, and nobody else waited for them.
+			for session in reads.abandon():
+				w = live.watch_get(session)
+				if w is not None:
+					w.next_due = time.time() + gateways.policy.timeout_wait
+					live.watch_replace(w, w)
 
 
-def _round(due: list[Watch]) -> None:
-	frappe.db.commit()  # nosemgrep: ends the snapshot, so this round sees what requests committed since
-	settings = get_settings()
-	policy = policy_from(settings)
-	mpolicy = MonitorPolicy(cap_s=settings.monitor_cap, poll_s=min(2.0, settings.poll_interval))
-	breaker = live.breaker_for(settings.gateway_url)
-	state = breaker.state()
-	if state.open:
-		for w in due:  # a dead gateway is not asked again before the breaker's period ends
+def _pause(reads: Fanout, ends: float) -> float:
+	"""How long to wait for a read to finish before looking at the list again."""
+	upcoming = min((w.next_due for w in live.watch_all()), default=time.time() + 0.5)
+	left = ends - time.monotonic()
+	wait = min(max(0.0, upcoming - time.time()), left, 0.5 if not reads.in_flight() else 0.2)
+	return max(0.02, wait)
+
+
+class _Gateways:
+	"""What one slice knows of each gateway: a client factory (or why there is none) and its breaker. The
+	settings are read once a slice; factories are kept a few seconds."""
+
+	def __init__(self) -> None:
+		frappe.db.commit()  # nosemgrep: ends the snapshot, so this slice sees what requests committed since
+		self.settings = get_settings()
+		self.policy = policy_from(self.settings)
+		self.mpolicy = MonitorPolicy(
+			cap_s=self.settings.monitor_cap, poll_s=min(2.0, self.settings.poll_interval)
+		)
+		self._made: dict[str, tuple[float, object]] = {}
+
+	def factory(self, gateway: str):
+		"""A client factory for the gateway, or the GatewayError that says why not."""
+		at, made = self._made.get(gateway, (0.0, None))
+		if made is None or time.monotonic() - at > FACTORY_TTL_S:
+			try:
+				made = client_factory(gateway_doc(gateway), self.settings)
+			except GatewayError as e:
+				made = e
+			self._made[gateway] = (time.monotonic(), made)
+		return made
+
+
+def _start(due: list[Watch], reads: Fanout, gateways: _Gateways) -> None:
+	frappe.db.commit()  # nosemgrep: ends the snapshot: each read starts from what requests committed since
+	for w in due:
+		if not w.gateway:
+			w.gateway = frappe.db.get_value("WhatsApp Session", w.session, "gateway") or ""
+		state = breaker_for(w.gateway).state()
+		if state.open:  # a dead gateway is not asked again before the breaker's period ends
 			w.next_due = time.time() + state.retry_in_s
 			live.watch_replace(w, w)
-		return
-	try:
-		make = client_factory(settings)
-	except GatewayError as e:
-		for w in due:
-			_apply(w, outcome_from_error(w.session_id, e, policy), mpolicy)
-		return
-
-	def read(w: Watch):
-		try:
-			with make() as client:
-				return read_once(client, w, policy)
-		except Exception:  # a bug for one session must not stop the watching of the others
-			logger().exception("session=%s op=watch read failed", w.session)
-			return None
-
-	with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(due)), thread_name_prefix="wa-watch") as pool:
-		outcomes = list(pool.map(read, due))
-	for w, outcome in zip(due, outcomes, strict=True):
-		if outcome is None:
-			w.next_due = time.time() + mpolicy.poll_s
-			live.watch_replace(w, w)
 			continue
-		breaker.record(outcome.error.code if outcome.error else None)
-		_apply(w, outcome, mpolicy)
+		make = gateways.factory(w.gateway)
+		if isinstance(make, GatewayError):
+			_apply(w, outcome_from_error(w.session_id, make, gateways.policy), gateways.mpolicy)
+			continue
+		reads.start(w.session, w.gateway, partial(_read, make, w, gateways.policy))
+
+
+def _read(make, w: Watch, policy):
+	with make() as client:
+		return w, read_once(client, w, policy)
+
+
+def _finish(done, gateways: _Gateways) -> None:
+	if done.error is not None:  # a bug for one session must not stop the watching of the others
+		logger().error("session=%s op=watch read failed: %r", done.item, done.error)
+		w = live.watch_get(done.item)
+		if w is not None:
+			w.next_due = time.time() + gateways.mpolicy.poll_s
+			live.watch_replace(w, w)
+		return
+	w, outcome = done.result
+	note_outcome(w.gateway, w.session, outcome.error)
+	_apply(w, outcome, gateways.mpolicy)
 
 
 def _apply(w: Watch, outcome, mpolicy: MonitorPolicy) -> None:

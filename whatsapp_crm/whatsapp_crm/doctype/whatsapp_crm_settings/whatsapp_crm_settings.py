@@ -7,17 +7,8 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
-from whatsapp_crm.gateway.adapters import Detection
 from whatsapp_crm.gateway.client import normalise_base_url
-from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.errors import NotConfigured
-from whatsapp_crm.integration import (
-	GATEWAY_TYPES,
-	SETTINGS,
-	code_message,
-	remember_detection,
-	timeouts_from,
-)
 
 # fieldname: (lowest, highest). The deadline stays far below gunicorn's 120 s request timeout.
 BOUNDS = {
@@ -43,12 +34,6 @@ BOUNDS = {
 }
 
 
-def url_problem(reason: str) -> str:
-	if reason == "credentials_in_url":
-		return _("Do not put a user name or password in the Gateway URL; use the API Key field.")
-	return _("The Gateway URL must start with http:// or https:// and name a host, with no query or spaces.")
-
-
 class WhatsAppCRMSettings(Document):
 	# begin: auto-generated types
 	# This code is auto-generated. Do not modify anything in this block.
@@ -58,15 +43,10 @@ class WhatsAppCRMSettings(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
-		api_key: DF.Password | None
 		connect_timeout: DF.Float
 		deadline: DF.Float
-		detected_gateway: DF.Data | None
-		detected_gateway_type: DF.Data | None
 		enabled: DF.Check
 		error_log_window: DF.Int
-		gateway_type: DF.Literal["Baileys REST", "Evolution API", "WAHA", "Auto-detect"]
-		gateway_url: DF.Data | None
 		health_check_interval: DF.Int
 		max_attempts: DF.Int
 		monitor_cap: DF.Float
@@ -85,17 +65,11 @@ class WhatsAppCRMSettings(Document):
 		wait_initial: DF.Float
 		wait_max: DF.Float
 		wait_step: DF.Float
-		webhook_secret: DF.Password | None
 	# end: auto-generated types
 
 	def validate(self) -> None:
 		# No network here: Test connection is a separate, explicit action.
 		# A missing URL is allowed while setting up; calls then say "not configured".
-		if self.gateway_url:
-			try:
-				self.gateway_url = normalise_base_url(self.gateway_url)
-			except NotConfigured as e:
-				frappe.throw(url_problem(e.reason), title=_("Invalid Gateway URL"))
 		if self.public_site_url:
 			try:
 				self.public_site_url = normalise_base_url(self.public_site_url)
@@ -106,9 +80,6 @@ class WhatsAppCRMSettings(Document):
 					),
 					title=_("Invalid Public Site URL"),
 				)
-		if self.has_value_changed("gateway_url") or self.has_value_changed("gateway_type"):
-			# What was detected belongs to the old gateway; the next call detects again.
-			self.detected_gateway = self.detected_gateway_type = ""
 		for fieldname, (lowest, highest) in BOUNDS.items():
 			value = self.get(fieldname)
 			if value is None or value == "":
@@ -128,43 +99,3 @@ class WhatsAppCRMSettings(Document):
 				),
 				title=_("Value out of range"),
 			)
-
-
-@frappe.whitelist(methods=["POST"])
-def test_connection() -> dict:
-	"""The saved gateway, checked step by step (whatsapp-crm doctor without the probe): reachable, TLS, which
-	gateway and version, the key. Auto-detect remembers what it found."""
-	frappe.has_permission(SETTINGS, "write", throw=True)
-	settings = frappe.get_doc(SETTINGS)
-	if not settings.enabled:
-		return {
-			"ok": False,
-			"error_code": "NOT_CONFIGURED",
-			"message": code_message("NOT_CONFIGURED"),
-			"checks": [],
-		}
-	gateway_type = GATEWAY_TYPES.get(settings.gateway_type or "Baileys REST", "baileys")
-	api_key = settings.get_password("api_key", raise_exception=False) or ""
-	report = diagnose(
-		settings.gateway_url or "",
-		api_key,
-		gateway_type,
-		timeouts_from(settings),
-		timeout=min(5.0, settings.status_timeout),
-	)
-	if report.gateway_type:
-		remember_detection(settings, Detection(report.gateway_type, report.label, report.version))
-	checks = [
-		{"name": c.name, "result": c.result, "message": _(c.template).format(*c.args)} for c in report.checks
-	]
-	failed = next((c for c in checks if c["result"] == "fail"), None)
-	return {
-		"ok": report.ok,
-		"gateway": report.description,
-		"gateway_type": report.gateway_type,
-		"error_code": next((c.code for c in report.checks if c.result == "fail"), None),
-		"message": failed["message"]
-		if failed
-		else _("The gateway is reachable and ready: {0}.").format(report.description),
-		"checks": checks,
-	}

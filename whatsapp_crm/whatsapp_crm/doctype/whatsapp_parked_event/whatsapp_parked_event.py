@@ -19,6 +19,7 @@ class WhatsAppParkedEvent(Document):
 		attempts: DF.Int
 		body: DF.LongText | None
 		event_kind: DF.Data | None
+		gateway: DF.Link | None
 		gateway_type: DF.Data | None
 		last_error: DF.SmallText | None
 		next_try_at: DF.Datetime | None

@@ -18,7 +18,8 @@ from whatsapp_crm.chat import catchup, inbox, outbox, provider
 from whatsapp_crm.gateway.catchup import MARGIN_S
 from whatsapp_crm.gateway.messaging import message_id
 from whatsapp_crm.gateway.sim import SessionOptions
-from whatsapp_crm.integration import SESSION, client_from, get_settings
+from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.integration import SESSION, get_settings
 from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import make_user
 
@@ -143,7 +144,7 @@ class CatchupTests:
 	def test_messages_missed_around_a_gateway_restart_come_back_once_it_is_linked_again(self):
 		ids = self.missed(["antes del reinicio", "justo antes"])
 		self.sim.restart()  # the gateway forgets its sessions and whatever it meant to retry
-		with client_from(get_settings()) as client:
+		with client_for(self.session) as client:
 			client.create_session(self.session.session_id)
 		self.sim.scan(self.session.session_id, "34911222333")
 		self.set_status("Disconnected")
@@ -323,7 +324,7 @@ class CatchupTests:
 		doc = self.outgoing(text="enviado y el worker murió")
 		self.quiet()
 		self.assertTrue(outbox._take_claim(doc.name, "dead-job", ""))
-		with client_from(get_settings()) as client:
+		with client_for(self.session) as client:
 			result = outbox.send_with_retries(client, self.session.session_id, outbox._outgoing(doc))
 		# Evolution and WAHA tell their own sends back: the webhook stores the echo, no job holding the id.
 		echo = self.inbound(result.message_id, text="enviado y el worker murió", from_me=True)

@@ -14,9 +14,10 @@ from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.monitor import Watch
 from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.gateway.webhook import MAX_WEBHOOK_BODY, sign
+from whatsapp_crm.gateways.config import breaker_for
 from whatsapp_crm.integration import SESSION, SETTINGS
 from whatsapp_crm.sessions import live, sweep, watcher
-from whatsapp_crm.testing import GatewayTestCase, capture_realtime, configure, make_session
+from whatsapp_crm.testing import TEST_GATEWAY, GatewayTestCase, capture_realtime, configure, make_session
 
 PREFIX = "walive-"
 SECRET = "webhook-secret-for-tests"
@@ -26,7 +27,8 @@ def reset_live_state(name: str, gateway_url: str) -> None:
 	for kind in ("flight", "payload", "pairing", "heard"):
 		live.STORE.delete(f"whatsapp_crm:{kind}:{name}")
 	live.watch_drop(name)
-	live.STORE.delete(f"whatsapp_crm:breaker:{gateway_url}")
+	live.STORE.delete(f"whatsapp_crm:breaker:{TEST_GATEWAY}:{name}")
+	live.STORE.delete(f"whatsapp_crm:breaker:{TEST_GATEWAY}")
 
 
 def run_watcher(max_slices: int = 10, slice_s: float = 3.0) -> list[str]:
@@ -332,7 +334,7 @@ class TestSweep(LiveCase):
 
 	def test_an_open_breaker_stops_the_sweep(self):
 		doc = self.connected("sick", on_gateway="unknown")
-		live.breaker_for(self.sim.url).record("TIMEOUT")
+		breaker_for(TEST_GATEWAY).record("TIMEOUT")
 		before = self.sim.count(session_id=doc.session_id)
 		stats = sweep.sweep(names=[doc.name])
 		self.assertEqual(stats["stopped"], "breaker")
@@ -414,7 +416,6 @@ class TestWebhook(LiveCase):
 	def test_no_secret_configured_refuses_everything(self):
 		doc = self.session("nosecret")
 		configure(self.sim.url, webhook_secret="")
-		frappe.db.set_single_value(SETTINGS, "webhook_secret", None)
 		body = self.event(doc.session_id, qr="2@x")
 		status, _ = self.post(body, {"X-Webhook-Secret": ""})
 		self.assertIn(status, (401, 503))

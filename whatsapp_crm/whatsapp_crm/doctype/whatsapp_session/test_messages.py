@@ -63,9 +63,9 @@ class MessagesFixture(FrappeTestCase):
 		session_id = f"{PREFIX}{self.gateway_type}"
 		self.sim.set_scenario(session_id, SessionOptions(qr_after_s=0, rotate_s=0))
 		self.session = make_session(session_id)
-		from whatsapp_crm.integration import client_from, get_settings
+		from whatsapp_crm.gateways.config import client_for
 
-		with client_from(get_settings()) as client:
+		with client_for(self.session) as client:
 			client.create_session(session_id)
 		self.sim.scan(session_id, "34911222333")
 		self.set_status("Connected")
@@ -269,9 +269,9 @@ class MessagesCase(MessagesFixture):
 		self.assertTrue(all(doc.name in logs[0].error for doc in docs), logs[0].error)
 
 	def test_a_session_unknown_to_the_gateway_holds_the_message(self):
-		from whatsapp_crm.integration import client_from, get_settings
+		from whatsapp_crm.gateways.config import client_for
 
-		with client_from(get_settings()) as client:
+		with client_for(self.session) as client:
 			client.delete_session(self.session.session_id)  # unlinked on the gateway: nothing can be sent
 		doc = self.outgoing(text="espera")
 		outcome = outbox.send(doc.name)

@@ -10,11 +10,13 @@ from functools import partial
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.model.naming import append_number_if_name_exists
 
 from whatsapp_crm.chat import catchup
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.client import SESSION_ID_RE
 from whatsapp_crm.gateway.status import SessionState
+from whatsapp_crm.gateways.config import GATEWAY, pick_gateway, session_counts
 from whatsapp_crm.integration import MANAGER_ROLE, code_message
 from whatsapp_crm.sessions.service import SessionService, delete_on_gateway
 
@@ -30,6 +32,7 @@ class WhatsAppSession(Document):
 
 		attempts: DF.Int
 		connected_at: DF.Datetime | None
+		gateway: DF.Link | None
 		gateway_status: DF.Data | None
 		label: DF.Data | None
 		last_checked: DF.Datetime | None
@@ -48,11 +51,54 @@ class WhatsAppSession(Document):
 		sync_watermark: DF.Datetime | None
 	# end: auto-generated types
 
+	def before_insert(self) -> None:
+		# A database read, no network: which gateway server the new session goes to.
+		if not self.gateway:
+			self.gateway = pick_gateway()
+
+	def autoname(self) -> None:
+		# The session id is unique per gateway, not per site (two WAHA Core servers each hold "default"):
+		# the document keeps the id as its name while it is free.
+		session_id = (self.session_id or "").strip()
+		name = session_id
+		if frappe.db.exists(self.doctype, name):
+			name = append_number_if_name_exists(
+				self.doctype, f"{session_id}-{frappe.scrub(self.gateway or '')}"
+			)
+		self.name = name
+
 	def validate(self) -> None:
 		# No network in save hooks: the gateway is only contacted by the explicit actions below.
 		self.session_id = (self.session_id or "").strip()
 		if not SESSION_ID_RE.match(self.session_id):
 			frappe.throw(code_message(errors.INVALID_SESSION_ID), title=_("Invalid Session ID"))
+		if not self.gateway:
+			frappe.throw(
+				_(
+					"No enabled WhatsApp Gateway has room for a new session. Add one, or raise its Most Sessions."
+				),
+				title=_("No gateway"),
+			)
+		if self.is_new():
+			self._check_gateway_room()
+
+	def _check_gateway_room(self) -> None:
+		taken = frappe.db.exists(self.doctype, {"gateway": self.gateway, "session_id": self.session_id})
+		if taken:
+			frappe.throw(
+				_("The gateway {0} already has a session with the id {1}.").format(
+					frappe.bold(self.gateway), frappe.bold(self.session_id)
+				),
+				title=_("Session ID taken"),
+			)
+		limit = frappe.db.get_value(GATEWAY, self.gateway, "max_sessions")
+		if limit and session_counts().get(self.gateway, 0) >= limit:
+			frappe.throw(
+				_(
+					"The gateway {0} holds at most {1} sessions. Pick another gateway, or raise its Most Sessions."
+				).format(frappe.bold(self.gateway), limit),
+				title=_("Gateway full"),
+			)
 
 	def on_update(self) -> None:
 		# The owner sees their session even without the WhatsApp Manager role (read-only share).
@@ -64,7 +110,7 @@ class WhatsAppSession(Document):
 
 	def on_trash(self) -> None:
 		# Best effort, and only once the delete is committed: a gateway that is down must not block it.
-		frappe.db.after_commit.add(partial(delete_on_gateway, self.name, self.session_id))
+		frappe.db.after_commit.add(partial(delete_on_gateway, self.name, self.session_id, self.gateway))
 
 	@frappe.whitelist(methods=["POST"])
 	def create_session(self) -> dict:
@@ -112,3 +158,10 @@ class WhatsAppSession(Document):
 		if not self.flags.fresh_from_db:
 			self.reload()
 		return SessionService(self)
+
+
+def on_doctype_update() -> None:
+	# Unique per gateway: the database refuses a second (gateway, id) even under concurrent inserts.
+	frappe.db.add_unique(
+		"WhatsApp Session", ["gateway", "session_id"], constraint_name="unique_gateway_session"
+	)
