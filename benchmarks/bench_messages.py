@@ -86,34 +86,38 @@ def settle(seconds: float = 150) -> None:
 def set_up(gateway_type: str, sim, base: str) -> tuple[str, str]:
 	from whatsapp_crm.chat import provider
 	from whatsapp_crm.sessions import history
+	from whatsapp_crm.testing import save_gateway
 
 	session_id = f"bmsg-{gateway_type}"
 	saved = frappe.get_single(SETTINGS).as_dict()
 	settings = frappe.get_single(SETTINGS)
-	settings.update(
-		{
-			"enabled": 1,
-			"gateway_url": sim.url,
-			"api_key": KEY,
-			"gateway_type": LABELS[gateway_type],
-			"webhook_secret": SECRET,
-			"public_site_url": base,
-			"status_timeout": 3,
-			"qr_timeout": 3,
-		}
-	)
+	settings.update({"enabled": 1, "public_site_url": base, "status_timeout": 3, "qr_timeout": 3})
 	settings.save(ignore_permissions=True)
+	gateway = f"bench-messages-{gateway_type}"
+	save_gateway(
+		gateway,
+		sim.url,
+		KEY,
+		gateway_type=LABELS[gateway_type],
+		webhook_secret=SECRET,
+		is_default=1,
+		enabled=1,
+	)
 	if gateway_type == "baileys":
-		sim.set_webhook(f"{base}/api/method/whatsapp_crm.api.webhook.receive", SECRET, "hmac")
+		sim.set_webhook(
+			f"{base}/api/method/whatsapp_crm.api.webhook.receive?gateway={gateway}", SECRET, "hmac"
+		)
 	sim.set_scenario(session_id, SessionOptions(qr_after_s=0, rotate_s=0))
-	target = WebhookTarget(url=f"{base}/api/method/whatsapp_crm.api.webhook.receive", secret=SECRET)
+	target = WebhookTarget(
+		url=f"{base}/api/method/whatsapp_crm.api.webhook.receive?gateway={gateway}", secret=SECRET
+	)
 	with make_client(gateway_type, sim.url, KEY, Timeouts(2, 5), webhook=target) as client:
 		client.create_session(session_id)
 	sim.scan(session_id, "34911222333")
 	frappe.db.delete("WhatsApp Session", session_id)
-	frappe.get_doc({"doctype": "WhatsApp Session", "session_id": session_id, "label": "bench"}).insert(
-		ignore_permissions=True
-	)
+	frappe.get_doc(
+		{"doctype": "WhatsApp Session", "session_id": session_id, "label": "bench", "gateway": gateway}
+	).insert(ignore_permissions=True)
 	frappe.db.set_value("WhatsApp Session", session_id, "status", "Connected", update_modified=False)
 	history.record(session_id, "QR Ready", "Connected", history.USER)
 	for name in frappe.get_all(provider.ACCOUNT, filters={"account_name": ACCOUNT}, pluck="name"):
@@ -152,8 +156,6 @@ def set_up(gateway_type: str, sim, base: str) -> tuple[str, str]:
 			{
 				k: saved.get(k)
 				for k in (
-					"gateway_url",
-					"gateway_type",
 					"public_site_url",
 					"status_timeout",
 					"qr_timeout",

@@ -1,16 +1,22 @@
-"""Sessions at scale (``make bench-scale``): P5 and P6 of the watcher issue, against a real Frappe site.
+"""Sessions at scale (``make bench-scale``): P5-P9, against a real Frappe site.
 
 Runs inside a bench's Python (it uses frappe to set the site up, to enqueue jobs and to watch the workers) and
-talks to the site over HTTP as a browser would. It starts its own gateway simulator on loopback, points
-WhatsApp CRM Settings at it, and puts everything back afterwards, whatever happens (settings, sessions, their
-Error Logs, notifications and history). Every load is bounded in count and time and only goes to 127.0.0.1.
+talks to the site over HTTP as a browser would. It starts its own gateway simulators on loopback, each behind
+its own WhatsApp Gateway record (``bench-scale``, ``bench-scale-2``...; the site's own gateways are left alone),
+and puts everything back afterwards, whatever happens (settings, gateways, sessions, their Error Logs,
+notifications and history). Every load is bounded in count and time and only goes to 127.0.0.1.
 Prints numbers; asserts nothing.
 
 P5  N sessions created at once, the QR 4 s after each is created, webhooks on:
     create request wall time; QR stored and pushed after the gateway has it (published to the realtime
     server, read from its Redis channel); the most workers the watching held at once; how long a short job
     enqueued meanwhile waited to start; gateway requests per waiting session per minute.
+    P5q: the same without webhooks (the QR found by polling): create worst <= 1 s, QR worst <= 8 s after create.
 P6  one health sweep over M Connected sessions: gateway requests, wall time, the time its job held a worker.
+P7  a session already linked on the gateway, beside one whose gateway calls hang: Create session -> Connected.
+P8  3 gateways with 20 Connected sessions each, one of them hanging: the other 40 sessions' status reads and
+    the sweep, beside the same without the dead gateway.
+P9  100 ordinary jobs queued on default: Create session -> QR pushed (the watcher runs on short).
 
 Run it from the bench's sites folder:
     cd frappe-bench/sites && ../env/bin/python /path/to/whatsapp_crm/benchmarks/bench_scale.py --site SITE
@@ -36,7 +42,9 @@ import frappe  # the bench's own
 
 from whatsapp_crm.gateway.adapters import make_client
 from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
+from whatsapp_crm.sessions import live
 
+GATEWAY = "bench-scale"
 KEY = "bench-scale-key"
 SECRET = "bench-scale-webhook-secret"
 PREFIX = "bscale-"
@@ -155,7 +163,7 @@ def warm_up(http: requests.Session, base: str, sim: BaileysSimulator) -> None:
 	sid = f"{PREFIX}warm-{int(time.time())}"
 	sim.set_scenario(sid, SessionOptions(rotate_s=0))
 	name = (
-		frappe.get_doc({"doctype": SESSION, "session_id": sid, "label": sid})
+		frappe.get_doc({"doctype": SESSION, "session_id": sid, "label": sid, "gateway": GATEWAY})
 		.insert(ignore_permissions=True)
 		.name
 	)
@@ -177,9 +185,9 @@ def p5(sim: BaileysSimulator, base: str, site: str, sessions: int, wait_s: float
 	for i in range(sessions):
 		sid = f"{PREFIX}p5-{i}-{int(time.time())}"
 		sim.set_scenario(sid, SessionOptions(qr_after_s=4.0, rotate_s=0))
-		doc = frappe.get_doc({"doctype": SESSION, "session_id": sid, "label": sid}).insert(
-			ignore_permissions=True
-		)
+		doc = frappe.get_doc(
+			{"doctype": SESSION, "session_id": sid, "label": sid, "gateway": GATEWAY}
+		).insert(ignore_permissions=True)
 		names.append((doc.name, sid))
 	commit()
 	warm_up(http, base, sim)
@@ -245,6 +253,7 @@ def p6(sim: BaileysSimulator, count: int, lost: int) -> dict:
 					"label": sid,
 					"status": "Connected",
 					"phone_number": "34600111222",
+					"gateway": GATEWAY,
 				}
 			).insert(ignore_permissions=True)
 			names.append(doc.name)
@@ -267,6 +276,124 @@ def p6(sim: BaileysSimulator, count: int, lost: int) -> dict:
 	return out
 
 
+def _session(sid: str, gateway_name: str = GATEWAY, **fields) -> str:
+	doc = frappe.get_doc(
+		{"doctype": SESSION, "session_id": sid, "label": sid, "gateway": gateway_name, **fields}
+	).insert(ignore_permissions=True)
+	return doc.name
+
+
+def _wait_status(name: str, status: str, timeout_s: float) -> float | None:
+	"""Seconds until the session shows ``status`` in the database (None: not within the timeout)."""
+	started = time.monotonic()
+	while time.monotonic() - started < timeout_s:
+		commit()  # a fresh snapshot
+		if frappe.db.get_value(SESSION, name, "status") == status:
+			return time.monotonic() - started
+		time.sleep(0.05)
+	return None
+
+
+def p7(sim: BaileysSimulator, base: str, site: str, runs: int) -> list[float | None]:
+	"""A linked session beside a hanging one: Create session (the phone is already linked on the gateway)
+	until Connected, while the watcher also serves a session whose every read hangs for its read timeout."""
+	http = login(base, site)
+	out = []
+	for i in range(runs):
+		stamp = f"{i}-{int(time.time())}"
+		sick = _session(f"{PREFIX}p7-hang-{stamp}")
+		sim.set_scenario(f"{PREFIX}p7-hang-{stamp}", "hang")
+		well_sid = f"{PREFIX}p7-linked-{stamp}"
+		sim.set_scenario(well_sid, SessionOptions(qr_after_s=0, rotate_s=0))
+		with make_client("baileys", sim.url, KEY) as client:
+			client.create_session(well_sid)
+		sim.scan(well_sid)
+		well = _session(well_sid)
+		commit()
+		for name in (sick, well):
+			if name == well:
+				time.sleep(1.0)  # the hanging session's read is in flight first
+			http.post(
+				f"{base}/api/method/whatsapp_crm.api.session.create_session",
+				json={"session": name},
+				timeout=60,
+			).raise_for_status()
+		out.append(_wait_status(well, "Connected", 40))
+		live.watch_drop(sick)
+	return out
+
+
+def p8(sims: list[BaileysSimulator], dead: BaileysSimulator, base: str, site: str, per: int) -> dict:
+	"""3 gateways (the simulators, one of them hanging), ``per`` Connected sessions on each."""
+	from whatsapp_crm.sessions import sweep
+
+	names: dict[str, list[str]] = {}
+	for n, sim in enumerate(sims):
+		gw = GATEWAY if n == 0 else f"{GATEWAY}-{n + 1}"
+		if n:
+			gateway(gw, sim.url)
+		names[gw] = []
+		with make_client("baileys", sim.url, KEY) as client:
+			for i in range(per):
+				sid = f"{PREFIX}p8-{n}-{i}-{int(time.time())}"
+				sim.set_scenario(sid, "hang" if sim is dead else SessionOptions(rotate_s=0))
+				if sim is not dead:
+					client.create_session(sid)
+					sim.scan(sid)
+				names[gw].append(_session(sid, gw, status="Connected", phone_number="34600111222"))
+	commit()
+	dead_gw = next(g for g, s in zip(names, sims, strict=True) if s is dead)
+	healthy = [n for g, ns in names.items() if g != dead_gw for n in ns]
+	http = login(base, site)
+
+	def status(name: str) -> float:
+		started = time.monotonic()
+		http.post(
+			f"{base}/api/method/whatsapp_crm.api.session.get_status", json={"session": name}, timeout=60
+		).raise_for_status()
+		return time.monotonic() - started
+
+	def reads(pool_names: list[str]) -> list[float]:
+		for name in pool_names:
+			live.clear_payload(name)  # not fresh: each read is a real one
+		with ThreadPoolExecutor(8) as pool:
+			times = dict(zip(pool_names, pool.map(status, pool_names), strict=True))
+		return [times[n] for n in healthy]
+
+	out = {"alone": reads(healthy), "beside_dead": reads(healthy + names[dead_gw])}
+	for g in names:
+		live.STORE.delete(f"whatsapp_crm:breaker:{g}")
+	started = time.monotonic()
+	out["sweep_alone"] = (sweep.sweep(names=healthy), time.monotonic() - started)
+	started = time.monotonic()
+	out["sweep_beside_dead"] = (sweep.sweep(names=healthy + names[dead_gw]), time.monotonic() - started)
+	out["dead"] = dead_gw
+	return out
+
+
+def p9(sim: BaileysSimulator, base: str, site: str, runs: int, jobs: int) -> list[float | None]:
+	"""With ``jobs`` ordinary jobs queued on default (each takes 0.2 s), Create session -> QR shown."""
+	http = login(base, site)
+	out = []
+	for i in range(runs):
+		for _ in range(jobs):
+			frappe.enqueue("time.sleep", queue="default", secs=0.2)
+		sid = f"{PREFIX}p9-{i}-{int(time.time())}"
+		sim.set_scenario(sid, SessionOptions(qr_after_s=0, rotate_s=0))
+		name = _session(sid)
+		commit()
+		started = time.monotonic()
+		http.post(
+			f"{base}/api/method/whatsapp_crm.api.session.create_session", json={"session": name}, timeout=60
+		).raise_for_status()
+		waited = _wait_status(name, "QR Ready", 60)
+		out.append(None if waited is None else time.monotonic() - started)
+		from frappe.utils.background_jobs import get_queue
+
+		get_queue("default").empty()  # the rest of the ordinary jobs are not this run's business
+	return out
+
+
 def cleanup(saved: dict) -> None:
 	frappe.db.rollback()
 	names = frappe.get_all(SESSION, filters={"name": ("like", f"{PREFIX}%")}, pluck="name")
@@ -279,19 +406,26 @@ def cleanup(saved: dict) -> None:
 			frappe.db.delete(table, {field: ("in", names)})
 	for name in names:
 		frappe.db.delete(SESSION, name)
+	for name in frappe.get_all("WhatsApp Gateway", filters={"name": ("like", f"{GATEWAY}%")}, pluck="name"):
+		frappe.db.delete("WhatsApp Gateway", name)
+		live.STORE.delete(f"whatsapp_crm:breaker:{name}")
 	settings = frappe.get_single(SETTINGS)
 	settings.update(saved["values"])
-	settings.api_key = saved["api_key"]
-	settings.webhook_secret = saved["webhook_secret"]
 	settings.flags.ignore_permissions = True
 	settings.save()
 	commit()
-	from whatsapp_crm.sessions import live
-
 	for name in names:
 		live.watch_drop(name)
 		live.clear_payload(name)
-	print(f"(site restored: settings, and {len(names)} benchmark sessions removed)")
+	print(f"(site restored: settings, gateways, and {len(names)} benchmark sessions removed)")
+
+
+def gateway(name: str, url: str, secret: str = "") -> None:
+	"""The benchmark's own gateway record (never the default: its sessions name it)."""
+	from whatsapp_crm.testing import save_gateway
+
+	save_gateway(name, url, KEY, gateway_type="Baileys REST", webhook_secret=secret, enabled=1, is_default=0)
+	commit()
 
 
 def fmt(values: list[float]) -> str:
@@ -305,23 +439,16 @@ def main() -> int:
 	frappe.connect()
 	frappe.set_user("Administrator")
 	settings = frappe.get_single(SETTINGS)
-	saved = {
-		"values": {
-			k: settings.get(k) for k in (*POLICY, "enabled", "gateway_url", "gateway_type", "public_site_url")
-		},
-		"api_key": settings.get_password("api_key", raise_exception=False),
-		"webhook_secret": settings.get_password("webhook_secret", raise_exception=False),
-	}
+	saved = {"values": {k: settings.get(k) for k in (*POLICY, "enabled", "public_site_url")}}
 	# SIGTERM and Ctrl-C both unwind through the finally below
 	signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-	webhook_url = f"{ARGS.base}/api/method/whatsapp_crm.api.webhook.receive"
+	webhook_url = f"{ARGS.base}/api/method/whatsapp_crm.api.webhook.receive?gateway={GATEWAY}"
 	try:
 		with BaileysSimulator(api_key=KEY, scenario="qr_now") as sim:
-			settings.update({"enabled": 1, "gateway_url": sim.url, "gateway_type": "Baileys REST", **POLICY})
-			settings.api_key, settings.webhook_secret = KEY, SECRET
+			settings.update({"enabled": 1, **POLICY})
 			settings.flags.ignore_permissions = True
 			settings.save()
-			commit()
+			gateway(GATEWAY, sim.url, SECRET)
 			print(f"layout: {ARGS.layout}")
 			if "P5" in ARGS.only:
 				sim.set_webhook(webhook_url, SECRET, "hmac")
@@ -341,6 +468,39 @@ def main() -> int:
 				print(
 					f"   gateway requests per waiting session per minute: {r['requests_per_session_min']:.1f}"
 				)
+			if "P5Q" in ARGS.only:
+				r = p5(sim, ARGS.base, ARGS.site, ARGS.sessions, 5)
+				print(f"P5q {ARGS.sessions} sessions created at once, QR 4 s after creation, no webhooks")
+				print(f"   create request          {fmt(r['create'])}   (target: worst <= 1 s)")
+				qr_after_create = [d + 4.0 for d in r["qr"]]
+				print(
+					f"   QR shown after create   {fmt(qr_after_create)}  missing {r['qr_missing']}   (target: worst <= 8 s)"
+				)
+			if "P7" in ARGS.only:
+				r = p7(sim, ARGS.base, ARGS.site, 3)
+				print("P7 a linked session beside a hanging one: Create session -> Connected")
+				print(
+					f"   {fmt([x for x in r if x is not None])}  not within 40 s: {sum(x is None for x in r)}   (target: <= 4 s)"
+				)
+			if "P9" in ARGS.only:
+				r = p9(sim, ARGS.base, ARGS.site, 3, 100)
+				print("P9 100 ordinary jobs queued on default: Create session -> QR shown")
+				print(
+					f"   {fmt([x for x in r if x is not None])}  not within 60 s: {sum(x is None for x in r)}   (target: <= 2 s)"
+				)
+			if "P8" in ARGS.only:
+				with BaileysSimulator(api_key=KEY) as second, BaileysSimulator(api_key=KEY) as dead:
+					r = p8([sim, second, dead], dead, ARGS.base, ARGS.site, 20)
+				print("P8 3 gateways x 20 Connected sessions, one gateway hanging")
+				print(f"   status reads of the other 40, alone        {fmt(r['alone'])}")
+				print(f"   status reads of the other 40, beside dead  {fmt(r['beside_dead'])}")
+				for label in ("sweep_alone", "sweep_beside_dead"):
+					stats, wall = r[label]
+					done = {g: v for g, v in stats["done_s"].items() if g != r["dead"]}
+					print(
+						f"   {label:<18} wall {wall:5.2f}s  checked {stats['checked']}  healthy gateways done at {done}"
+						f"  stopped {stats['stopped']}"
+					)
 			if "P6" in ARGS.only:
 				r = p6(sim, ARGS.connected, ARGS.lost)
 				wall, sent, stats = r["in_process"]
@@ -368,7 +528,7 @@ if __name__ == "__main__":
 	ap.add_argument("--wait", type=float, default=30.0, help="seconds to count requests while sessions wait")
 	ap.add_argument("--connected", type=int, default=200)
 	ap.add_argument("--lost", type=int, default=10)
-	ap.add_argument("--only", default="P5,P6")
+	ap.add_argument("--only", default="P5,P5Q,P6,P7,P8,P9")
 	ARGS = ap.parse_args()
 	ARGS.only = set(ARGS.only.upper().split(","))
 	raise SystemExit(main())

@@ -60,8 +60,9 @@ KEY = "wabench-sync-key"
 SECRET = "wabench-sync-webhook-secret"
 SETTINGS = "WhatsApp CRM Settings"
 LABELS = {"baileys": "Baileys REST", "evolution": "Evolution API", "waha": "WAHA"}
-RESTORED = ("enabled", "gateway_url", "gateway_type", "public_site_url", "sync_interval")
-HOOK_PATH = "/api/method/whatsapp_crm.api.webhook.receive"
+RESTORED = ("enabled", "public_site_url", "sync_interval")
+GATEWAY = "bench-sync"  # the benchmark's own WhatsApp Gateway record (removed afterwards)
+HOOK_PATH = f"/api/method/whatsapp_crm.api.webhook.receive?gateway={GATEWAY}"
 LINKED_PHONE = "34911222333"
 FAILED_CHECKS: list[str] = []  # correctness failures (lost or doubled messages): the exit code
 
@@ -134,30 +135,38 @@ class SavedSettings:
 	def __init__(self) -> None:
 		settings = frappe.get_single(SETTINGS)
 		self.values = {k: settings.get(k) for k in RESTORED}
-		self.api_key = settings.get_password("api_key", raise_exception=False)
-		self.secret = settings.get_password("webhook_secret", raise_exception=False)
 
 	def restore(self, guard: Guard | None = None) -> None:
 		frappe.db.rollback()
 		if guard is not None and guard.modified is not None and guard.current() != guard.modified:
 			print("settings not restored: another process saved them after this benchmark did")
 			return
-		save_settings({**self.values, "api_key": self.api_key, "webhook_secret": self.secret})
+		save_settings(self.values)
+		frappe.db.delete("WhatsApp Gateway", GATEWAY)
+		commit()
 
 
 def configure(gateway_type: str, sim_url: str, base: str) -> None:
+	from whatsapp_crm.testing import save_gateway
+
 	interval = int(frappe.db.get_single_value(SETTINGS, "sync_interval") or 0)
 	save_settings(
 		{
 			"enabled": 1,
-			"gateway_url": sim_url,
-			"gateway_type": LABELS[gateway_type],
 			"public_site_url": base,
 			"sync_interval": interval or 10,  # 0 would switch the schedule off
-			"api_key": KEY,
-			"webhook_secret": SECRET,
 		}
 	)
+	save_gateway(
+		GATEWAY,
+		sim_url,
+		KEY,
+		gateway_type=LABELS[gateway_type],
+		webhook_secret=SECRET,
+		enabled=1,
+		is_default=0,
+	)
+	commit()
 
 
 def save_settings(values: dict) -> None:
@@ -227,7 +236,7 @@ class Fixture:
 		now_ts = int(time.time())
 		self.accounts: dict[str, str] = {}
 		for sid in self.sessions:
-			frappe.get_doc({"doctype": SESSION, "session_id": sid, "label": sid}).insert(
+			frappe.get_doc({"doctype": SESSION, "session_id": sid, "label": sid, "gateway": GATEWAY}).insert(
 				ignore_permissions=True
 			)
 			# Connected without a history event (an event would queue a catch-up and a flush of its own), and

@@ -43,3 +43,27 @@ def test_whatsapp_messages_do_not_import_the_client():
 	found = imports_of(GATEWAY / "messaging.py")
 	assert ".errors" in found  # the walk sees its imports
 	assert ".client" not in found and "whatsapp_crm.gateway.client" not in found
+
+
+APP = GATEWAY.parent
+
+
+def test_the_frappe_side_is_grouped_by_what_it_serves():
+	root = sorted(p.stem for p in APP.glob("*.py"))
+	assert root == ["__init__", "commands", "hooks", "install", "integration", "testing"]
+	assert {"service", "watcher", "sweep", "history", "live"} <= {
+		p.stem for p in (APP / "sessions").glob("*.py")
+	}
+	assert {"config", "cli", "install"} <= {p.stem for p in (APP / "gateways").glob("*.py")}
+	assert not (GATEWAY / "simulator.py").exists() and not (GATEWAY / "messages.py").exists()
+	assert (GATEWAY / "texts.py").exists() and (GATEWAY / "sim" / "__main__.py").exists()
+
+
+def test_the_gateway_layer_knows_nothing_of_the_frappe_side():
+	frappe_side = ("whatsapp_crm.sessions", "whatsapp_crm.gateways", "whatsapp_crm.chat", "whatsapp_crm.api")
+	found = {
+		str(p.relative_to(GATEWAY)): sorted(m for m in imports_of(p) if m.startswith(frappe_side))
+		for p in GATEWAY.rglob("*.py")
+	}
+	assert len(found) > 20
+	assert not {k: v for k, v in found.items() if v}

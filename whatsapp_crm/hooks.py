@@ -9,7 +9,11 @@ app_license = "mit"
 export_python_type_annotations = True
 
 after_install = "whatsapp_crm.install.after_install"
-after_migrate = ["whatsapp_crm.install.set_missing_defaults", "whatsapp_crm.chat.provider.setup"]
+after_migrate = [
+	"whatsapp_crm.install.set_missing_defaults",
+	"whatsapp_crm.chat.provider.setup",
+	"whatsapp_crm.gateways.install.ensure_block",
+]
 # frappe_whatsapp installed after this app: add the Gateway Session field to its WhatsApp Account then.
 after_app_install = "whatsapp_crm.chat.provider.after_app_install"
 

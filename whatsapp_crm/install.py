@@ -23,5 +23,7 @@ def set_missing_defaults() -> None:
 def after_install() -> None:
 	set_missing_defaults()
 	from whatsapp_crm.chat.provider import setup
+	from whatsapp_crm.gateways.install import ensure_block
 
 	setup()
+	ensure_block()

@@ -52,6 +52,11 @@ def preserve_settings(case) -> None:
 	e.g. Error Logs)."""
 	saved = frappe.get_single(SETTINGS).as_dict()
 	default = frappe.db.get_value(GATEWAY, {"is_default": 1, "name": ("!=", TEST_GATEWAY)}, "name")
+	# The site's own gateways are switched off while the class runs: new sessions go to the test gateway.
+	others = frappe.get_all(GATEWAY, filters={"enabled": 1, "name": ("!=", TEST_GATEWAY)}, pluck="name")
+	for name in others:
+		frappe.db.set_value(GATEWAY, name, "enabled", 0, update_modified=False)
+	frappe.db.commit()  # nosemgrep: the code under test commits too; restored below
 
 	def restore() -> None:
 		settings = frappe.get_single(SETTINGS)
@@ -61,6 +66,8 @@ def preserve_settings(case) -> None:
 			frappe.db.set_value(GATEWAY, TEST_GATEWAY, "is_default", 0)
 		if default:
 			frappe.db.set_value(GATEWAY, default, "is_default", 1)
+		for name in others:
+			frappe.db.set_value(GATEWAY, name, "enabled", 1, update_modified=False)
 		frappe.db.commit()  # nosemgrep: restoring what the tests changed
 
 	case.addClassCleanup(restore)

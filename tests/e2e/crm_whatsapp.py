@@ -3,7 +3,7 @@ the built-in gateway simulator of each type, in headless Chromium. Not collected
 
 Needs a running site with frappe_whatsapp, Frappe CRM and whatsapp_crm installed, a worker (the send job),
 and socket.io. For each gateway type it: starts ``whatsapp-crm simulate`` on a free port, points WhatsApp CRM
-Settings at it (webhooks to ``--base``), links a session, backs a WhatsApp Account with it, makes it the
+a WhatsApp Gateway record at it (webhooks to ``--base``), links a session, backs a WhatsApp Account with it, makes it the
 default outgoing account, and creates a Lead with a mobile number. Then, on ``/crm/leads/<name>``:
   1. a message typed in the WhatsApp tab reaches the simulator (``/_sim/.../sent``) and its ticks follow the
      simulator's receipts up to read (blue double tick);
@@ -136,24 +136,35 @@ class Sim:
 		self.proc.wait(10)
 
 
-def point_site_at(site: Site, sim: Sim) -> None:
-	"""WhatsApp CRM Settings aimed at the simulator, its webhooks at the site."""
+def gateway_name(sim: Sim) -> str:
+	return f"e2e-{sim.type}"
+
+
+def point_site_at(site: Site, sim: Sim) -> str:
+	"""A WhatsApp Gateway record of this run's type aimed at the simulator (the default), the settings'
+	webhooks at the site. Returns the gateway's name."""
+	name = gateway_name(sim)
+	values = {
+		"enabled": 1,
+		"is_default": 1,
+		"gateway_url": sim.url,
+		"api_key": KEY,
+		"gateway_type": TYPE_LABELS[sim.type],
+		"webhook_secret": SECRET,
+	}
+	if site.names("WhatsApp Gateway", {"name": name}):
+		gateway = site.get("WhatsApp Gateway", name)
+		gateway.update(values)
+		site.save(gateway)
+	else:
+		site.insert({"doctype": "WhatsApp Gateway", "label": name, **values})
 	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
-	settings.update(
-		{
-			"enabled": 1,
-			"gateway_url": sim.url,
-			"api_key": KEY,
-			"gateway_type": TYPE_LABELS[sim.type],
-			"webhook_secret": SECRET,
-			"public_site_url": site.base,
-			"use_monitor": 1,
-		}
-	)
+	settings.update({"enabled": 1, "public_site_url": site.base, "use_monitor": 1})
 	site.save(settings)
 	if sim.type == "baileys":
-		hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive"
+		hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive?gateway={name}"
 		sim.control("webhook", {"url": hook, "secret": SECRET, "mode": "hmac"})
+	return name
 
 
 def link(site: Site, sim: Sim, session_id: str) -> None:
@@ -166,10 +177,17 @@ def link(site: Site, sim: Sim, session_id: str) -> None:
 
 
 def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str, str]:
-	point_site_at(site, sim)
+	gateway = point_site_at(site, sim)
 	# Kept from earlier runs (their messages link to them): the session is linked again on this simulator.
 	if not site.names("WhatsApp Session", {"name": session_id}):
-		site.insert({"doctype": "WhatsApp Session", "session_id": session_id, "label": f"E2E {sim.type}"})
+		site.insert(
+			{
+				"doctype": "WhatsApp Session",
+				"session_id": session_id,
+				"label": f"E2E {sim.type}",
+				"gateway": gateway,
+			}
+		)
 	link(site, sim, session_id)
 	if site.names("WhatsApp Account", {"name": ACCOUNT}):
 		account = site.get("WhatsApp Account", ACCOUNT)

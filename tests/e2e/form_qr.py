@@ -1,6 +1,6 @@
 """End-to-end check of the WhatsApp Session form in a real desk, driven in headless Chromium.
 
-Needs a running site with whatsapp_crm installed and WhatsApp CRM Settings pointing at a gateway simulator
+Needs a running site with whatsapp_crm installed and a gateway simulator (the script adds a WhatsApp Gateway for it)
 that has the same key (``whatsapp-crm simulate --port 3100 --scenario qr_now --api-key ...``). It creates a
 session, clicks Create session, waits for the QR in the dialog (screenshot), makes the simulated phone scan
 through the simulator's control route, and waits for Connected. Not collected by pytest (CI has no bench).
@@ -79,16 +79,25 @@ def main() -> int:
 			)
 			page.reload()
 
-		# point the settings at the simulator (as an admin would in WhatsApp CRM Settings)
+		# a gateway record for the simulator, the default (as an admin would add one), and the policy
 		page.evaluate(
-			"""(v) => frappe.xcall('frappe.client.set_value', {doctype: 'WhatsApp CRM Settings',
-				name: 'WhatsApp CRM Settings', fieldname: v})""",
+			"""async (v) => {
+				const name = "e2e-form-" + v.type;
+				const values = {enabled: 1, is_default: 1, gateway_url: v.url, api_key: v.key, gateway_type: v.label};
+				if (await frappe.db.exists("WhatsApp Gateway", name)) {
+					await frappe.xcall("frappe.client.set_value", {doctype: "WhatsApp Gateway", name, fieldname: values});
+				} else {
+					await frappe.xcall("frappe.client.insert", {doc: {doctype: "WhatsApp Gateway", label: name, ...values}});
+				}
+				await frappe.xcall("frappe.client.set_value", {doctype: "WhatsApp CRM Settings",
+					name: "WhatsApp CRM Settings", fieldname: {enabled: 1, use_monitor: v.live}});
+			}""",
 			{
-				"enabled": 1,
-				"gateway_url": args.gateway,
-				"api_key": args.api_key,
-				"use_monitor": 1 if args.live else 0,
-				"gateway_type": TYPE_LABELS[args.gateway_type],
+				"type": args.gateway_type,
+				"url": args.gateway,
+				"key": args.api_key,
+				"label": TYPE_LABELS[args.gateway_type],
+				"live": 1 if args.live else 0,
 			},
 		)
 		polls: list[str] = []

@@ -33,7 +33,17 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crm_whatsapp import CHROMIUM_ARGS, CUSTOMER, TYPE_LABELS, Sim, Site, link, point_site_at, wait_for
+from crm_whatsapp import (
+	CHROMIUM_ARGS,
+	CUSTOMER,
+	TYPE_LABELS,
+	Sim,
+	Site,
+	gateway_name,
+	link,
+	point_site_at,
+	wait_for,
+)
 
 ACCOUNT = "E2E Sync Account"
 MESSAGE = "WhatsApp Message"
@@ -215,9 +225,9 @@ def run(args) -> int:
 		checks.check(False, "set-up and checks ran", f"{type(e).__name__}: {e}"[:800])
 	finally:
 		try:
-			# The site has one WhatsApp CRM Settings: a test or benchmark run meanwhile may have re-pointed it.
-			url = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings").get("gateway_url")
-			checks.check(url == sim.url, "WhatsApp CRM Settings still pointed at this run's simulator", url)
+			# A test or benchmark run meanwhile may have re-pointed this run's gateway record.
+			url = site.get("WhatsApp Gateway", gateway_name(sim)).get("gateway_url")
+			checks.check(url == sim.url, "the run's WhatsApp Gateway still pointed at its simulator", url)
 			admin = site.get("User", "Administrator")
 			admin["language"] = "en"
 			site.save(admin)

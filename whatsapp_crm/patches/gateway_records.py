@@ -60,7 +60,7 @@ def execute() -> None:
 			"update `tabWhatsApp Parked Event` set gateway=%s where ifnull(gateway, '')=''", (name,)
 		)
 	# The settings no longer hold a gateway: no stale copy of the key or the secret stays behind.
-	frappe.db.sql("delete from `tabSingles` where doctype=%s and field in %s", (SETTINGS, MOVED))
+	frappe.db.sql("delete from `tabSingles` where doctype=%s and field in %s", (SETTINGS, MOVED + SECRETS))
 	frappe.db.sql(
 		"delete from `__Auth` where doctype=%s and name=%s and fieldname in %s", (SETTINGS, SETTINGS, SECRETS)
 	)

@@ -1,8 +1,9 @@
 """Health of linked sessions: a scheduled sweep that notices a phone that is no longer linked.
 
-Every few minutes (Health Check Interval; 0 switches it off) the Connected sessions are read in batches, the
-reads of a batch overlapped, the whole sweep bounded in time, through the circuit breaker (a dead gateway is
-not a lost phone) and single flight (a session someone is reading right now is skipped). With webhooks
+Every few minutes (Health Check Interval; 0 switches it off) the Connected sessions of every gateway are read,
+each read on its own clock (a gateway holds at most its share of the threads), the whole sweep bounded in
+time, through each gateway's circuit breaker (a dead gateway is not a lost phone, and stops being read once its
+breaker opens) and single flight (a session someone is reading right now is skipped). With webhooks
 configured, a session its gateway has talked about within the interval is left to the webhooks.
 
 A lost session (logged out on the phone, unknown to the gateway after a restart, closed) becomes
@@ -63,7 +64,7 @@ def sweep(settings=None, names: list[str] | None = None) -> dict:
 	neither the other servers' sessions nor the sweep much beyond its own timeouts."""
 	settings = settings or get_settings()
 	started = time.monotonic()
-	stats = {"connected": 0, "checked": 0, "skipped": 0, "lost": 0, "batches": 0, "stopped": None}
+	stats = {"connected": 0, "checked": 0, "skipped": 0, "lost": 0, "stopped": None, "done_s": {}}
 	filters = {"status": CONNECTED, **({"name": ("in", names)} if names is not None else {})}
 	rows = frappe.get_all(
 		SESSION, filters=filters, fields=["name", "session_id", "gateway"], order_by="last_checked asc"
@@ -120,13 +121,14 @@ def sweep(settings=None, names: list[str] | None = None) -> dict:
 						queues.pop(gateway)
 				for done in reads.finished(timeout=0.1):
 					_handled(done, stats, rechecks, checked)
+					# when each gateway's last read came back (a dead one must not delay the others')
+					stats["done_s"][done.key] = round(time.monotonic() - started, 3)
 		finally:
 			for name, token in tokens.items():
 				live.end_single_flight(name, token)
 	if stopped:
 		stats["stopped"] = stats["stopped"] or ",".join(f"{g}:{c}" for g, c in sorted(stopped.items()))
 	stats["checked"] = len(checked)
-	stats["batches"] = 1
 	return _done(stats, started)
 
 

@@ -231,7 +231,7 @@ class TwoGateways(GatewayCase):
 
 	def test_a_secret_of_one_gateway_is_never_accepted_for_the_other(self):
 		body = self.qr_event(self.a.session_id)
-		self.assertEqual(self.post(body, SECRET_B)[0], 401)  # B's secret, A's session, legacy URL
+		self.assertEqual(self.post(body, SECRET_B)[0], 404)  # B's secret, A's session: B has no such session
 		self.assertEqual(self.post(body, SECRET_B, gateway=OTHER)[0], 404)  # B signs: B has no such session
 		self.assertEqual(self.post(body, SECRET_A, gateway=OTHER)[0], 401)  # A's secret, B's URL
 		self.assertEqual(frappe.db.get_value(SESSION, self.a.name, "status"), "Not Created")

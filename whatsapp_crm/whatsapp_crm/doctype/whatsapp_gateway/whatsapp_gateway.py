@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 import frappe
 from frappe import _
 from frappe.model.document import Document
@@ -53,16 +55,17 @@ class WhatsAppGateway(Document):
 	def sessions(self) -> int:
 		return frappe.db.count(SESSION, {"gateway": self.name}) if self.name else 0
 
-	def validate(self) -> None:
-		# No network here: Test connection is a separate, explicit action.
-		import re
-
+	def autoname(self) -> None:
 		self.label = (self.label or "").strip()
 		if not re.match(NAME_RE, self.label):
 			frappe.throw(
 				_("The Gateway Name may hold letters, digits, spaces, dots, - and _ (at most 61)."),
 				title=_("Invalid Gateway Name"),
 			)
+		self.name = self.label
+
+	def validate(self) -> None:
+		# No network here: Test connection is a separate, explicit action.
 		try:
 			self.gateway_url = normalise_base_url(self.gateway_url or "")
 		except NotConfigured as e:

@@ -337,7 +337,7 @@ class TestSweep(LiveCase):
 		breaker_for(TEST_GATEWAY).record("TIMEOUT")
 		before = self.sim.count(session_id=doc.session_id)
 		stats = sweep.sweep(names=[doc.name])
-		self.assertEqual(stats["stopped"], "breaker")
+		self.assertEqual(stats["stopped"], f"{TEST_GATEWAY}:breaker")  # only that gateway stopped
 		self.assertEqual(self.sim.count(session_id=doc.session_id), before)
 		self.assertEqual(frappe.db.get_value(SESSION, doc.name, "status"), "Connected")
 

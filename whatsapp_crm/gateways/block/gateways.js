@@ -1,0 +1,36 @@
+// The workspace's "WhatsApp Gateways" block: one card per gateway with its health. Runs inside the block's
+// shadow root (root_element); every string from the server is escaped.
+(function () {
+	const esc = (s) => frappe.utils.escape_html(s == null ? "" : String(s));
+	const colors = { Healthy: "green", Down: "red", Unknown: "gray", Disabled: "gray" };
+	const box = root_element.querySelector(".wa-gateways");
+	const render = (rows) => {
+		if (!rows.length) {
+			box.innerHTML = `<p class="wa-empty">${esc(
+				__("No gateways to show. WhatsApp Managers add them under WhatsApp Gateway.")
+			)}</p>`;
+			return;
+		}
+		box.innerHTML = rows
+			.map((g) => {
+				const color = colors[g.health] || "gray";
+				const limit = g.max_sessions ? ` / ${esc(g.max_sessions)}` : "";
+				const when = g.last_check ? esc(frappe.datetime.comment_when(g.last_check)) : esc(__("never"));
+				return `<a class="wa-card" href="/app/whatsapp-gateway/${encodeURIComponent(g.name)}">
+					<div class="wa-head"><span class="wa-name">${esc(g.name)}</span>
+					<span class="wa-pill ${color}">${esc(g.health_label)}</span></div>
+					<div class="wa-kind">${esc(g.kind)}${g.is_default ? " · " + esc(__("Default")) : ""}</div>
+					<div class="wa-count">${esc(__("{0} of {1} sessions linked", [g.connected, g.sessions]))}${limit}</div>
+					<div class="wa-when">${esc(__("Last check"))}: ${when}</div>
+					${g.last_error ? `<div class="wa-error">${esc(g.last_error)}</div>` : ""}
+				</a>`;
+			})
+			.join("");
+	};
+	frappe
+		.xcall("whatsapp_crm.api.gateway.health", {}, "GET")
+		.then(render)
+		.catch(() => {
+			box.innerHTML = `<p class="wa-empty">${esc(__("The gateways' health could not be loaded."))}</p>`;
+		});
+})();
