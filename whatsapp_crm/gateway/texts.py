@@ -30,7 +30,7 @@ NO_QR_CAUSES = _(
 DOCTOR_BAD_URL = _(
 	"The Gateway URL must start with http:// or https:// and name a host, with no query or spaces."
 )
-DOCTOR_NO_KEY = _("This gateway type needs an API key. Set it in WhatsApp CRM Settings.")
+DOCTOR_NO_KEY = _("This gateway type needs an API key. Set it on its WhatsApp Gateway record.")
 DOCTOR_REACHABLE = _("The gateway answers ({0} ms).")
 DOCTOR_TLS_OK = _("The gateway's TLS certificate is valid.")
 DOCTOR_TLS_FAILED = _(
@@ -81,9 +81,9 @@ BY_CODE = {
 	),
 	errors.TIMEOUT: _("The gateway is taking too long to answer. Retrying automatically..."),
 	errors.UNREACHABLE: _(
-		"Cannot reach the WhatsApp gateway. Check that it is running and that the URL in WhatsApp CRM Settings is right."
+		"Cannot reach the WhatsApp gateway. Check that it is running and that the URL of its WhatsApp Gateway record is right."
 	),
-	errors.UNAUTHORIZED: _("The gateway refused the API key. Check the API key in WhatsApp CRM Settings."),
+	errors.UNAUTHORIZED: _("The gateway refused the API key. Check the API key of its WhatsApp Gateway record."),
 	errors.SESSION_NOT_FOUND: _(
 		"The gateway no longer knows this session. Click Create session to start again."
 	),
@@ -95,7 +95,7 @@ BY_CODE = {
 	),
 	errors.SERVER_ERROR: _("The gateway reported an internal error. Retrying automatically..."),
 	errors.NOT_CONFIGURED: _(
-		"The WhatsApp gateway is not configured. Set its URL and API key in WhatsApp CRM Settings."
+		"The WhatsApp gateway is not configured. Check that its WhatsApp Gateway record (URL, API key) and WhatsApp CRM Settings are enabled."
 	),
 	errors.SESSION_NOT_ALLOWED: _(
 		"This WAHA gateway (Core edition) runs only one session, named default. Set this session's ID to default, or use WAHA Plus or a newer WAHA."

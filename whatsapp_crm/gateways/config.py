@@ -37,7 +37,7 @@ HEALTHY, DOWN, UNKNOWN = "Healthy", "Down", "Unknown"
 DOWN_CODES = frozenset(
 	{errors.TIMEOUT, errors.UNREACHABLE, errors.UNAUTHORIZED, errors.LICENSE_REQUIRED, errors.NOT_CONFIGURED}
 )
-GATEWAY_WIDE_CODES = frozenset({errors.UNAUTHORIZED, errors.LICENSE_REQUIRED})
+GATEWAY_WIDE_CODES = frozenset({errors.UNAUTHORIZED, errors.LICENSE_REQUIRED, errors.UNREACHABLE})
 
 
 def gateway_doc(name: str):
@@ -192,6 +192,8 @@ def note_outcome(gateway_name: str, session: str | None, error) -> None:
 	code = error.code if error is not None else None
 	if session is not None:
 		session_breaker(gateway_name, session).record(code)
-	state = breaker_for(gateway_name).record(code, source=session)
+	# A refused connection is the server's, whichever session asked; a timeout may be one session's.
+	source = None if code == errors.UNREACHABLE else session
+	state = breaker_for(gateway_name).record(code, source=source)
 	if code is None or code in GATEWAY_WIDE_CODES or state.open:
 		record_health(gateway_name, code, str(error or ""))

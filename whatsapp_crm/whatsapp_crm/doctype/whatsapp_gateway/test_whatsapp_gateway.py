@@ -199,6 +199,8 @@ class TwoGateways(GatewayCase):
 		save_gateway(OTHER, self.evo.url, gateway_type="Evolution API", webhook_secret=SECRET_B)
 		self.a = make_session(PREFIX + "on-a", gateway=TEST_GATEWAY)
 		self.b = make_session(PREFIX + "on-b", gateway=OTHER)
+		for name in (self.a.name, self.b.name):
+			live.clear_payload(name)  # an earlier test's news is not this one's
 		frappe.db.commit()  # nosemgrep: webhooks and the watcher read committed rows
 
 	def post(self, body: bytes, secret: str, gateway: str | None = None):
@@ -266,6 +268,17 @@ class TwoGateways(GatewayCase):
 		answered = api.get_status(self.a.name)
 		self.assertFalse(answered["debug"].get("breaker_open"))
 		self.assertGreater(self.sim.count(), a_before)
+
+	def test_a_server_that_refuses_connections_is_down_for_its_sessions_only(self):
+		save_gateway(OTHER, "http://127.0.0.1:9", gateway_type="Evolution API", webhook_secret=SECRET_B)
+		frappe.db.commit()  # nosemgrep: read by name in the service
+		self.assertEqual(api.get_status(self.b.name)["qr_error"], "UNREACHABLE")
+		self.assertTrue(breaker_for(OTHER).state().open)  # one refused connection is the server's
+		self.assertEqual(stored("health_status", OTHER), "Down")
+		self.assertIn("UNREACHABLE", stored("last_error", OTHER))
+		self.assertFalse(breaker_for(TEST_GATEWAY).state().open)
+		self.assertEqual(api.get_status(self.a.name)["debug"].get("breaker_open"), None)
+		self.assertNotEqual(stored("health_status"), "Down")
 
 	def test_one_hanging_session_does_not_open_its_gateways_breaker(self):
 		configure(self.sim.url, webhook_secret=SECRET_A, status_timeout=1, qr_timeout=1)

@@ -334,7 +334,7 @@ function wa_render(dialog, state, started) {
 
 function wa_diagnosis_html() {
 	const steps = [
-		__("Open WhatsApp CRM Settings and click Test connection: it checks the gateway URL and the API key."),
+		__("Open the session's WhatsApp Gateway and click Test connection: it checks the gateway URL and the API key."),
 		__("Make sure the gateway is running and reachable from the Frappe server."),
 		__(
 			"If the gateway answers but never shows a QR, it usually cannot reach WhatsApp (network, proxy or firewall on the gateway's host), or its WhatsApp Web version is outdated (for Evolution API, update it or set CONFIG_SESSION_PHONE_VERSION). Run whatsapp-crm doctor --probe on the gateway's URL to check."
@@ -343,7 +343,7 @@ function wa_diagnosis_html() {
 		__("Click Status on this session to see what the gateway says."),
 	];
 	const links = [
-		`<a href="/app/whatsapp-crm-settings">${wa_esc(__("WhatsApp CRM Settings"))}</a>`,
+		`<a href="/app/whatsapp-gateway">${wa_esc(__("WhatsApp Gateway"))}</a>`,
 		`<a href="/app/error-log?reference_doctype=WhatsApp%20Session">${wa_esc(__("Error Log"))}</a>`,
 	];
 	return `<div class="wa-diagnosis alert alert-warning small">
