@@ -114,7 +114,9 @@ def main() -> int:
 				last[gateway] = site.call("whatsapp_crm.api.session.get_status", session=name)
 			time.sleep(2)
 		for gateway, payload in last.items():
-			print(f"      {gateway}: after {args.seconds:.0f} s -> {payload.get('status')}: {payload.get('message')}")
+			print(
+				f"      {gateway}: after {args.seconds:.0f} s -> {payload.get('status')}: {payload.get('message')}"
+			)
 			check(payload.get("status") in ("Connecting", "QR Ready"), f"{gateway}: waiting, not failed")
 		# what each server was told: the webhook URL names its own gateway
 		hook = requests.get(

@@ -83,7 +83,9 @@ BY_CODE = {
 	errors.UNREACHABLE: _(
 		"Cannot reach the WhatsApp gateway. Check that it is running and that the URL of its WhatsApp Gateway record is right."
 	),
-	errors.UNAUTHORIZED: _("The gateway refused the API key. Check the API key of its WhatsApp Gateway record."),
+	errors.UNAUTHORIZED: _(
+		"The gateway refused the API key. Check the API key of its WhatsApp Gateway record."
+	),
 	errors.SESSION_NOT_FOUND: _(
 		"The gateway no longer knows this session. Click Create session to start again."
 	),
