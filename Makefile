@@ -41,7 +41,7 @@ bench-live: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) benchmarks/bench_live.py --base $(BASE) --socket $(SOCKET) --site $(SITE)
 
-## Sessions at scale (P5, P6), run inside a bench: make bench-scale BENCH=/path/to/frappe-bench SITE=mysite
+## Sessions at scale (P5-P9), run inside a bench: make bench-scale BENCH=/path/to/frappe-bench SITE=mysite
 BENCH ?= $(error set BENCH to the frappe-bench folder)
 bench-scale:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_scale.py --site $(SITE) --base $(BASE)

@@ -196,9 +196,14 @@ def p5(sim: BaileysSimulator, base: str, site: str, sessions: int, wait_s: float
 
 	def create(name: str) -> float:
 		started = time.monotonic()
-		r = http.post(
-			f"{base}/api/method/whatsapp_crm.api.session.create_session", json={"session": name}, timeout=60
-		)
+		try:
+			r = http.post(
+				f"{base}/api/method/whatsapp_crm.api.session.create_session", json={"session": name}, timeout=60
+			)
+		except requests.ConnectionError:  # a web worker recycled under us (gunicorn --max-requests): once more
+			r = http.post(
+				f"{base}/api/method/whatsapp_crm.api.session.create_session", json={"session": name}, timeout=60
+			)
 		r.raise_for_status()
 		created_at[name] = started
 		return time.monotonic() - started
@@ -377,7 +382,7 @@ def p9(sim: BaileysSimulator, base: str, site: str, runs: int, jobs: int) -> lis
 	out = []
 	for i in range(runs):
 		for _ in range(jobs):
-			frappe.enqueue("time.sleep", queue="default", secs=0.2)
+			frappe.enqueue("frappe.utils.background_jobs.test_job", queue="default", s=0.2)
 		sid = f"{PREFIX}p9-{i}-{int(time.time())}"
 		sim.set_scenario(sid, SessionOptions(qr_after_s=0, rotate_s=0))
 		name = _session(sid)

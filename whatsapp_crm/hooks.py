@@ -43,6 +43,8 @@ doc_events = {
 		]
 	},
 	"WhatsApp Account": {"validate": "whatsapp_crm.chat.provider.account_validate"},
+	# An agent's first WhatsApp reply on a Lead or Deal is its first response (as an email reply is).
+	"WhatsApp Message": {"after_insert": "whatsapp_crm.chat.leads.first_response"},
 }
 # The provider for frappe_whatsapp (optional: these name doctypes only that app has). doc_events run too late
 # to keep a message from going to Meta, so the class itself is extended.

@@ -12,7 +12,7 @@ import html
 
 import frappe
 
-from whatsapp_crm.chat import acks, provider, recent
+from whatsapp_crm.chat import acks, leads, provider, recent
 from whatsapp_crm.chat.numbers import plus
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.messaging import SENT, Ack, InboundMessage, MediaRef, keep_status
@@ -60,6 +60,8 @@ def receive(session: str, message: InboundMessage) -> dict:
 		provider.MESSAGE, {"message_id": message.id, "whatsapp_account": account}
 	):
 		return {"ok": True, "duplicate": True}  # sent by this app; its echo came after the claim expired
+	# A number the CRM does not know gets its Lead (or Contact) first, so this message links to it.
+	reference = (None, None) if message.from_me else leads.for_message(session, account, message)
 	doc = frappe.new_doc(provider.MESSAGE)
 	doc.flags.gateway_name = name
 	doc.flags.from_gateway = True
@@ -79,6 +81,8 @@ def receive(session: str, message: InboundMessage) -> dict:
 			"is_reply": 1 if message.reply_to and message.reaction is None else 0,
 			"reply_to_message_id": message.reply_to,
 			"status": SENT if message.from_me else None,
+			"reference_doctype": reference[0],
+			"reference_name": reference[1],
 		}
 	)
 	try:

@@ -32,6 +32,7 @@ ALL_ACCESS_ROLES = ("System Manager", MANAGER_ROLE)
 FIELDS_FILE = Path(__file__).with_name("whatsapp_account_fields.json")
 # The outbox's send claim on frappe_whatsapp's WhatsApp Message.
 MESSAGE_FIELDS_FILE = Path(__file__).with_name("whatsapp_message_fields.json")
+LEAD_FIELDS_FILE = Path(__file__).with_name("crm_lead_fields.json")
 
 
 def installed() -> bool:
@@ -48,11 +49,26 @@ def setup() -> None:
 		spec = json.loads(path.read_text(encoding="utf-8"))
 		create_custom_fields({spec["dt"]: spec["fields"]}, update=True)
 	frappe.db.add_index(MESSAGE, ["message_id"])
+	setup_crm()
+
+
+def setup_crm() -> None:
+	"""With Frappe CRM: the Lead's WhatsApp Number field and the Lead Source "WhatsApp"."""
+	if not frappe.db.exists("DocType", "CRM Lead"):
+		return
+	spec = json.loads(LEAD_FIELDS_FILE.read_text(encoding="utf-8"))
+	create_custom_fields({spec["dt"]: spec["fields"]}, update=True)
+	if frappe.db.exists("DocType", "CRM Lead Source") and not frappe.db.exists("CRM Lead Source", "WhatsApp"):
+		frappe.get_doc({"doctype": "CRM Lead Source", "source_name": "WhatsApp"}).insert(
+			ignore_permissions=True
+		)
 
 
 def after_app_install(app: str) -> None:
 	if app == APP:
 		setup()
+	elif app == "crm":
+		setup_crm()
 
 
 def _has_field() -> bool:

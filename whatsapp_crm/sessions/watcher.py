@@ -24,7 +24,7 @@ from whatsapp_crm.gateway.acquire import outcome_from_error
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, read_once, step
-from whatsapp_crm.gateways.config import breaker_for, client_factory, gateway_doc, note_outcome
+from whatsapp_crm.gateways.config import client_factory, gateway_doc, note_outcome, open_breaker
 from whatsapp_crm.integration import get_settings, logger, policy_from
 from whatsapp_crm.sessions import live
 
@@ -87,27 +87,47 @@ def tick(slice_s: float = SLICE_S, requeue: bool = True) -> str:
 
 
 def _slice(lock: live.Lock, slice_s: float) -> str:
+	"""Serve the list for ``slice_s``. A read still running then is waited for (its session's answer, a
+	timeout included, must reach the user), and while one that began in the slice is, sessions that fall
+	due are still served: nobody waits for a slow read. The slice ends once those reads are done, or at the
+	reads' own time limit."""
 	ends = time.monotonic() + slice_s
 	with Fanout(MAX_PARALLEL, PER_GATEWAY, name="wa-watch") as reads:
 		gateways = _Gateways()
+		hard_end = ends + gateways.read_limit_s
+		pause, beat = 0.0, 0.0
 		try:
 			while True:
-				for done in reads.finished(timeout=_pause(reads, ends)):
+				for done in reads.finished(timeout=pause):
 					_finish(done, gateways)
 				watches = live.watch_all()
+				now = time.monotonic()
 				if not watches and not reads.in_flight():
 					return "idle"
-				now = time.time()
-				due = [w for w in watches if w.next_due <= now and not reads.busy(w.session)]
-				if due:
-					_start(due, reads, gateways)
-				if not lock.heartbeat():
-					return "stopped"
-				if time.monotonic() >= ends:
+				if now >= ends and not reads.in_flight():
 					return "slice"
+				if now >= hard_end:
+					return "slice"
+				# Past the slice, new reads start only while one from the slice still holds the worker.
+				if now < ends or reads.started_before(ends):
+					wall = time.time()
+					due = [
+						w
+						for w in watches
+						if w.next_due <= wall
+						and not reads.busy(w.session)
+						and reads.can_start(w.gateway or "")
+					]
+					if due:
+						_start(due, reads, gateways)
+				if now - beat >= 1.0:
+					if not lock.heartbeat():
+						return "stopped"
+					beat = now
+				pause = _pause(reads, watches, ends)
 		finally:
-			# Reads still hanging are left behind: their sessions are read again after a back-off, by the
-			# next tick, and nobody else waited for them.
+			# Only a read past every timeout of its own is left behind (the transport's watchdog makes that
+			# rare): its session is read again after a back-off, by the next tick.
 			for session in reads.abandon():
 				w = live.watch_get(session)
 				if w is not None:
@@ -115,12 +135,18 @@ def _slice(lock: live.Lock, slice_s: float) -> str:
 					live.watch_replace(w, w)
 
 
-def _pause(reads: Fanout, ends: float) -> float:
-	"""How long to wait for a read to finish before looking at the list again."""
-	upcoming = min((w.next_due for w in live.watch_all()), default=time.time() + 0.5)
-	left = ends - time.monotonic()
-	wait = min(max(0.0, upcoming - time.time()), left, 0.5 if not reads.in_flight() else 0.2)
-	return max(0.02, wait)
+def _pause(reads: Fanout, watches: list[Watch], ends: float) -> float:
+	"""How long to wait for a read to come back before looking at the list again: until the next session
+	that could start falls due (a read coming back ends the wait at once), never spinning."""
+	wall = time.time()
+	waiting = [w for w in watches if not reads.busy(w.session)]
+	if any(w.next_due <= wall and reads.can_start(w.gateway or "") for w in waiting):
+		return 0.0
+	upcoming = min((w.next_due for w in waiting if w.next_due > wall), default=wall + 0.5)
+	wait = min(upcoming - wall, 0.5)
+	if not reads.in_flight():
+		wait = min(wait, max(0.0, ends - time.monotonic()))
+	return max(0.01, wait)
 
 
 class _Gateways:
@@ -134,6 +160,9 @@ class _Gateways:
 		self.mpolicy = MonitorPolicy(
 			cap_s=self.settings.monitor_cap, poll_s=min(2.0, self.settings.poll_interval)
 		)
+		s = self.settings
+		# the longest one read_once may take: a create, a status and a QR read, each with its own timeouts
+		self.read_limit_s = float(s.connect_timeout) + float(s.status_timeout) * 2 + float(s.qr_timeout) + 1
 		self._made: dict[str, tuple[float, object]] = {}
 
 	def factory(self, gateway: str):
@@ -153,8 +182,8 @@ def _start(due: list[Watch], reads: Fanout, gateways: _Gateways) -> None:
 	for w in due:
 		if not w.gateway:
 			w.gateway = frappe.db.get_value("WhatsApp Session", w.session, "gateway") or ""
-		state = breaker_for(w.gateway).state()
-		if state.open:  # a dead gateway is not asked again before the breaker's period ends
+		state = open_breaker(w.gateway, w.session)
+		if state is not None:  # a dead gateway, or a session whose calls hang, waits out its back-off
 			w.next_due = time.time() + state.retry_in_s
 			live.watch_replace(w, w)
 			continue
