@@ -198,11 +198,17 @@ def p5(sim: BaileysSimulator, base: str, site: str, sessions: int, wait_s: float
 		started = time.monotonic()
 		try:
 			r = http.post(
-				f"{base}/api/method/whatsapp_crm.api.session.create_session", json={"session": name}, timeout=60
+				f"{base}/api/method/whatsapp_crm.api.session.create_session",
+				json={"session": name},
+				timeout=60,
 			)
-		except requests.ConnectionError:  # a web worker recycled under us (gunicorn --max-requests): once more
+		except (
+			requests.ConnectionError
+		):  # a web worker recycled under us (gunicorn --max-requests): once more
 			r = http.post(
-				f"{base}/api/method/whatsapp_crm.api.session.create_session", json={"session": name}, timeout=60
+				f"{base}/api/method/whatsapp_crm.api.session.create_session",
+				json={"session": name},
+				timeout=60,
 			)
 		r.raise_for_status()
 		created_at[name] = started

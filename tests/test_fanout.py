@@ -72,3 +72,16 @@ def test_a_read_that_raises_comes_back_as_its_error():
 		reads.start("x", "gw", boom)
 		[done] = reads.finished(timeout=2)
 		assert isinstance(done.error, RuntimeError) and done.result is None
+
+
+def test_a_slow_read_is_told_apart_from_quick_ones():
+	release = threading.Event()
+	with Fanout() as reads:
+		reads.start("quick", "gw", lambda: "ok")
+		reads.start("slow", "gw", release.wait)
+		time.sleep(0.3)
+		assert reads.running_longer_than(0.2) and not reads.running_longer_than(30)
+		release.set()
+		while reads.in_flight():
+			reads.finished(timeout=1)
+		assert not reads.running_longer_than(0)

@@ -42,9 +42,10 @@ class Fanout:
 	def in_flight(self, key: str | None = None) -> int:
 		return sum(1 for _i, k, _t in self._running.values() if key is None or k == key)
 
-	def started_before(self, moment: float) -> bool:
-		"""Whether a read that started before ``moment`` (time.monotonic) is still running."""
-		return any(t < moment for _i, _k, t in self._running.values())
+	def running_longer_than(self, seconds: float) -> bool:
+		"""Whether a read has been running for at least ``seconds`` (a slow one: it holds the caller)."""
+		now = time.monotonic()
+		return any(now - t >= seconds for _i, _k, t in self._running.values())
 
 	def can_start(self, key: str) -> bool:
 		return len(self._running) < self.max_parallel and self.in_flight(key) < self.per_key

@@ -36,6 +36,7 @@ CONNECTED, ENDED, FAILED, QR_EXPIRED, CAP, STOPPED = (
 class MonitorPolicy:
 	cap_s: float = 180.0
 	poll_s: float = 2.0
+	first_qr_poll_s: float = 1.0  # until the first QR is shown: the user is looking at an empty dialog
 	first_qr_lifetime_s: float = 60.0
 	next_qr_lifetime_s: float = 20.0
 	grace_s: float = 10.0
@@ -99,7 +100,10 @@ def step(watch: Watch, outcome: QrOutcome, now: float, policy: MonitorPolicy) ->
 			return Step(changed, QR_EXPIRED, 0.0)
 	if now - watch.started >= policy.cap_s:
 		return Step(changed, CAP, 0.0)
-	wait = policy.poll_s if outcome.error_code in (None, "QR_NOT_READY") else outcome.poll_after_ms / 1000
+	if outcome.error_code in (None, "QR_NOT_READY"):
+		wait = policy.poll_s if watch.qr_count else min(policy.poll_s, policy.first_qr_poll_s)
+	else:
+		wait = outcome.poll_after_ms / 1000
 	wait = max(0.0, min(wait, policy.cap_s - (now - watch.started)))
 	watch.next_due = now + wait
 	return Step(changed, None, wait)

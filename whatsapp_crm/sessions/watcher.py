@@ -32,6 +32,7 @@ SLICE_S = 2.0  # how long one tick holds its worker before it yields (it runs on
 MAX_PARALLEL = 8  # gateway reads in flight at once
 PER_GATEWAY = 6  # of which one gateway may hold (a hanging server keeps some threads for the others)
 FACTORY_TTL_S = 5.0  # a changed key or URL is picked up within this
+SLOW_S = 1.5  # a read running this long is slow: past the slice, others are served while it runs
 WEBHOOK_PERIOD_S = 10.0  # with a session's webhooks arriving, reads are only a safety net
 LOCK_TTL_S = 30.0  # a dead watcher is replaced within this (plus the next wake-up)
 
@@ -88,9 +89,9 @@ def tick(slice_s: float = SLICE_S, requeue: bool = True) -> str:
 
 def _slice(lock: live.Lock, slice_s: float) -> str:
 	"""Serve the list for ``slice_s``. A read still running then is waited for (its session's answer, a
-	timeout included, must reach the user), and while one that began in the slice is, sessions that fall
-	due are still served: nobody waits for a slow read. The slice ends once those reads are done, or at the
-	reads' own time limit."""
+	timeout included, must reach the user), and while a slow one is, sessions that fall due are still
+	served: nobody waits for a slow read. The slice ends once no read is running, or at the reads' own time
+	limit."""
 	ends = time.monotonic() + slice_s
 	with Fanout(MAX_PARALLEL, PER_GATEWAY, name="wa-watch") as reads:
 		gateways = _Gateways()
@@ -108,8 +109,8 @@ def _slice(lock: live.Lock, slice_s: float) -> str:
 					return "slice"
 				if now >= hard_end:
 					return "slice"
-				# Past the slice, new reads start only while one from the slice still holds the worker.
-				if now < ends or reads.started_before(ends):
+				# Past the slice, new reads start only while a slow read holds the worker anyway.
+				if now < ends or reads.running_longer_than(SLOW_S):
 					wall = time.time()
 					due = [
 						w
