@@ -162,6 +162,9 @@ def extract_custom_fields(path: Path) -> list[str]:
 	if doc.get("doctype") != "Custom Fields":
 		return []
 	found = [s for df in doc.get("fields", []) for s in (df.get("label"), df.get("description"))]
+	for df in doc.get("fields", []):
+		if df.get("fieldtype") == "Select" and df.get("options"):
+			found += df["options"].split("\n")  # shown translated, as a doctype's own Select options
 	return [s for s in found if isinstance(s, str) and s.strip()]
 
 
