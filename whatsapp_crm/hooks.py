@@ -44,7 +44,18 @@ doc_events = {
 	},
 	"WhatsApp Account": {"validate": "whatsapp_crm.chat.provider.account_validate"},
 	# An agent's first WhatsApp reply on a Lead or Deal is its first response (as an email reply is).
-	"WhatsApp Message": {"after_insert": "whatsapp_crm.chat.leads.first_response"},
+	"WhatsApp Message": {
+		"after_insert": [
+			"whatsapp_crm.chat.leads.first_response",
+			"whatsapp_crm.chat.conversations.on_insert",
+		],
+		"on_update": "whatsapp_crm.chat.conversations.on_change",
+	},
+	# The inbox shows who a conversation's Lead or Deal is assigned to.
+	"ToDo": {
+		"after_insert": "whatsapp_crm.chat.conversations.on_assignment",
+		"on_update": "whatsapp_crm.chat.conversations.on_assignment",
+	},
 }
 # The provider for frappe_whatsapp (optional: these name doctypes only that app has). doc_events run too late
 # to keep a message from going to Meta, so the class itself is extended.

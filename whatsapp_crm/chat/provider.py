@@ -49,6 +49,14 @@ def setup() -> None:
 		spec = json.loads(path.read_text(encoding="utf-8"))
 		create_custom_fields({spec["dt"]: spec["fields"]}, update=True)
 	frappe.db.add_index(MESSAGE, ["message_id"])
+	# the inbox's thread: one account's messages from or to one number (``from`` is a reserved word, which
+	# frappe.db.add_index does not quote)
+	for name, columns in (
+		("wa_account_from", "whatsapp_account, `from`"),
+		("wa_account_to", "whatsapp_account, `to`"),
+	):
+		if not frappe.db.sql(f"show index from `tab{MESSAGE}` where Key_name = %s", name):
+			frappe.db.sql_ddl(f"alter table `tab{MESSAGE}` add index `{name}` ({columns})")
 	setup_crm()
 
 

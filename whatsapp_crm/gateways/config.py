@@ -37,6 +37,9 @@ HEALTHY, DOWN, UNKNOWN = "Healthy", "Down", "Unknown"
 DOWN_CODES = frozenset(
 	{errors.TIMEOUT, errors.UNREACHABLE, errors.UNAUTHORIZED, errors.LICENSE_REQUIRED, errors.NOT_CONFIGURED}
 )
+# Timeouts of this many different sessions within 30 s make the gateway count as down (two could be two
+# stuck sessions; three on one server is the server).
+DISTINCT_SESSIONS = 3
 GATEWAY_WIDE_CODES = frozenset({errors.UNAUTHORIZED, errors.LICENSE_REQUIRED, errors.UNREACHABLE})
 
 
@@ -113,11 +116,11 @@ def webhook_target(gateway, settings) -> WebhookTarget | None:
 
 
 def breaker_for(gateway_name: str) -> CircuitBreaker:
-	"""One breaker per gateway server. It opens only when several sessions on it fail, or a call about the
-	server itself fails: one session whose calls hang backs off on its own schedule."""
+	"""One breaker per gateway server. It opens only when DISTINCT_SESSIONS sessions on it time out, its
+	connection is refused, or a call about the server itself fails: one session whose calls hang backs off on its own schedule."""
 	from whatsapp_crm.sessions.live import STORE
 
-	return CircuitBreaker(STORE, f"whatsapp_crm:breaker:{gateway_name or '-'}", distinct=2)
+	return CircuitBreaker(STORE, f"whatsapp_crm:breaker:{gateway_name or '-'}", distinct=DISTINCT_SESSIONS)
 
 
 def session_breaker(gateway_name: str, session: str) -> CircuitBreaker:

@@ -43,10 +43,15 @@ class WhatsAppCRMSettings(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
+		from whatsapp_crm.whatsapp_crm.doctype.whatsapp_account_role.whatsapp_account_role import (
+			WhatsAppAccountRole,
+		)
+
 		connect_timeout: DF.Float
 		deadline: DF.Float
 		enabled: DF.Check
 		error_log_window: DF.Int
+		inbox_unassigned_roles: DF.TableMultiSelect[WhatsAppAccountRole]
 		health_check_interval: DF.Int
 		max_attempts: DF.Int
 		monitor_cap: DF.Float
