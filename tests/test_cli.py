@@ -232,3 +232,27 @@ def test_gateway_by_name_uses_what_the_bench_resolves(gw, capsys):
 	assert "no WhatsApp Gateway named 'nope'" in capsys.readouterr().err
 	assert asked == ["main", "nope"]
 	assert SENTINEL_KEY not in out
+
+
+def test_simulate_serves_until_stopped():
+	"""`whatsapp-crm simulate` (what the e2e scripts start) answers, then ends cleanly on SIGTERM."""
+	import re
+	import signal
+
+	import requests
+
+	proc = subprocess.Popen(
+		[sys.executable, "-m", "whatsapp_crm.gateway.cli", "simulate", "--port", "0", "--api-key", "k"],
+		stdout=subprocess.PIPE,
+		stderr=subprocess.PIPE,
+		text=True,
+	)
+	try:
+		line = proc.stdout.readline()
+		m = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+		assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+		assert requests.get(m.group(1) + "/api/health", headers={"X-API-Key": "k"}, timeout=5).status_code == 200
+	finally:
+		proc.send_signal(signal.SIGTERM)
+		proc.communicate(timeout=10)
+	assert proc.returncode == 0

@@ -178,7 +178,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-	from . import simulator
+	from .sim import devserver
 
 	argv = ["--host", args.host, "--port", str(args.port), "--scenario", args.scenario]
 	argv += ["--gateway-type", args.gateway_type]
@@ -186,7 +186,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 		argv.append("--waha-core-2024")
 	if args.api_key:
 		argv += ["--api-key", args.api_key]
-	return simulator.main(argv)
+	return devserver.main(argv)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -158,7 +158,7 @@ class WhatsAppInbox {
 			this.$rows.html(
 				this.state.rows
 					.map((r) => {
-						const when = r.last_message_at ? frappe.datetime.comment_when(r.last_message_at, true) : "";
+						const when = r.last_message_at ? frappe.datetime.prettyDate(r.last_message_at, true) : "";
 						const unread = r.unread ? `<span class="wa-unread">${wa_inbox_esc(r.unread)}</span>` : "";
 						const who = r.assignee ? wa_inbox_esc(r.assignee) : wa_inbox_esc(__("Unassigned"));
 						const arrow = r.last_direction === "Outgoing" ? "↗ " : "";
