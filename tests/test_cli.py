@@ -251,7 +251,9 @@ def test_simulate_serves_until_stopped():
 		line = proc.stdout.readline()
 		m = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
 		assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
-		assert requests.get(m.group(1) + "/api/health", headers={"X-API-Key": "k"}, timeout=5).status_code == 200
+		assert (
+			requests.get(m.group(1) + "/api/health", headers={"X-API-Key": "k"}, timeout=5).status_code == 200
+		)
 	finally:
 		proc.send_signal(signal.SIGTERM)
 		proc.communicate(timeout=10)
