@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync simulate clean
+.PHONY: demo test pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync bench-inbox simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-live: $(STAMP)
 BENCH ?= $(error set BENCH to the frappe-bench folder)
 bench-scale:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_scale.py --site $(SITE) --base $(BASE)
+
+## The inbox's numbers (I1 Leads from a burst, I2 the list over 5,000 conversations), inside a bench
+bench-inbox:
+	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_inbox.py --site $(SITE) --base $(BASE)
 
 ## Messages (M1, M2) through CRM's WhatsApp API, inside a bench with frappe_whatsapp and Frappe CRM:
 ## make bench-messages BENCH=/path/to/frappe-bench SITE=mysite

@@ -27,12 +27,15 @@ THREAD_MAX = 100
 
 
 def unassigned_roles() -> set[str]:
-	roles = frappe.get_all(
-		"WhatsApp Account Role",
-		filters={"parenttype": SETTINGS, "parentfield": "inbox_unassigned_roles"},
-		pluck="role",
-	)
-	return set(roles) or set(DEFAULT_UNASSIGNED_ROLES)
+	settings = frappe.get_cached_doc(SETTINGS)  # its child rows too, from the cache
+	roles = {row.role for row in settings.get("inbox_unassigned_roles") or []}
+	return roles or set(DEFAULT_UNASSIGNED_ROLES)
+
+
+def _reference_types() -> list[str]:
+	"""The reference doctypes this site has (CRM's only with Frappe CRM), from the cached list of apps."""
+	crm = "crm" in frappe.get_installed_apps()
+	return [dt for dt in REFERENCE_TYPES if crm or dt == "Contact"]
 
 
 def visible(user: str | None = None) -> str:
@@ -41,9 +44,7 @@ def visible(user: str | None = None) -> str:
 	if user == "Administrator":
 		return "1=1"
 	parts = []
-	for doctype in REFERENCE_TYPES:
-		if not frappe.db.exists("DocType", doctype):
-			continue
+	for doctype in _reference_types():
 		kind = frappe.db.escape(doctype)
 		if frappe.has_permission(doctype, "read", user=user):
 			try:
