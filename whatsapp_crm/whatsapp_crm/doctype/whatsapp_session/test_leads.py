@@ -133,6 +133,8 @@ class LeadsCase(MessagesFixture):
 		self.write("1234567")
 		frappe.get_doc({"doctype": leads.BLOCKED, "number": f"+{number(4)}", "reason": "spam"}).insert()
 		_status, _result, mid = self.write(number(4))
+		# a privacy id whose number was never seen
+		self.inbound("LID" + frappe.generate_hash(length=10).upper(), chat=None, lid="987654321012345")
 		self.assertEqual(frappe.db.count(leads.LEAD), before)
 		self.assertTrue(frappe.db.exists(provider.MESSAGE, {"message_id": mid}))  # blocked: still stored
 		self.assertEqual(frappe.db.count("Error Log", {"method": leads.TITLE_INVALID}), 1)
@@ -146,6 +148,30 @@ class LeadsCase(MessagesFixture):
 		self.assertLessEqual(len(lead.first_name), 140)
 		self.write(number(6), None)
 		self.assertEqual(self.lead_of(number(6))[0].first_name, f"+{number(6)}")
+
+	def test_the_sites_assignment_rules_assign_the_new_lead(self):
+		agent = make_user("wa-round-robin@example.com", ["Sales User"])
+		rule = frappe.get_doc(
+			{
+				"doctype": "Assignment Rule",
+				"name": "WA test new leads",
+				"document_type": leads.LEAD,
+				"rule": "Round Robin",
+				"assign_condition": "source == 'WhatsApp'",
+				"users": [{"user": agent}],
+				"priority": 99,
+			}
+		)
+		for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"):
+			rule.append("assignment_days", {"day": day})
+		if frappe.db.exists("Assignment Rule", rule.name):
+			frappe.delete_doc("Assignment Rule", rule.name, force=True, ignore_permissions=True)
+		rule.insert(ignore_permissions=True)
+		self.addCleanup(frappe.delete_doc, "Assignment Rule", rule.name, force=True, ignore_permissions=True)
+		self.write(number(7), "Asignada")
+		[lead] = self.lead_of(number(7))
+		self.assertIn(agent, frappe.db.get_value(leads.LEAD, lead.name, "_assign") or "")
+		self.assertTrue(frappe.db.exists("ToDo", {"reference_name": lead.name, "allocated_to": agent}))
 
 	# -- concurrency, Deals, first response --
 

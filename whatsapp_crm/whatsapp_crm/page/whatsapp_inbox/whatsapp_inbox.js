@@ -209,12 +209,14 @@ class WhatsAppInbox {
 		} else {
 			buttons.push(`<button class="btn btn-default btn-xs wa-lead">${wa_inbox_esc(__("Create Lead"))}</button>`);
 		}
+		buttons.push(`<button class="btn btn-default btn-xs wa-block">${wa_inbox_esc(__("Block number"))}</button>`);
 		this.$head.html(`<div class="flex justify-between align-center">
 			<div><b>${wa_inbox_esc(c.title || c.number)}</b> <span class="text-muted">${wa_inbox_esc(c.number)} · ${wa_inbox_esc(c.whatsapp_account)}</span></div>
 			<div>${buttons.join(" ")}</div></div>`);
 		this.$head.find(".wa-open").on("click", () => this.open_reference(c));
 		this.$head.find(".wa-assign").on("click", () => this.act("assign_to_me"));
 		this.$head.find(".wa-lead").on("click", () => this.act("create_lead"));
+		this.$head.find(".wa-block").on("click", () => this.block(c));
 		const reactions = {};
 		for (const m of r.messages) {
 			if (m.content_type === "reaction" && m.reply_to_message_id) reactions[m.reply_to_message_id] = m.text;
@@ -252,6 +254,19 @@ class WhatsAppInbox {
 			this.load_list();
 			this.load_thread();
 		});
+	}
+
+	block(c) {
+		frappe.confirm(
+			__("Block {0}? Its messages are still stored, but it will never create a Lead or a Contact.", [wa_inbox_esc(c.number)]),
+			() =>
+				frappe
+					.xcall("whatsapp_crm.whatsapp_crm.doctype.whatsapp_blocked_number.whatsapp_blocked_number.block", {
+						number: c.number,
+						reason: __("Blocked from the WhatsApp inbox"),
+					})
+					.then(() => frappe.show_alert({ message: __("Number blocked"), indicator: "orange" }))
+		);
 	}
 
 	send() {
