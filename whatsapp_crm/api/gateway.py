@@ -8,7 +8,7 @@ from frappe import _
 from whatsapp_crm.gateways.config import GATEWAY, SESSION
 
 
-@frappe.whitelist(methods=["GET"])
+@frappe.whitelist(methods=["GET", "POST"])  # the desk's xcall posts
 def health() -> list[dict]:
 	"""Each gateway with its health, last check and error, and its sessions (linked / all). Users who may
 	not read gateways get an empty list (the card says so) rather than an error on their workspace."""

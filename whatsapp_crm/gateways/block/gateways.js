@@ -15,7 +15,7 @@
 			.map((g) => {
 				const color = colors[g.health] || "gray";
 				const limit = g.max_sessions ? ` / ${esc(g.max_sessions)}` : "";
-				const when = g.last_check ? esc(frappe.datetime.comment_when(g.last_check)) : esc(__("never"));
+				const when = g.last_check ? esc(frappe.datetime.prettyDate(g.last_check)) : esc(__("never"));
 				return `<a class="wa-card" href="/app/whatsapp-gateway/${encodeURIComponent(g.name)}">
 					<div class="wa-head"><span class="wa-name">${esc(g.name)}</span>
 					<span class="wa-pill ${color}">${esc(g.health_label)}</span></div>
@@ -28,7 +28,7 @@
 			.join("");
 	};
 	frappe
-		.xcall("whatsapp_crm.api.gateway.health", {}, "GET")
+		.xcall("whatsapp_crm.api.gateway.health")
 		.then(render)
 		.catch(() => {
 			box.innerHTML = `<p class="wa-empty">${esc(__("The gateways' health could not be loaded."))}</p>`;
