@@ -70,7 +70,9 @@ def main() -> int:
 		page.fill("#login_email", args.user)
 		page.fill("#login_password", args.password)
 		page.click(".btn-login")
-		page.wait_for_url("**/app**", timeout=30000)
+		# with Frappe CRM installed, a login lands on /crm: go to the desk from there
+		page.wait_for_url(lambda url: "/login" not in url, timeout=30000)
+		page.goto(f"{args.base}/app")
 		if args.lang != "en":
 			page.evaluate(
 				"(lang) => frappe.xcall('frappe.client.set_value', "

@@ -130,3 +130,46 @@ class TestInbox(MessagesFixture):
 		self.assertEqual(self.page(search="%"), [])  # a wildcard is a character here
 		with self.assertRaises(frappe.ValidationError):
 			inbox.conversations_page(scope="everything")
+
+
+@unittest.skipIf("crm" in frappe.get_installed_apps(), "runs on a site without Frappe CRM")
+class TestInboxWithoutCRM(MessagesFixture):
+	"""frappe_whatsapp alone: a new number becomes a Contact, and the inbox works over Contacts."""
+
+	unknown_number_action = leads.CREATE_LEAD  # there is no CRM: a Contact is made instead
+
+	def setUp(self):
+		super().setUp()
+		self.addCleanup(self.forget)
+		self.forget()
+
+	def forget(self):
+		for name in frappe.get_all(CONVERSATION, filters={"whatsapp_account": ACCOUNT}, pluck="name"):
+			frappe.db.delete(READ, {"conversation": name})
+			frappe.db.delete(CONVERSATION, name)
+		for contact in frappe.get_all("Contact", filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
+			frappe.delete_doc("Contact", contact, force=True, ignore_permissions=True)
+		for key in frappe.cache.get_keys("whatsapp_crm:newcomer:*"):
+			frappe.cache.delete(key)
+		frappe.db.commit()  # nosemgrep: the code under test commits
+
+	def test_a_new_number_is_a_contact_and_its_conversation_works(self):
+		mid = "NC" + frappe.generate_hash(length=12).upper()
+		self.inbound(mid, text="hola sin CRM", chat=number(60), push_name="Sin CRM")
+		contact = frappe.db.get_value(
+			"Contact", {"mobile_no": f"+{number(60)}"}, ["name", "first_name"], as_dict=True
+		)
+		self.assertEqual(contact.first_name, "Sin CRM")
+		name = frappe.db.get_value(
+			CONVERSATION, {"whatsapp_account": ACCOUNT, "number": f"+{number(60)}"}, "name"
+		)
+		row = frappe.get_doc(CONVERSATION, name)
+		self.assertEqual((row.reference_doctype, row.reference_name), ("Contact", contact.name))
+		self.assertIn(name, [r.name for r in inbox.conversations_page()["rows"]])
+		self.assertEqual([m.text for m in inbox.thread(name)["messages"]], ["hola sin CRM"])
+		sent = inbox.reply(name, "respuesta")
+		self.assertEqual(frappe.db.get_value(provider.MESSAGE, sent["name"], "reference_name"), contact.name)
+		unknown = frappe.get_doc(CONVERSATION, name)
+		frappe.db.set_value(CONVERSATION, name, {"reference_doctype": None, "reference_name": None})
+		with self.assertRaises(frappe.ValidationError):  # no CRM: no Lead to make, said in words
+			inbox.create_lead(unknown.name)
