@@ -136,6 +136,37 @@ class Sim:
 		self.proc.wait(10)
 
 
+FAILED: list[str] = []
+
+
+def check(ok: bool, what: str, detail: object = "") -> None:
+	"""One PASS/FAIL line; failures are kept for the exit code."""
+	print(f"{'PASS' if ok else 'FAIL'}  {what}" + (f"  ({str(detail)[:300]})" if detail != "" else ""))
+	if not ok:
+		FAILED.append(what)
+
+
+def upsert_gateway(site: Site, name: str, **values) -> None:
+	"""Create or update a WhatsApp Gateway record through the REST API."""
+	if site.names("WhatsApp Gateway", {"name": name}):
+		doc = site.get("WhatsApp Gateway", name)
+		doc.update(values)
+		site.save(doc)
+	else:
+		site.insert({"doctype": "WhatsApp Gateway", "label": name, **values})
+
+
+def test_connection(site: Site, name: str) -> dict:
+	"""The gateway form's Test connection, as the desk calls it."""
+	r = site.http.post(
+		f"{site.base}/api/method/run_doc_method",
+		json={"dt": "WhatsApp Gateway", "dn": name, "method": "test_connection"},
+		timeout=60,
+	)
+	r.raise_for_status()
+	return r.json().get("message") or {}
+
+
 def gateway_name(sim: Sim) -> str:
 	return f"e2e-{sim.type}"
 
@@ -144,20 +175,16 @@ def point_site_at(site: Site, sim: Sim) -> str:
 	"""A WhatsApp Gateway record of this run's type aimed at the simulator (the default), the settings'
 	webhooks at the site. Returns the gateway's name."""
 	name = gateway_name(sim)
-	values = {
-		"enabled": 1,
-		"is_default": 1,
-		"gateway_url": sim.url,
-		"api_key": KEY,
-		"gateway_type": TYPE_LABELS[sim.type],
-		"webhook_secret": SECRET,
-	}
-	if site.names("WhatsApp Gateway", {"name": name}):
-		gateway = site.get("WhatsApp Gateway", name)
-		gateway.update(values)
-		site.save(gateway)
-	else:
-		site.insert({"doctype": "WhatsApp Gateway", "label": name, **values})
+	upsert_gateway(
+		site,
+		name,
+		enabled=1,
+		is_default=1,
+		gateway_url=sim.url,
+		api_key=KEY,
+		gateway_type=TYPE_LABELS[sim.type],
+		webhook_secret=SECRET,
+	)
 	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
 	settings.update({"enabled": 1, "public_site_url": site.base, "use_monitor": 1})
 	site.save(settings)

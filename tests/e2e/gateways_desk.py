@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crm_whatsapp import KEY, Sim, Site
+from crm_whatsapp import FAILED, KEY, Sim, Site, check, test_connection, upsert_gateway
 from form_qr import CHROMIUM_ARGS
 
 MARKUP = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>bad gateway'
@@ -29,32 +29,6 @@ WORDS = {
 	"en": {"healthy": "Healthy", "down": "Down", "test": "Test connection", "passed": "Passed"},
 	"es": {"healthy": "Operativa", "down": "Caída", "test": "Probar conexión", "passed": "Correcto"},
 }
-FAILED: list[str] = []
-
-
-def check(ok: bool, what: str, detail: object = "") -> None:
-	print(f"{'PASS' if ok else 'FAIL'}  {what}" + (f"  ({str(detail)[:300]})" if detail != "" else ""))
-	if not ok:
-		FAILED.append(what)
-
-
-def upsert(site: Site, name: str, **values) -> None:
-	if site.names("WhatsApp Gateway", {"name": name}):
-		doc = site.get("WhatsApp Gateway", name)
-		doc.update(values)
-		site.save(doc)
-	else:
-		site.insert({"doctype": "WhatsApp Gateway", "label": name, **values})
-
-
-def test_connection(site: Site, name: str) -> dict:
-	r = site.http.post(
-		f"{site.base}/api/method/run_doc_method",
-		json={"dt": "WhatsApp Gateway", "dn": name, "method": "test_connection"},
-		timeout=60,
-	)
-	r.raise_for_status()
-	return r.json().get("message") or {}
 
 
 def main() -> int:
@@ -69,7 +43,7 @@ def main() -> int:
 	sim = Sim("baileys")
 	names = ("e2e-cards-sim", "e2e-cards-closed")
 	try:
-		upsert(
+		upsert_gateway(
 			site,
 			names[0],
 			enabled=1,
@@ -78,7 +52,7 @@ def main() -> int:
 			gateway_url=sim.url,
 			api_key=KEY,
 		)
-		upsert(
+		upsert_gateway(
 			site,
 			names[1],
 			enabled=1,

@@ -17,34 +17,7 @@ import sys
 import time
 
 import requests
-from crm_whatsapp import Site
-
-FAILED: list[str] = []
-
-
-def check(ok: bool, what: str, detail: object = "") -> None:
-	print(f"{'PASS' if ok else 'FAIL'}  {what}" + (f"  ({detail})" if detail != "" else ""))
-	if not ok:
-		FAILED.append(what)
-
-
-def upsert_gateway(site: Site, name: str, **values) -> None:
-	if site.names("WhatsApp Gateway", {"name": name}):
-		doc = site.get("WhatsApp Gateway", name)
-		doc.update(values)
-		site.save(doc)
-	else:
-		site.insert({"doctype": "WhatsApp Gateway", "label": name, **values})
-
-
-def run_doc_method(site: Site, doctype: str, name: str, method: str) -> dict:
-	r = site.http.post(
-		f"{site.base}/api/method/run_doc_method",
-		json={"dt": doctype, "dn": name, "method": method},
-		timeout=60,
-	)
-	r.raise_for_status()
-	return r.json().get("message") or {}
+from crm_whatsapp import FAILED, Site, check, test_connection, upsert_gateway
 
 
 def main() -> int:
@@ -82,7 +55,7 @@ def main() -> int:
 	try:
 		for name, values in gateways.items():
 			upsert_gateway(site, name, enabled=1, is_default=0, **values)
-			result = run_doc_method(site, "WhatsApp Gateway", name, "test_connection")
+			result = test_connection(site, name)
 			check(result.get("ok") is True, f"{name}: Test connection", result.get("message"))
 			record = site.get("WhatsApp Gateway", name)
 			check(

@@ -1,3 +1,25 @@
+// One load at a time (the list, the open thread): begin() false means "queued behind the current".
+class WhatsAppOneLoad {
+	constructor() {
+		this.loading = false;
+		this.pending = false;
+	}
+	begin() {
+		if (this.loading) {
+			this.pending = true;
+			return false;
+		}
+		this.loading = true;
+		return true;
+	}
+	end() {
+		this.loading = false;
+		const again = this.pending;
+		this.pending = false;
+		return again;
+	}
+}
+
 // The WhatsApp inbox's client state, kept apart from the DOM so node can test it: the list and its page,
 // the open conversation, unread counts, and one load in flight at a time (a load asked for meanwhile runs
 // once when the current one ends, never two at once).
@@ -6,19 +28,17 @@ class WhatsAppInboxState {
 		this.rows = [];
 		this.more = false;
 		this.selected = null;
-		this.loading = false;
-		this.pending = false;
+		this.load = new WhatsAppOneLoad();
 		this.filters = { scope: "all", account: "", search: "" };
 	}
 
 	// true: start the load now; false: one is in flight, this one runs after it (coalesced)
 	beginLoad() {
-		if (this.loading) {
-			this.pending = true;
-			return false;
-		}
-		this.loading = true;
-		return true;
+		return this.load.begin();
+	}
+
+	get loading() {
+		return this.load.loading;
 	}
 
 	// the page that came back; returns whether a load asked for meanwhile must run now
@@ -30,10 +50,7 @@ class WhatsAppInboxState {
 			this.rows = append ? this.rows.concat(rows.filter((r) => !this.rows.some((x) => x.name === r.name))) : rows;
 			this.more = !!page.more;
 		}
-		this.loading = false;
-		const again = this.pending;
-		this.pending = false;
-		return again;
+		return this.load.end();
 	}
 
 	setFilter(key, value) {
@@ -55,28 +72,6 @@ class WhatsAppInboxState {
 	onEvent(data) {
 		const name = data && data.conversation;
 		return { list: true, thread: !!name && name === this.selected };
-	}
-}
-
-// One load at a time for anything else (the open thread): begin() false means "queued behind the current".
-class WhatsAppOneLoad {
-	constructor() {
-		this.loading = false;
-		this.pending = false;
-	}
-	begin() {
-		if (this.loading) {
-			this.pending = true;
-			return false;
-		}
-		this.loading = true;
-		return true;
-	}
-	end() {
-		this.loading = false;
-		const again = this.pending;
-		this.pending = false;
-		return again;
 	}
 }
 

@@ -19,6 +19,15 @@ from .test_leads import NEW, number
 from .test_messages import ACCOUNT, MessagesFixture
 
 
+def forget_conversations() -> None:
+	"""The test account's conversations, their read rows, and the per-number locks and counters."""
+	for name in frappe.get_all(CONVERSATION, filters={"whatsapp_account": ACCOUNT}, pluck="name"):
+		frappe.db.delete(READ, {"conversation": name})
+		frappe.db.delete(CONVERSATION, name)
+	for key in frappe.cache.get_keys("whatsapp_crm:newcomer:*"):
+		frappe.cache.delete(key)
+
+
 @unittest.skipUnless("crm" in frappe.get_installed_apps(), "Frappe CRM is not installed")
 class TestInbox(MessagesFixture):
 	unknown_number_action = leads.CREATE_LEAD
@@ -29,15 +38,11 @@ class TestInbox(MessagesFixture):
 		self.forget()
 
 	def forget(self):
-		for name in frappe.get_all(CONVERSATION, filters={"whatsapp_account": ACCOUNT}, pluck="name"):
-			frappe.db.delete(READ, {"conversation": name})
-			frappe.db.delete(CONVERSATION, name)
+		forget_conversations()
 		for lead in frappe.get_all(leads.LEAD, filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
 			frappe.db.delete("ToDo", {"reference_name": lead})
 			frappe.delete_doc(leads.LEAD, lead, force=True, ignore_permissions=True)
 		frappe.db.delete("User Permission", {"allow": leads.LEAD, "user": ("like", "wa-inbox-%")})
-		for key in frappe.cache.get_keys("whatsapp_crm:newcomer:*"):
-			frappe.cache.delete(key)
 		frappe.db.commit()  # nosemgrep: the code under test commits its Leads
 
 	def say(self, n: int, text: str, name: str = "Cliente"):
@@ -144,13 +149,9 @@ class TestInboxWithoutCRM(MessagesFixture):
 		self.forget()
 
 	def forget(self):
-		for name in frappe.get_all(CONVERSATION, filters={"whatsapp_account": ACCOUNT}, pluck="name"):
-			frappe.db.delete(READ, {"conversation": name})
-			frappe.db.delete(CONVERSATION, name)
+		forget_conversations()
 		for contact in frappe.get_all("Contact", filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
 			frappe.delete_doc("Contact", contact, force=True, ignore_permissions=True)
-		for key in frappe.cache.get_keys("whatsapp_crm:newcomer:*"):
-			frappe.cache.delete(key)
 		frappe.db.commit()  # nosemgrep: the code under test commits
 
 	def test_a_new_number_is_a_contact_and_its_conversation_works(self):
