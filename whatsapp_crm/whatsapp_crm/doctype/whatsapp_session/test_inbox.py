@@ -128,6 +128,19 @@ class TestInbox(MessagesFixture):
 		with self.assertRaises(frappe.ValidationError):
 			inbox.reply(name, "   ")
 
+	def test_block_number_from_the_inbox(self):
+		from whatsapp_crm.whatsapp_crm.doctype.whatsapp_blocked_number.whatsapp_blocked_number import block
+
+		self.addCleanup(frappe.db.delete, leads.BLOCKED, {"number": ("like", f"%{NEW}%")})
+		agent = make_user("wa-inbox-blocker@example.com", ["Sales User"])
+		with self.set_user(agent):
+			self.assertEqual(block(f"+{number(48)}", "spam"), {"number": f"+{number(48)}", "already": False})
+			self.assertTrue(block(number(48))["already"])  # the same number written another way
+			with self.assertRaises(frappe.ValidationError):
+				block("not a number")
+		self.say(48, "compre ya")
+		self.assertFalse(frappe.get_all(leads.LEAD, filters={"mobile_no": f"+{number(48)}"}))
+
 	def test_search_and_bad_filters(self):
 		self.say(47, "hola", name="Carmen Ruiz")
 		self.assertEqual(self.page(search="Carmen"), [self.conversation(47)])
