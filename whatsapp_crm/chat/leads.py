@@ -158,6 +158,18 @@ def _skipped(session: str, message: InboundMessage, reason: str) -> None:
 		)
 
 
+class _savepoint:
+	"""A failed save of the Lead is undone alone, not with the message being stored."""
+
+	def __enter__(self):
+		self.name = "wa_first_response"
+		frappe.db.savepoint(self.name)
+
+	def __exit__(self, exc_type, *exc) -> None:
+		if exc_type is not None:
+			frappe.db.rollback(save_point=self.name)
+
+
 def _masked(number: str) -> str:
 	return number[:-4] + "****" if len(number) > 6 else "****"
 
@@ -177,6 +189,14 @@ def first_response(doc, method: str | None = None) -> None:
 		return
 	if not doc.reference_name or frappe.session.user in ("Guest",):
 		return
+	try:
+		_first_response(doc)
+	except Exception:
+		# Reports must never stop a reply: the message is sent whatever the Lead's own checks say.
+		logger().exception("op=first_response message=%s reference=%s", doc.name, doc.reference_name)
+
+
+def _first_response(doc) -> None:
 	target = frappe.get_doc(doc.reference_doctype, doc.reference_name)
 	if target.get("first_responded_on"):
 		return
@@ -185,7 +205,8 @@ def first_response(doc, method: str | None = None) -> None:
 	):
 		target.communication_status = "Replied"
 		target.flags.ignore_permissions = True
-		target.save()
+		with _savepoint():
+			target.save()
 	if not frappe.db.get_value(doc.reference_doctype, doc.reference_name, "first_responded_on"):
 		now = now_datetime()
 		start = target.get("sla_creation") or target.creation
