@@ -13,7 +13,7 @@ from functools import partial
 from urllib.parse import quote
 
 import frappe
-from frappe.utils import now_datetime
+from frappe.utils import get_datetime, now_datetime
 
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.adapters import AUTO, Detection, detect, make_client
@@ -32,6 +32,7 @@ GATEWAY_TYPES = {
 }
 WEBHOOK_METHOD = "/api/method/whatsapp_crm.api.webhook.receive"
 HEALTHY, DOWN, UNKNOWN = "Healthy", "Down", "Unknown"
+CHECK_EVERY_S = 60  # an unchanged health refreshes its Last Check at most this often
 # Failures that can mark a server's health Down: timeouts and refused connections once its breaker opens
 # (several sessions failed), the others at once (a wrong key or an unactivated server is the server's).
 DOWN_CODES = frozenset(
@@ -178,14 +179,21 @@ def record_health(gateway_name: str, code: str | None, detail: str = "", *, chec
 		status, error = DOWN, f"{code}: {detail}"[:500] if detail else code
 	else:
 		return  # one session's trouble says nothing about the server
-	current = frappe.db.get_value(GATEWAY, gateway_name, ["health_status", "last_error"], as_dict=True)
+	current = frappe.db.get_value(
+		GATEWAY, gateway_name, ["health_status", "last_error", "last_check"], as_dict=True
+	)
 	if current is None:
 		return
-	values = {"last_check": now_datetime()}
+	now = now_datetime()
+	values = {"last_check": now}
 	if current.health_status != status or (current.last_error or "") != error:
 		values.update({"health_status": status, "last_error": error})
-	elif status == HEALTHY:
-		return  # no news; the record is not written on every poll
+	elif (
+		not checked
+		and current.last_check
+		and (now - get_datetime(current.last_check)).total_seconds() < CHECK_EVERY_S
+	):
+		return  # no news, and checked a moment ago: the record is not written on every poll
 	frappe.db.set_value(GATEWAY, gateway_name, values, update_modified=False)
 
 
