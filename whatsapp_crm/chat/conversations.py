@@ -36,27 +36,35 @@ def excerpt(doc) -> str:
 	return text[:EXCERPT]
 
 
-def title_of(reference_doctype: str | None, reference_name: str | None, fallback: str) -> str:
-	if reference_doctype and reference_name:
-		meta = frappe.get_meta(reference_doctype)
-		field = meta.title_field or ("lead_name" if meta.has_field("lead_name") else None)
-		if reference_doctype == "Contact":
-			field = "full_name"
-		value = frappe.db.get_value(reference_doctype, reference_name, field) if field else None
-		return (value or reference_name)[:140]
-	return fallback[:140]
+def _title_field(reference_doctype: str) -> str | None:
+	if reference_doctype == "Contact":
+		return "full_name"
+	meta = frappe.get_meta(reference_doctype)
+	return meta.title_field or ("lead_name" if meta.has_field("lead_name") else None)
+
+
+def describe(
+	reference_doctype: str | None, reference_name: str | None, fallback: str
+) -> tuple[str, str | None]:
+	"""(title, assignee) of a conversation's Lead, Deal or Contact, read in one query; (fallback, None)
+	without one. The assignee is the first of Frappe's ``_assign``."""
+	if not reference_doctype or not reference_name:
+		return fallback[:140], None
+	field = _title_field(reference_doctype)
+	row = (
+		frappe.db.get_value(reference_doctype, reference_name, [field or "name", "_assign"], as_dict=True)
+		or frappe._dict()
+	)
+	try:
+		people = json.loads(row.get("_assign") or "[]")
+	except ValueError:
+		people = []
+	title = (row.get(field) if field else None) or reference_name
+	return title[:140], (people[0] if people else None)
 
 
 def assignee_of(reference_doctype: str | None, reference_name: str | None) -> str | None:
-	"""The first user the Lead, Deal or Contact is assigned to (Frappe's ``_assign``)."""
-	if not reference_doctype or not reference_name:
-		return None
-	raw = frappe.db.get_value(reference_doctype, reference_name, "_assign")
-	try:
-		people = json.loads(raw) if raw else []
-	except ValueError:
-		people = []
-	return people[0] if people else None
+	return describe(reference_doctype, reference_name, "")[1]
 
 
 def on_insert(doc, method: str | None = None) -> None:
@@ -66,6 +74,7 @@ def on_insert(doc, method: str | None = None) -> None:
 	if not number or not account:
 		return
 	reference = (doc.get("reference_doctype"), doc.get("reference_name"))
+	title, assignee = describe(*reference, doc.get("profile_name") or number)
 	at = doc.get("creation") or now_datetime()
 	frappe.db.sql(
 		f"""insert into `tab{CONVERSATION}` (name, creation, modified, owner, modified_by, docstatus, idx,
@@ -88,10 +97,10 @@ def on_insert(doc, method: str | None = None) -> None:
 			"now": now_datetime(),
 			"account": account,
 			"number": number,
-			"title": title_of(*reference, doc.get("profile_name") or number),
+			"title": title,
 			"ref_dt": reference[0] if reference[1] else None,
 			"ref": reference[1] or None,
-			"assignee": assignee_of(*reference) if reference[1] else None,
+			"assignee": assignee,
 			"text": excerpt(doc),
 			"at": at,
 			"direction": doc.type if doc.type in ("Incoming", "Outgoing") else "Incoming",
@@ -117,14 +126,15 @@ def announce(account: str, number: str) -> None:
 def set_reference(name: str, reference_doctype: str, reference_name: str) -> None:
 	"""A Lead made from the inbox: the conversation and its messages point at it."""
 	row = frappe.db.get_value(CONVERSATION, name, ["whatsapp_account", "number"], as_dict=True)
+	title, assignee = describe(reference_doctype, reference_name, row.number)
 	frappe.db.set_value(
 		CONVERSATION,
 		name,
 		{
 			"reference_doctype": reference_doctype,
 			"reference_name": reference_name,
-			"title": title_of(reference_doctype, reference_name, row.number),
-			"assignee": assignee_of(reference_doctype, reference_name),
+			"title": title,
+			"assignee": assignee,
 		},
 		update_modified=False,
 	)

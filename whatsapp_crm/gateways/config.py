@@ -8,6 +8,7 @@ waits, deadline, intervals, Public Site URL) stays in WhatsApp CRM Settings.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from urllib.parse import quote
@@ -33,6 +34,7 @@ GATEWAY_TYPES = {
 WEBHOOK_METHOD = "/api/method/whatsapp_crm.api.webhook.receive"
 HEALTHY, DOWN, UNKNOWN = "Healthy", "Down", "Unknown"
 CHECK_EVERY_S = 60  # an unchanged health refreshes its Last Check at most this often
+_HEALTH_SEEN: dict[tuple[str, str], tuple[str, str, float]] = {}  # (site, gateway) -> last stored, when
 # Failures that can mark a server's health Down: timeouts and refused connections once its breaker opens
 # (several sessions failed), the others at once (a wrong key or an unactivated server is the server's).
 DOWN_CODES = frozenset(
@@ -179,6 +181,12 @@ def record_health(gateway_name: str, code: str | None, detail: str = "", *, chec
 		status, error = DOWN, f"{code}: {detail}"[:500] if detail else code
 	else:
 		return  # one session's trouble says nothing about the server
+	# Polls report the same health every second: once this process has stored it, it skips the read too.
+	memo_key = (frappe.local.site, gateway_name)
+	seen = _HEALTH_SEEN.get(memo_key)
+	if not checked and seen and seen[:2] == (status, error) and time.monotonic() - seen[2] < CHECK_EVERY_S:
+		return
+	_HEALTH_SEEN[memo_key] = (status, error, time.monotonic())
 	current = frappe.db.get_value(
 		GATEWAY, gateway_name, ["health_status", "last_error", "last_check"], as_dict=True
 	)
