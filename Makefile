@@ -4,12 +4,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync bench-inbox simulate clean
+.PHONY: demo test test-pythons pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync bench-inbox simulate clean
 
-$(STAMP): pyproject.toml
+# Installed under the pins a Frappe 15 bench has (tests/bench-pins.txt), so the tests run what a bench runs.
+PINS := tests/bench-pins.txt
+
+$(STAMP): pyproject.toml $(PINS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(PINS) -e '.[test]'
 	touch $(STAMP)
 
 ## The main job: the whole flow against the built-in gateway simulator.
@@ -23,8 +26,26 @@ pytest: $(STAMP)
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; exit $$rc
 
+## Node tests, by file name (a folder argument runs nothing on Node 22+); no test run is a failure.
+NODE ?= node
 nodetest:
-	node --test tests/js/
+	@out=$$($(NODE) --test --test-reporter=tap tests/js/*.test.mjs 2>&1); rc=$$?; echo "$$out"; \
+	passed=$$(echo "$$out" | sed -n 's/^# pass \([0-9][0-9]*\)$$/\1/p' | tail -n 1); \
+	echo "node $$($(NODE) --version): $${passed:-0} tests passed"; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	if [ "$${passed:-0}" -eq 0 ]; then echo "node ran no test: treating as a failure"; exit 1; fi
+
+## pytest on the oldest and newest Python the project supports (each in its own .venv-X.Y); an interpreter
+## that is not installed is a failure, not a skip.
+PYTHONS ?= 3.10 3.13
+test-pythons:
+	@for v in $(PYTHONS); do \
+		py=; for c in $$(command -v python$$v) $$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null); do \
+			if $$c -c 'import sys' 2>/dev/null; then py=$$c; break; fi; done; \
+		if [ -z "$$py" ]; then echo "python$$v is not installed"; exit 1; fi; \
+		echo "== pytest on $$($$py --version)"; \
+		$(MAKE) --no-print-directory pytest PYTHON=$$py VENV=.venv-$$v || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

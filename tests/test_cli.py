@@ -258,3 +258,99 @@ def test_simulate_serves_until_stopped():
 		proc.send_signal(signal.SIGTERM)
 		proc.communicate(timeout=10)
 	assert proc.returncode == 0
+
+
+# -- the terminal tells the truth, in the terminal's words ------------------------------------------------------
+
+
+def test_status_says_unknown_when_nothing_answers(capsys):
+	code, out, _ = run(capsys, "status", "--url", "http://127.0.0.1:9", "--session", "s1", "--api-key", "k")
+	assert code == cli.EXIT_GATEWAY
+	assert out.startswith("status: Unknown") and "Connecting" not in out
+	code, out, _ = run(
+		capsys, "status", "--url", "http://127.0.0.1:9", "--session", "s1", "--api-key", "k", "--json"
+	)
+	assert json.loads(out)["status"] == "Unknown"
+
+
+def test_one_shot_commands_name_flags_not_buttons(gw, capsys, monkeypatch):
+	monkeypatch.delenv("WHATSAPP_CRM_API_KEY", raising=False)
+	said = []
+	for argv in (
+		("connect", "--url", "ftp://x", "--session", "s1", "--api-key", "k"),
+		("connect", "--url", gw.url, "--session", "s1"),
+		("status", "--url", gw.url, "--session", "s1", "--api-key", "wrong"),
+		("status", "--url", gw.url, "--session", "never-created", "--api-key", SENTINEL_KEY),
+		("status", "--url", "http://127.0.0.1:9", "--session", "s1", "--api-key", "k"),
+	):
+		_, out, err = run(capsys, *argv)
+		said.append(out + err)
+	everything = "\n".join(said)
+	for desk_words in ("Click", "Retrying automatically", "WhatsApp Gateway record", "WhatsApp CRM Settings"):
+		assert desk_words not in everything
+	assert "The gateway URL (--url) must start with http://" in said[0]
+	assert "No API key: give --api-key" in said[1]
+	assert "Check --api-key" in said[2]
+	assert "create it with whatsapp-crm connect" in said[3]
+	assert "that --url is right" in said[4]
+
+
+def test_inside_a_bench_the_fix_is_the_records_field(gw, capsys):
+	def resolve(name: str) -> tuple[str, str, str]:
+		return gw.url, "not-the-key", "baileys"
+
+	assert cli.main(["status", "--gateway", "main", "--session", "s1"], resolve_gateway=resolve) == 2
+	out = capsys.readouterr().out
+	assert "Check the API Key of WhatsApp Gateway 'main'." in out
+
+
+def test_connect_status_and_sync_answer_bad_input_in_one_shape(gw, capsys):
+	lines = []
+	for command in ("connect", "status", "sync"):
+		code, out, err = run(capsys, command, "--url", gw.url, "--session", "a/b", "--api-key", SENTINEL_KEY)
+		assert (code, out) == (cli.EXIT_USAGE, "")
+		lines.append(err)
+	assert len(set(lines)) == 1 and lines[0].startswith("error: The session ID may only contain")
+	for command in ("connect", "status", "sync"):
+		code, out, _ = run(
+			capsys, command, "--url", gw.url, "--session", "a/b", "--api-key", SENTINEL_KEY, "--json"
+		)
+		payload = json.loads(out)
+		assert code == cli.EXIT_USAGE
+		assert "The session ID may only contain" in payload["message"]
+	assert gw.count() == 0  # refused before any request
+
+
+@pytest.mark.parametrize(
+	"argv",
+	[
+		("connect", "--session", "s1", "--deadline", "nan"),
+		("connect", "--session", "s1", "--deadline", "inf"),
+		("connect", "--session", "s1", "--wait", "-1"),
+		("status", "--session", "s1", "--deadline", "-1"),
+		("sync", "--session", "s1", "--max-pages", "-1"),
+		("sync", "--session", "s1", "--max-pages", "0"),
+		("sync", "--session", "s1", "--deadline", "nan"),
+		("doctor", "--probe-s", "-1"),
+		("doctor", "--probe-s", "nan"),
+	],
+)
+def test_numbers_out_of_range_are_refused_before_anything_is_sent(gw, capsys, argv):
+	flag = argv[-2]
+	code, out, err = run(capsys, argv[0], "--url", gw.url, "--api-key", SENTINEL_KEY, *argv[1:])
+	assert code == cli.EXIT_USAGE and out == ""
+	assert err.startswith(f"error: {flag} must be")
+	assert gw.count() == 0
+
+
+def test_demo_refuses_a_negative_scan_time(capsys):
+	assert cli.main(["demo", "--scan-after", "-1"]) == cli.EXIT_USAGE
+	assert "--scan-after must be a zero or positive number" in capsys.readouterr().err
+
+
+def test_simulate_refuses_a_port_out_of_range_without_a_traceback(capsys):
+	with pytest.raises(SystemExit) as e:
+		cli.main(["simulate", "--port", "99999"])
+	assert e.value.code == 2
+	err = capsys.readouterr().err
+	assert "--port: must be from 0 (any free port) to 65535" in err and "Traceback" not in err

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import requests
 
+from whatsapp_crm.gateway import cli
 from whatsapp_crm.gateway.sim import (
 	GATEWAY_TYPES,
 	EvolutionSimulator,
@@ -695,11 +696,18 @@ def test_main_serves_evolution() -> None:
 	try:
 		assert proc.stdout is not None
 		line = proc.stdout.readline()
+		# With no key chosen, the public default is named, and the doctor line to check it works as printed.
 		m = re.fullmatch(
-			r"Gateway simulator on (http://127\.0\.0\.1:\d+) \(evolution, scenario: linked, key: \*\*\*\*\)\n",
+			r"Gateway simulator on (http://127\.0\.0\.1:\d+) \(evolution, scenario: linked, key: sim-secret-key\)\n",
 			line,
 		)
 		assert m, line
+		hint = proc.stdout.readline()
+		assert hint == (
+			f"Check it with: whatsapp-crm doctor --url {m.group(1)} --gateway-type evolution"
+			" --api-key sim-secret-key\n"
+		)
+		assert cli.main(hint.split()[4:]) == 0
 		assert requests.get(m.group(1) + "/", timeout=TIMEOUT).json()["version"] == "2.3.6"
 		proc.send_signal(signal.SIGTERM)
 		proc.communicate(timeout=5)

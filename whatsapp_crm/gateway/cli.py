@@ -1,13 +1,18 @@
 """``whatsapp-crm``: demo, simulate, connect, status and doctor, from a terminal.
 
 Exit codes: 0 a QR or a link was obtained (doctor: every check passed); 2 bad usage or configuration (a
-rejected key included); 3 gateway failure; 4 gave up without a QR.
+rejected key, a wrong URL or gateway type included); 3 gateway failure (nothing answers, it hangs, or it
+answers nonsense); 4 gave up without a QR.
+
+It speaks as a terminal does: the fix for a wrong setting is a flag (``--url``, ``--api-key``), or, with
+``--gateway NAME`` inside a bench, that record's field; a command that exits retries nothing after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -19,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import errors, texts
 from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
 from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
-from .client import GatewayClient, Timeouts
+from .client import GatewayClient, Timeouts, validate_session_id
 from .errors import GatewayError, HistoryUnavailable
 from .qr import is_data_uri, render_terminal
 
@@ -28,6 +33,9 @@ KEY_ENV = "WHATSAPP_CRM_API_KEY"
 TYPE_ENV = "WHATSAPP_CRM_GATEWAY_TYPE"
 CONFIG_CODES = {errors.NOT_CONFIGURED, errors.UNAUTHORIZED, errors.INVALID_SESSION_ID}
 NO_QR_CODES = {errors.QR_NOT_READY, errors.QR_GENERATION_ERROR}
+# Failures after which the session's state on the gateway is not known: the terminal says so, not "Connecting".
+UNKNOWN_STATE_CODES = {errors.TIMEOUT, errors.UNREACHABLE, errors.BAD_RESPONSE} | CONFIG_CODES
+UNKNOWN = "Unknown"
 
 
 def exit_code(outcome: QrOutcome) -> int:
@@ -41,11 +49,27 @@ def exit_code(outcome: QrOutcome) -> int:
 	return EXIT_GATEWAY
 
 
-def user_message(outcome: QrOutcome) -> str:
+def user_message(outcome: QrOutcome, where: dict | None = None) -> str:
 	template, args = texts.for_outcome(
 		outcome.state, outcome.error.code if outcome.error else None, outcome.phone
 	)
-	return template.format(*args)
+	return texts.for_terminal(template, outcome.error, where).format(*args)
+
+
+def _payload(outcome: QrOutcome, where: dict | None) -> dict:
+	"""The app's payload, in the terminal's words and with the truth about a state nobody reported."""
+	payload = build_payload(outcome, message=user_message(outcome, where))
+	if outcome.error_code in UNKNOWN_STATE_CODES and outcome.gateway_status is None:
+		payload["status"] = UNKNOWN
+	return payload
+
+
+def _where(args: argparse.Namespace) -> dict:
+	"""What the terminal names as the fix: the flags, or the fields of the --gateway record."""
+	if getattr(args, "gateway", None):
+		record = f"WhatsApp Gateway {args.gateway!r}"
+		return {"url": f"the URL of {record}", "key": f"the API Key of {record}"}
+	return texts.FLAGS
 
 
 def _print_attempt(out: Callable[[str], None]) -> Callable[[Attempt], None]:
@@ -56,7 +80,7 @@ def _print_attempt(out: Callable[[str], None]) -> Callable[[Attempt], None]:
 		facts.append(f"at {a.elapsed_ms / 1000:.1f} s")
 		if a.wait_s:
 			facts.append(f"next try in {a.wait_s:g} s")
-		said = texts.BY_CODE.get(a.outcome, "")
+		said = texts.for_terminal(texts.BY_CODE[a.outcome]) if a.outcome in texts.BY_CODE else ""
 		out(
 			f"  attempt {a.number}: {said} [{', '.join(facts)}]"
 			if said
@@ -82,6 +106,7 @@ def follow(
 	out: Callable[[str], None] = print,
 	clock: Callable[[], float] = time.monotonic,
 	sleep: Callable[[float], None] = time.sleep,
+	where: dict | None = None,
 ) -> QrOutcome:
 	"""What the desk form does: acquire, show each new QR, keep polling until linked or clearly over."""
 	started = clock()
@@ -90,7 +115,7 @@ def follow(
 	poll = replace(policy, max_attempts=1)
 	last_message = None
 	while True:
-		message = user_message(outcome)
+		message = user_message(outcome, where)
 		if message != last_message:
 			out(message)
 			last_message = message
@@ -126,12 +151,16 @@ def _client(args: argparse.Namespace, policy: QrPolicy) -> GatewayClient:
 	return make_client(gateway_type, args.url, key, timeouts)
 
 
-def _report_failure(e: GatewayError, session_id: str, policy: QrPolicy, as_json: bool) -> int:
-	outcome = outcome_from_error(session_id, e, policy)
-	if as_json:
-		print(json.dumps(build_payload(outcome, message=user_message(outcome)), indent=2))
+def _report_failure(e: GatewayError, args: argparse.Namespace, policy: QrPolicy | None = None) -> int:
+	"""A failure before any work: the same shape from every command (a line on stderr, or its JSON)."""
+	outcome = outcome_from_error(args.session, e, policy)
+	if args.json and args.command == "sync":
+		words = texts.for_terminal(texts.for_code(e.code), e, _where(args))
+		print(json.dumps({"session": args.session, "error": e.as_dict(), "message": words}, indent=2))
+	elif args.json:
+		print(json.dumps(_payload(outcome, _where(args)), indent=2))
 	else:
-		print(f"error: {user_message(outcome)} ({e})", file=sys.stderr)
+		print(f"error: {user_message(outcome, _where(args))} ({e})", file=sys.stderr)
 	return exit_code(outcome)
 
 
@@ -142,16 +171,16 @@ def cmd_connect(args: argparse.Namespace) -> int:
 		client = _client(args, policy)
 		client.create_session(args.session, timeout=min(policy.status_timeout, policy.deadline))
 	except GatewayError as e:
-		return _report_failure(e, args.session, policy, args.json)
+		return _report_failure(e, args, policy)
 	# create and acquisition share one deadline, as in the app
 	policy = replace(policy, deadline=max(1.0, policy.deadline - (time.monotonic() - started)))
 	with client:
 		if args.json:
 			outcome = acquire_qr(client, args.session, policy)
-			print(json.dumps(build_payload(outcome, message=user_message(outcome)), indent=2))
+			print(json.dumps(_payload(outcome, _where(args)), indent=2))
 		else:
 			print(texts.CREATING)
-			outcome = follow(client, args.session, policy, give_up_after=args.wait)
+			outcome = follow(client, args.session, policy, give_up_after=args.wait, where=_where(args))
 	return exit_code(outcome)
 
 
@@ -160,10 +189,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 	try:
 		client = _client(args, policy)
 	except GatewayError as e:
-		return _report_failure(e, args.session, policy, args.json)
+		return _report_failure(e, args, policy)
 	with client:
 		outcome = acquire_qr(client, args.session, policy, recreate_missing=False)
-	payload = build_payload(outcome, message=user_message(outcome))
+	payload = _payload(outcome, _where(args))
 	if args.json:
 		print(json.dumps(payload, indent=2))
 	else:
@@ -180,13 +209,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
 	from .sim import devserver
 
-	argv = ["--host", args.host, "--port", str(args.port), "--scenario", args.scenario]
+	argv = ["--host", args.host, "--port", args.port, "--scenario", args.scenario]
 	argv += ["--gateway-type", args.gateway_type]
 	if args.waha_core_2024:
 		argv.append("--waha-core-2024")
 	if args.api_key:
 		argv += ["--api-key", args.api_key]
-	return devserver.main(argv)
+	return devserver.main(argv, prog="whatsapp-crm simulate")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -341,15 +370,44 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 		print(f"Checking {report.url or args.url}")
 		marks = {OK: "ok  ", FAIL: "FAIL", "skip": "--  "}
 		for check in report.checks:
-			print(f"  [{marks[check.result]}] {check.name:<9} {check.text}")
+			text = texts.for_terminal(check.template, where=_where(args)).format(*check.args)
+			print(f"  [{marks[check.result]}] {check.name:<9} {text}")
 		if not args.probe and report.ok:
 			print("Run again with --probe to check that the gateway can reach WhatsApp (a test session).")
+	return doctor_exit_code(report)
+
+
+def doctor_exit_code(report) -> int:
+	"""2 when the fix is in what was given (URL, key, type), 3 when the gateway fails, 4 when no QR came."""
 	if report.ok:
 		return EXIT_OK
-	failed = next(c for c in report.checks if c.result == FAIL)
-	if failed.name in ("url", "key") or failed.code in CONFIG_CODES:
+	failed = next(c for c in report.checks if c.result == "fail")
+	if failed.code in CONFIG_CODES or failed.code == errors.LICENSE_REQUIRED:
 		return EXIT_USAGE
+	if failed.name in ("url", "tls") or (failed.name == "type" and failed.code != errors.UNREACHABLE):
+		return EXIT_USAGE  # a wrong scheme, URL or gateway type: all in what the admin typed
 	return EXIT_NO_QR if failed.code == errors.QR_NOT_READY else EXIT_GATEWAY
+
+
+# Seconds that must be above 0, and those that may be 0; argparse's float() takes nan, inf and -1.
+POSITIVE_SECONDS, SECONDS = ("deadline", "wait", "probe_s"), ("scan_after",)
+MAX_PAGES = 1000
+
+
+def number_problem(args: argparse.Namespace) -> str | None:
+	"""What is wrong with a number given on the command line, or None."""
+	for name in POSITIVE_SECONDS + SECONDS:
+		value = getattr(args, name, None)
+		if value is None:
+			continue
+		positive = name in POSITIVE_SECONDS
+		if not math.isfinite(value) or value < 0 or (positive and value == 0):
+			kind = "positive" if positive else "zero or positive"
+			return f"--{name.replace('_', '-')} must be a {kind} number of seconds, not {value:g}"
+	pages = getattr(args, "max_pages", None)
+	if pages is not None and not 1 <= pages <= MAX_PAGES:
+		return f"--max-pages must be from 1 to {MAX_PAGES}, not {pages}"
+	return None
 
 
 def _when(value: str) -> int:
@@ -378,7 +436,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 	try:
 		client = _client(args, policy)
 	except GatewayError as e:
-		return _report_failure(e, args.session, policy, args.json)
+		return _report_failure(e, args, policy)
 	found = []
 	acks = []
 
@@ -393,11 +451,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 	error = result.error
 	words = None
 	if error is not None:
-		words = (
+		template = (
 			texts.for_history(error.reason)
 			if isinstance(error, HistoryUnavailable)
 			else texts.for_code(error.code)
 		)
+		words = texts.for_terminal(template, error, _where(args))
 	if args.json:
 		print(
 			json.dumps(
@@ -493,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
 	sim = sub.add_parser("simulate", help="run the gateway simulator on its own")
 	sim.add_argument("--scenario", default="linked")
 	sim.add_argument("--host", default="127.0.0.1")
-	sim.add_argument("--port", type=int, default=3000)
+	sim.add_argument("--port", default="3000", help="0-65535 (0: any free port)")
 	sim.add_argument("--api-key", default=None, help=f"default: ${KEY_ENV} or sim-secret-key")
 	gateway_type_arg(sim, GATEWAY_TYPES)
 	sim.add_argument(
@@ -525,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
 	sync.add_argument(
 		"--since", type=_when, default=None, help="unix seconds or ISO date/time (default: 1 h ago)"
 	)
-	sync.add_argument("--max-pages", type=int, default=20, help="pages read at most")
+	sync.add_argument("--max-pages", type=int, default=20, help=f"pages read at most (1-{MAX_PAGES})")
 	sync.add_argument("--deadline", type=float, default=30.0, help="seconds the read may take")
 	sync.add_argument("--json", action="store_true", help="print what was read as JSON")
 	gateway_type_arg(sync)
@@ -539,9 +598,15 @@ Resolver = Callable[[str], tuple[str, str, str]]
 
 def main(argv: list[str] | None = None, resolve_gateway: Resolver | None = None) -> int:
 	args = build_parser().parse_args(argv)
-	if getattr(args, "deadline", 1) <= 0 or getattr(args, "wait", 1) <= 0:
-		print("error: --deadline and --wait must be positive", file=sys.stderr)
+	problem = number_problem(args)
+	if problem:
+		print(f"error: {problem}", file=sys.stderr)
 		return EXIT_USAGE
+	if getattr(args, "session", None) is not None:
+		try:
+			validate_session_id(args.session)
+		except GatewayError as e:
+			return _report_failure(e, args)
 	if getattr(args, "gateway", None):
 		if resolve_gateway is None:
 			print(

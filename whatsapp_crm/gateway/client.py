@@ -319,6 +319,9 @@ class GatewayClient(ABC):
 			raise Unauthorized("the gateway refused the API key", **ctx)
 		if (err_word or "").upper() == errors.QR_GENERATION_ERROR:
 			raise QrGenerationError("the gateway failed to generate the QR", **ctx)
+		if status == 404 and reply.data is None and reply.raw.strip():
+			# A web page, not a gateway's answer (a file server or a proxy at this URL): never "session unknown".
+			raise BadResponse("HTTP 404 with a body that is not the gateway's JSON", **ctx)
 		if (err_word or "").upper() in ("SESSION_NOT_FOUND", "NOT_FOUND") and not_found is not None:
 			raise SessionNotFound("the gateway does not know this session", **ctx)
 		if status in not_ready:

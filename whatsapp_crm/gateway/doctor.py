@@ -17,7 +17,17 @@ from . import texts
 from .acquire import QrPolicy, acquire_qr
 from .adapters import AUTO, Detection, adapter_class, detect, make_client
 from .client import GatewayClient, Timeouts, normalise_base_url
-from .errors import LICENSE_REQUIRED, GatewayError, NotConfigured, SessionNotAllowed
+from .errors import (
+	BAD_RESPONSE,
+	LICENSE_REQUIRED,
+	PLAIN_HTTP,
+	BadResponse,
+	GatewayError,
+	GatewayTimeout,
+	NotConfigured,
+	SessionNotAllowed,
+	Unreachable,
+)
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 
@@ -97,13 +107,25 @@ def diagnose(
 	https = report.url.startswith("https://")
 
 	try:
-		if gateway_type == AUTO:
-			found = detect(report.url, api_key, timeouts, timeout=timeout)
+		named = None if gateway_type == AUTO else adapter_class(gateway_type)
+	except NotConfigured as e:
+		add(Check("type", FAIL, texts.DOCTOR_UNKNOWN_GATEWAY, code=e.code))
+		return report
+	# Detected even when the type is named: a named type is a claim to check, not a fact (a file server,
+	# or another type's gateway, must not pass as the one named).
+	try:
+		found = detect(report.url, api_key, timeouts, timeout=timeout)
+	except BadResponse as e:
+		if named is None:
+			_unreachable(report, e, https)
 		else:
-			cls = adapter_class(gateway_type)
-			found = Detection(cls.gateway_type, cls.label, None)
+			add(Check("type", FAIL, texts.DOCTOR_NOT_THAT_TYPE, [named.label], code=e.code))
+		return report
 	except GatewayError as e:
 		_unreachable(report, e, https)
+		return report
+	if named is not None and found.gateway_type != named.gateway_type:
+		add(Check("type", FAIL, texts.DOCTOR_OTHER_TYPE, [found.label, named.label], code=BAD_RESPONSE))
 		return report
 
 	try:
@@ -127,6 +149,10 @@ def diagnose(
 			missing = not (api_key or "").strip() and client.key_needed_message
 			template = missing or texts.BY_CODE["UNAUTHORIZED"]
 			add(Check("key", FAIL, template, code="UNAUTHORIZED"))
+			return report
+		if health.key_accepted is None and isinstance(health.error, (GatewayTimeout, Unreachable)):
+			# The server answers about itself but not about sessions: stuck, not a key problem.
+			add(Check("key", FAIL, texts.DOCTOR_STALLS, code=health.error.code))
 			return report
 		if health.key_accepted is None:
 			code = health.error.code if health.error else "BAD_RESPONSE"
@@ -161,7 +187,9 @@ def _type_check(found: Detection) -> Check:
 def _unreachable(report: Report, error: GatewayError | None, https: bool) -> None:
 	code = error.code if error else "UNREACHABLE"
 	detail = error.detail if error else ""
-	if https and "TLS" in detail:
+	if https and isinstance(error, Unreachable) and error.reason == PLAIN_HTTP:
+		report.checks.append(Check("tls", FAIL, texts.DOCTOR_TLS_PLAIN_HTTP, code=code))
+	elif https and "TLS" in detail:
 		report.checks.append(Check("tls", FAIL, texts.DOCTOR_TLS_FAILED, code=code))
 	elif code == "BAD_RESPONSE":
 		report.checks.append(Check("type", FAIL, texts.DOCTOR_UNKNOWN_GATEWAY, code=code))

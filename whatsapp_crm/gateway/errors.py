@@ -140,9 +140,17 @@ class InvalidPhone(GatewayError, ValueError):
 	code = INVALID_PHONE
 
 
+# Why a connection failed (Unreachable.reason): what the admin fixes differs for each.
+REFUSED, NO_HOST, TLS_FAILED, PLAIN_HTTP, BROKEN = "refused", "no_host", "tls", "plain_http", "failed"
+
+
 class Unreachable(GatewayError):
 	code = UNREACHABLE
 	retryable = True
+
+	def __init__(self, detail: str = "", *, reason: str = BROKEN, **kwargs) -> None:
+		self.reason = reason  # REFUSED | NO_HOST | TLS_FAILED | PLAIN_HTTP | BROKEN
+		super().__init__(detail, **kwargs)
 
 
 class GatewayTimeout(GatewayError):

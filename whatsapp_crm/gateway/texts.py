@@ -36,6 +36,9 @@ DOCTOR_TLS_OK = _("The gateway's TLS certificate is valid.")
 DOCTOR_TLS_FAILED = _(
 	"The TLS connection to the gateway failed: its certificate is not trusted or does not match the host name."
 )
+DOCTOR_TLS_PLAIN_HTTP = _(
+	"This port answers plain HTTP, not HTTPS: write the Gateway URL with http://, or put the gateway behind a TLS proxy."
+)
 DOCTOR_TYPE = _("Gateway: {0}.")
 DOCTOR_TYPE_CHECKED = _("Gateway: {0}. This app was checked against versions {1} (simulated) and {2} (real).")
 DOCTOR_TYPE_NOT_CHECKED = _(
@@ -43,6 +46,15 @@ DOCTOR_TYPE_NOT_CHECKED = _(
 )
 DOCTOR_UNKNOWN_GATEWAY = _(
 	"Something answers at this URL, but it is not a Baileys REST, Evolution API or WAHA gateway. Check the URL."
+)
+DOCTOR_NOT_THAT_TYPE = _(
+	"Something answers at this URL, but not as {0} does. Check the URL and the gateway type."
+)
+DOCTOR_OTHER_TYPE = _(
+	"This URL answers as {0} does, not as {1}. Set the gateway type to {0} (or Auto-detect), or check the URL."
+)
+DOCTOR_STALLS = _(
+	"The gateway answers its health check, but not a call about sessions: it is stuck or overloaded. Restart it or read its logs."
 )
 DOCTOR_KEY_OK = _("The gateway accepts the API key.")
 DOCTOR_KEY_UNKNOWN = _("The gateway is reachable, but its answer to an authenticated call was unexpected.")
@@ -145,3 +157,60 @@ def for_outcome(state: str, error_code: str | None, phone: str | None = None) ->
 	if state == "qr" and not error_code:
 		return QR_READY, []
 	return for_code(error_code), []
+
+
+# The terminal's words where the desk's would mislead: a terminal has no button to click, a command that
+# exits retries nothing, and outside a bench the fix is a flag. ``{url}`` and ``{key}`` name what to fix
+# (see for_terminal). The terminal speaks English only, so these are not marked for translation.
+TERMINAL = {
+	NOT_CREATED_YET: "This session has not been created on the gateway yet: create it with whatsapp-crm connect.",
+	BY_CODE[
+		errors.QR_GENERATION_ERROR
+	]: "The gateway could not generate the QR code (a known gateway problem).",
+	BY_CODE[errors.TIMEOUT]: "The gateway did not answer in time.",
+	BY_CODE[errors.SERVER_ERROR]: "The gateway reported an internal error.",
+	BY_CODE[
+		errors.UNREACHABLE
+	]: "Cannot reach the WhatsApp gateway. Check that it is running and that {url} is right.",
+	BY_CODE[errors.UNAUTHORIZED]: "The gateway refused the API key. Check {key}.",
+	BY_CODE[
+		errors.SESSION_NOT_FOUND
+	]: "The gateway does not know this session: create it with whatsapp-crm connect.",
+	BY_CODE[errors.SESSION_ENDED]: (
+		"This WhatsApp session has ended (logged out or closed): link the phone again with whatsapp-crm connect."
+	),
+	BY_CODE[errors.NOT_CONNECTED]: (
+		"No phone is linked to this session, so nothing can be sent: link one with whatsapp-crm connect."
+	),
+	BY_CODE[errors.BAD_RESPONSE]: (
+		"The gateway sent an answer that could not be understood. Check that {url} points at the WhatsApp gateway."
+	),
+	DOCTOR_BAD_URL: "The gateway URL ({url}) must start with http:// or https:// and name a host, with no query or spaces.",
+	DOCTOR_NO_KEY: "This gateway type needs an API key: give {key}.",
+	DOCTOR_WAHA_KEY_NEEDED: "This WAHA gateway needs an API key: give WAHA_API_KEY's value as {key}.",
+	HISTORY_STORE_OFF: (
+		"This WAHA session keeps no message store, so messages missed while webhooks were down cannot be recovered. Run whatsapp-crm connect for it once: that turns the NOWEB store on."
+	),
+}
+# NOT_CONFIGURED, by NotConfigured.reason: which setting is missing or wrong.
+TERMINAL_NOT_CONFIGURED = {
+	"missing_url": "No gateway URL: give {url}.",
+	"bad_url": "The gateway URL ({url}) must start with http:// or https:// and name a host, with no query or spaces.",
+	"credentials_in_url": "The gateway URL ({url}) must not hold a user name or password: give the key as {key}.",
+	"missing_key": "No API key: give {key}.",
+	"bad_type": "Unknown gateway type: give --gateway-type baileys, evolution, waha or auto.",
+}
+FLAGS = {"url": "--url", "key": "--api-key (or $WHATSAPP_CRM_API_KEY)"}
+
+
+def for_terminal(template: str, error: errors.GatewayError | None = None, where: dict | None = None) -> str:
+	"""The terminal's template for a desk one (the same when it reads right in a terminal), with ``{url}``
+	and ``{key}`` named as ``where`` says: the flags by default, a WhatsApp Gateway record's fields inside a
+	bench. Positional ``{0}`` arguments are left for the caller's format()."""
+	if isinstance(error, errors.NotConfigured) and error.reason in TERMINAL_NOT_CONFIGURED:
+		template = TERMINAL_NOT_CONFIGURED[error.reason]
+	else:
+		template = TERMINAL.get(template, template)
+	for name, words in (where or FLAGS).items():
+		template = template.replace("{" + name + "}", words)
+	return template

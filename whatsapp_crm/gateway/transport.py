@@ -239,7 +239,8 @@ class Transport:
 			except requests.exceptions.RequestException as e:
 				if watchdog.fired:
 					raise GatewayTimeout(f"no answer within {read_t:g} s", **ctx)
-				raise Unreachable(_connection_reason(e), **ctx)
+				reason, detail = _connection_reason(e)
+				raise Unreachable(detail, reason=reason, **ctx)
 			try:
 				raw = self._read_capped(resp, watchdog, ctx, read_t, max_bytes or self.max_body_bytes)
 			finally:
@@ -304,12 +305,16 @@ def _json(raw: bytes) -> Any:
 		return None
 
 
-def _connection_reason(e: Exception) -> str:
+def _connection_reason(e: Exception) -> tuple[str, str]:
+	"""(Unreachable.reason, detail) of a failed connection, read from the library's words."""
 	text = str(e).lower()
 	if "refused" in text:
-		return "connection refused"
+		return errors.REFUSED, "connection refused"
 	if "name or service not known" in text or "nodename nor servname" in text or "resolution" in text:
-		return "host name not found"
+		return errors.NO_HOST, "host name not found"
+	# https:// to a port that speaks plain HTTP: OpenSSL reads "HTTP/1.1 400" as a broken TLS record.
+	if "wrong version number" in text or "record layer failure" in text or "http request" in text:
+		return errors.PLAIN_HTTP, "TLS handshake failed: this port answers plain HTTP (use http://)"
 	if "certificate" in text or "ssl" in text or "tls" in text:
-		return "TLS handshake failed (certificate or protocol)"
-	return "connection failed"
+		return errors.TLS_FAILED, "TLS handshake failed (certificate or protocol)"
+	return errors.BROKEN, "connection failed"

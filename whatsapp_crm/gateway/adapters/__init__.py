@@ -98,8 +98,8 @@ def detect(
 		try:
 			reply = transport.request("GET", path, timeout=timeout)
 		except (Unreachable, GatewayTimeout) as e:
-			if not answered and isinstance(e, Unreachable):
-				raise  # nothing listens there: no point asking the other routes
+			if not answered:
+				raise  # nothing listens there, or nothing answers in time: asking the other routes costs the same
 			last_error = e
 			continue
 		except GatewayError as e:

@@ -55,7 +55,6 @@ import string
 import time
 import uuid
 from datetime import datetime, timezone
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
@@ -83,7 +82,7 @@ from .model import (
 	valid_id,
 )
 from .png import qr_data_uri
-from .server import Handler
+from .server import Handler, phrase
 from .webhooks import Hook, check_url
 
 VERSION = "2.3.6"
@@ -130,7 +129,7 @@ _MAX_JS_MS = 8.64e15  # a JS Date's range
 
 
 def error(status: int, *messages: str) -> dict[str, Any]:
-	return {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": list(messages)}}
+	return {"status": status, "error": phrase(status), "response": {"message": list(messages)}}
 
 
 def _not_found(name: str) -> dict[str, Any]:
@@ -854,7 +853,7 @@ def _key_matches(msg: Message, remote_jid: str, key: dict[str, Any]) -> bool:
 
 
 def error_with(status: int, *messages: Any) -> dict[str, Any]:
-	return {"status": status, "error": HTTPStatus(status).phrase, "response": {"message": list(messages)}}
+	return {"status": status, "error": phrase(status), "response": {"message": list(messages)}}
 
 
 def _schema_problems(data: dict[str, Any], is_media: bool) -> list[str]:

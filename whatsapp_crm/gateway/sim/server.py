@@ -11,6 +11,7 @@ import socket
 import socketserver
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,34 @@ MAX_BODY = 64 * 1024
 CHUNK = 64 * 1024
 TRICKLE_EVERY_S = 2.0  # one body byte this often: slow enough that only a whole-answer deadline catches it
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+# The reason phrases the real gateways send (Node's http.STATUS_CODES), fixed here: Python's own change between
+# versions (3.13 renamed 413 and 422), and a simulator must answer as the gateway does on every Python.
+PHRASES = {
+	200: "OK",
+	201: "Created",
+	204: "No Content",
+	400: "Bad Request",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Method Not Allowed",
+	408: "Request Timeout",
+	409: "Conflict",
+	413: "Payload Too Large",
+	415: "Unsupported Media Type",
+	422: "Unprocessable Entity",
+	429: "Too Many Requests",
+	500: "Internal Server Error",
+	501: "Not Implemented",
+	502: "Bad Gateway",
+	503: "Service Unavailable",
+	504: "Gateway Timeout",
+}
+
+
+def phrase(status: int) -> str:
+	return PHRASES.get(status) or HTTPStatus(status).phrase
 
 
 class Server(ThreadingHTTPServer):
@@ -127,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
 		headers: dict[str, str] | None = None,
 	) -> None:
 		self.server.simulator._log_status(self, status)
-		self.send_response(status)
+		self.send_response(status, phrase(status))
 		if content_type is not None:
 			self.send_header("Content-Type", content_type)
 		for name, value in (headers or {}).items():

@@ -51,7 +51,6 @@ import mimetypes
 import secrets
 import time
 import uuid
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -78,7 +77,7 @@ from .model import (
 	valid_id,
 )
 from .png import qr_png
-from .server import Handler
+from .server import Handler, phrase
 from .webhooks import Hook, check_url
 
 ENGINE = "NOWEB"
@@ -119,7 +118,7 @@ _EXTENSIONS = {"image/jpeg": "jpeg", "audio/ogg": "oga", "audio/mpeg": "mpga", "
 
 
 def error(status: int, message: Any) -> dict[str, Any]:
-	return {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
+	return {"statusCode": status, "message": message, "error": phrase(status)}
 
 
 def _not_found(name: str) -> dict[str, Any]:
