@@ -32,9 +32,29 @@ doctype_js = {
 # newest old one, see history.clear_old).
 default_log_clearing_doctypes = {"WhatsApp Session Event": 90}
 
-# A session's history goes with it: the events link to the session, so Frappe would otherwise refuse the delete.
+# The app's own rows never stop a delete (a Lead with a conversation, an account, a session, a gateway);
+# chat/record_links.py decides what becomes of them, in the on_trash events below.
+ignore_links_on_delete = [
+	"WhatsApp Conversation",
+	"WhatsApp Conversation Read",
+	"WhatsApp Session Event",
+	"WhatsApp Parked Event",
+]
+
+# A session's history goes with it; the records the app's rows point at keep them right when deleted or converted.
 doc_events = {
-	"WhatsApp Session": {"on_trash": "whatsapp_crm.sessions.history.delete_for_session"},
+	"WhatsApp Session": {
+		"on_trash": [
+			"whatsapp_crm.sessions.history.delete_for_session",
+			"whatsapp_crm.chat.record_links.on_session_trash",
+		]
+	},
+	"CRM Lead": {"on_trash": "whatsapp_crm.chat.record_links.on_record_trash"},
+	"CRM Deal": {
+		"after_insert": "whatsapp_crm.chat.record_links.on_deal_insert",
+		"on_trash": "whatsapp_crm.chat.record_links.on_record_trash",
+	},
+	"Contact": {"on_trash": "whatsapp_crm.chat.record_links.on_record_trash"},
 	"WhatsApp Session Event": {
 		"after_insert": [
 			"whatsapp_crm.chat.provider.session_status_changed",
@@ -42,7 +62,10 @@ doc_events = {
 			"whatsapp_crm.chat.outbox.flush_on_link",
 		]
 	},
-	"WhatsApp Account": {"validate": "whatsapp_crm.chat.provider.account_validate"},
+	"WhatsApp Account": {
+		"validate": "whatsapp_crm.chat.provider.account_validate",
+		"on_trash": "whatsapp_crm.chat.record_links.on_account_trash",
+	},
 	# An agent's first WhatsApp reply on a Lead or Deal is its first response (as an email reply is).
 	"WhatsApp Message": {
 		"after_insert": [

@@ -148,6 +148,27 @@ def capture_realtime(action):
 	return result, events
 
 
+def crm_currency() -> str:
+	"""The currency a test Deal is made in: CRM's own base (FCRM Settings, or the USD CRM falls back to). Any
+	other makes CRM fetch an exchange rate from the internet, whatever the site's currency."""
+	if frappe.get_meta("FCRM Settings").has_field("currency"):
+		return frappe.db.get_single_value("FCRM Settings", "currency") or "USD"
+	return "USD"
+
+
+def convert_lead(lead: str) -> str:
+	"""CRM's own Lead to Deal conversion, as its Convert button does it, in CRM's base currency."""
+	from crm.fcrm.doctype.crm_lead.crm_lead import (
+		convert_to_deal,  # CRM is optional: only these tests need it
+	)
+
+	return convert_to_deal(
+		lead,
+		doc=frappe._dict(flags=frappe._dict(ignore_permissions=True)),
+		deal={"currency": crm_currency()},
+	)
+
+
 def make_user(email: str, roles: list[str] | None = None) -> str:
 	"""A desk user with exactly these roles (plus a harmless desk role so the user is a System User)."""
 	if not frappe.db.exists("Role", DESK_ROLE):

@@ -37,12 +37,11 @@ from whatsapp_crm.gateway.webhook import (
 	replay_key,
 	verify,
 )
-from whatsapp_crm.gateways.config import GATEWAY, gateway_doc
+from whatsapp_crm.gateways.config import GATEWAY, PARKED, gateway_doc
 from whatsapp_crm.integration import SESSION, logger
 from whatsapp_crm.sessions import live
 
 REPLAY_WINDOW_S = 600  # twice the signature tolerance, so a replayed, still-valid signature is caught
-PARKED = "WhatsApp Parked Event"
 TITLE_PARKED = "WhatsApp Webhook Parked"
 RETRY_AFTER_S = 10
 # While storing an event, a row lock is waited for this long (MariaDB's default is 50 s, far longer than

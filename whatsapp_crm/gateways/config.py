@@ -24,6 +24,7 @@ from whatsapp_crm.gateway.resilience import CircuitBreaker
 
 GATEWAY = "WhatsApp Gateway"
 SESSION = "WhatsApp Session"
+PARKED = "WhatsApp Parked Event"  # webhook events waiting to be applied, one gateway each
 # The Gateway Type select's options (what admins read) -> the gateway layer's type names.
 GATEWAY_TYPES = {
 	"Baileys REST": "baileys",

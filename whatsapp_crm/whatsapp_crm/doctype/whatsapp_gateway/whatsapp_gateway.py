@@ -14,7 +14,14 @@ from whatsapp_crm.gateway.adapters import Detection
 from whatsapp_crm.gateway.client import normalise_base_url
 from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.errors import NotConfigured
-from whatsapp_crm.gateways.config import GATEWAY, GATEWAY_TYPES, SESSION, record_health, remember_detection
+from whatsapp_crm.gateways.config import (
+	GATEWAY,
+	GATEWAY_TYPES,
+	PARKED,
+	SESSION,
+	record_health,
+	remember_detection,
+)
 from whatsapp_crm.integration import code_message, get_settings, timeouts_from
 
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,60}$"
@@ -89,6 +96,8 @@ class WhatsAppGateway(Document):
 				),
 				title=_("Gateway in use"),
 			)
+		# Events parked for a gateway that is gone can never be applied.
+		frappe.db.delete(PARKED, {"gateway": self.name})
 
 	@frappe.whitelist(methods=["POST"])
 	def test_connection(self) -> dict:

@@ -17,7 +17,7 @@ from frappe.utils import set_request
 
 from whatsapp_crm.chat import leads, provider
 from whatsapp_crm.gateway.webhook import sign
-from whatsapp_crm.testing import make_user
+from whatsapp_crm.testing import convert_lead, make_user
 
 from .test_messages import ACCOUNT, PREFIX, SECRET, MessagesFixture
 
@@ -28,8 +28,9 @@ def number(n: int) -> str:
 	return f"{NEW}{n:03d}"
 
 
-@unittest.skipUnless("crm" in frappe.get_installed_apps(), "Frappe CRM is not installed")
-class LeadsCase(MessagesFixture):
+class LeadsFixture(MessagesFixture):
+	"""A linked session whose account makes Leads, and customers who write to it (no tests of its own)."""
+
 	unknown_number_action = leads.CREATE_LEAD
 
 	def setUp(self):
@@ -89,6 +90,9 @@ class LeadsCase(MessagesFixture):
 			provider.MESSAGE, {"message_id": mid}, ["reference_doctype", "reference_name"], as_dict=True
 		)
 
+
+@unittest.skipUnless("crm" in frappe.get_installed_apps(), "Frappe CRM is not installed")
+class LeadsCase(LeadsFixture):
 	# -- the account's setting --
 
 	def test_an_unknown_number_becomes_a_lead_with_the_whole_conversation(self):
@@ -227,18 +231,7 @@ class LeadsCase(MessagesFixture):
 	def test_after_conversion_messages_land_on_the_deal(self):
 		self.write(number(20), "Deal Ana")
 		[lead] = self.lead_of(number(20))
-		from crm.fcrm.doctype.crm_lead.crm_lead import convert_to_deal
-
-		currency = (
-			frappe.db.get_single_value("FCRM Settings", "currency")
-			if frappe.get_meta("FCRM Settings").has_field("currency")
-			else None
-		)
-		deal = convert_to_deal(
-			lead.name,
-			doc=frappe._dict(flags=frappe._dict(ignore_permissions=True)),
-			deal={"currency": currency} if currency else None,
-		)
+		deal = convert_lead(lead.name)
 		_status, _result, mid = self.write(number(20), "Deal Ana", "otra pregunta")
 		self.assertEqual(self.reference(mid), {"reference_doctype": leads.DEAL, "reference_name": deal})
 		self.assertEqual(len(self.lead_of(number(20))), 1)  # no second Lead

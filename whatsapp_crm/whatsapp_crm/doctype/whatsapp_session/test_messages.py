@@ -26,6 +26,7 @@ from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import (
 	cleanup,
 	configure,
+	crm_currency,
 	make_session,
 	make_user,
 	preserve_settings,
@@ -444,12 +445,10 @@ class MessagesCase(MessagesFixture):
 				"phone_nos": [{"phone": "+55 11 98765-4321", "is_primary_mobile_no": 1}],
 			}
 		).insert(ignore_permissions=True)
-		# In CRM's own currency: another one would make CRM fetch an exchange rate from the internet.
-		currency = frappe.db.get_single_value("FCRM Settings", "currency") or "USD"
 		deal = frappe.get_doc(
 			{
 				"doctype": "CRM Deal",
-				"currency": currency,
+				"currency": crm_currency(),
 				"contacts": [{"contact": contact.name, "is_primary": 1}],
 			}
 		)
