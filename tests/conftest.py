@@ -6,6 +6,10 @@ exact waits without ever sleeping.
 
 from __future__ import annotations
 
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
@@ -49,3 +53,19 @@ def real_sim():
 def client(sim: BaileysSimulator):
 	with BaileysClient(sim.url, SENTINEL_KEY, Timeouts(connect=1.0, read=2.0)) as c:
 		yield c
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+	def log_message(self, *args: object) -> None:
+		pass
+
+
+@pytest.fixture
+def file_server(tmp_path):
+	"""A plain file server on loopback: answers 200 with HTML at / and 404 pages elsewhere."""
+	(tmp_path / "index.html").write_text("<html><body>files</body></html>")
+	server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
+	threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+	yield f"http://127.0.0.1:{server.server_address[1]}"
+	server.shutdown()
+	server.server_close()

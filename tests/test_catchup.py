@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from whatsapp_crm.gateway import texts
 from whatsapp_crm.gateway.adapters import make_client
 from whatsapp_crm.gateway.catchup import DUPLICATE, MARGIN_S, STORED, Reconciler, SyncState
-from whatsapp_crm.gateway.errors import BAD_RESPONSE, HISTORY_UNAVAILABLE
+from whatsapp_crm.gateway.client import Timeouts
+from whatsapp_crm.gateway.errors import BAD_RESPONSE, HISTORY_UNAVAILABLE, HistoryUnavailable
 from whatsapp_crm.gateway.messaging import Ack, InboundMessage, message_id
 from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
 
@@ -263,3 +265,28 @@ def test_a_full_last_page_costs_no_empty_request_after_it(linked):
 	store = Store()
 	result = reconciler(client, clock).run(SyncState(watermark=NOW - 3000), store.store, store.ack)
 	assert (result.complete, result.stored, result.pages) == (True, 100, 2)
+
+
+@pytest.mark.parametrize(
+	("gateway_type", "remedy"),
+	[
+		("baileys", "GET /api/sessions/SESSION/messages"),
+		("evolution", "Update Evolution API"),
+		("waha", "WAHA 2024.11 or later"),
+	],
+)
+def test_a_missing_history_route_names_the_remedy_for_its_type(gateway_type, remedy):
+	words = texts.for_history("route_missing", gateway_type)
+	assert remedy in words
+	others = {"baileys": "Baileys", "evolution": "Evolution", "waha": "WAHA"}
+	assert not [name for t, name in others.items() if t != gateway_type and name in words]
+
+
+def test_a_baileys_server_without_the_history_route_is_told_its_own_remedy(file_server):
+	"""An older Baileys REST server (here: one that answers 404 to every route) is not told to update WAHA."""
+	client = make_client("baileys", file_server, "k", Timeouts(1, 2))
+	with client, pytest.raises(HistoryUnavailable) as e:
+		client.read_messages("s1", since=1, until=2)
+	assert e.value.gateway_type == "baileys"
+	words = texts.for_history(e.value.reason, e.value.gateway_type)
+	assert words == texts.HISTORY_ROUTE_MISSING_BAILEYS and "WAHA" not in words

@@ -18,13 +18,13 @@ from frappe.utils import add_days, get_datetime, get_system_timezone, now_dateti
 
 from whatsapp_crm.chat import inbox, provider
 from whatsapp_crm.gateway import errors, texts
-from whatsapp_crm.gateway.acquire import CONNECTED
+from whatsapp_crm.gateway.acquire import CONNECTED, QrOutcome
 from whatsapp_crm.gateway.catchup import DUPLICATE, SKIPPED, STORED, Reconciler, SyncState
-from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable
+from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable, SessionNotFound
 from whatsapp_crm.gateway.messaging import InboundMessage
 from whatsapp_crm.gateways.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
-from whatsapp_crm.sessions import history
+from whatsapp_crm.sessions import history, sweep
 
 TITLE_SYNC = "WhatsApp Catch-up Failed"
 SYNC_EVENT = "whatsapp_session_sync"
@@ -238,7 +238,14 @@ def _finish(doc, state: SyncState, result, error: GatewayError | None, reason: s
 			messages_found=found,
 		)
 	frappe.db.commit()  # nosemgrep: the stored messages and the new watermark, before any log below
-	if error is not None and not isinstance(error, HistoryUnavailable):
+	if isinstance(error, SessionNotFound):
+		# The gateway forgot the session: the incident the health sweep reports, so it is recorded once, as
+		# a lost session (Disconnected, one "WhatsApp Session Lost" entry, the owner told), not twice.
+		lost = QrOutcome(
+			session_id=doc.session_id, state="ended", error=error, last_http_status=error.http_status
+		)
+		sweep.mark_lost(doc.name, "unknown", lost)
+	elif error is not None and not isinstance(error, HistoryUnavailable):
 		log_gateway_error(TITLE_SYNC, error, doc.name, operation="catch-up")
 	stats = {
 		"session": doc.name,
@@ -260,7 +267,7 @@ def _finish(doc, state: SyncState, result, error: GatewayError | None, reason: s
 
 def problem_text(error: GatewayError) -> str:
 	if isinstance(error, HistoryUnavailable):
-		return _(texts.for_history(error.reason))
+		return _(texts.for_history(error.reason, error.gateway_type))
 	return _(texts.for_code(error.code))
 
 

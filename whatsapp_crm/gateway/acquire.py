@@ -1,4 +1,5 @@
-"""acquire_qr(): the bounded, progressive QR acquisition policy (DESIGN.md §4), and the §5 payload builder.
+"""acquire_qr(): the bounded, progressive QR acquisition policy, and the session payload's builder
+(see docs/architecture.md, 'QR acquisition' and 'The session payload').
 
 One attempt = a status read, then (only when the status says a QR exists) a QR read. Waits between attempts
 depend on what went wrong; the whole acquisition never runs past its deadline, because both the waits and
@@ -21,7 +22,8 @@ from .errors import ConfirmOnPhone, GatewayError, GatewayTimeout, QrNotReady, Se
 from .qr import to_data_uri
 from .status import Kind, confirm_word
 
-# The doc's Status values (DESIGN.md §5); the Frappe layer stores exactly these.
+# The doc's Status values; the Frappe layer stores exactly these.
+# See docs/architecture.md, 'The session payload'.
 NOT_CREATED = "Not Created"
 CONNECTING = "Connecting"
 QR_READY = "QR Ready"
@@ -293,7 +295,8 @@ def build_payload(
 	message: str = "",
 	session_db_id: str = "",
 ) -> dict[str, Any]:
-	"""The exact §5 dict. The Frappe layer passes the translated message and the document name."""
+	"""The exact session payload (see docs/architecture.md, 'The session payload'). The Frappe layer passes
+	the translated message and the document name."""
 	return {
 		"success": outcome.success,
 		"message": message,

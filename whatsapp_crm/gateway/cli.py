@@ -452,7 +452,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 	words = None
 	if error is not None:
 		template = (
-			texts.for_history(error.reason)
+			texts.for_history(error.reason, error.gateway_type)
 			if isinstance(error, HistoryUnavailable)
 			else texts.for_code(error.code)
 		)

@@ -1,4 +1,5 @@
-"""GatewayClient: the one interface the rest of the app uses to talk to a gateway (DESIGN.md §2).
+"""GatewayClient: the one interface the rest of the app uses to talk to a gateway
+(see docs/gateways.md, 'Gateway types').
 
 Each gateway type (Baileys REST, Evolution API, WAHA) is a subclass in ``adapters/`` that owns its routes,
 auth header, status words, QR forms, error shapes, pairing call and webhook events, and answers with the

@@ -169,7 +169,14 @@ def diagnose(
 		if reason is None:
 			add(Check("history", OK, texts.DOCTOR_HISTORY_OK))
 		else:
-			add(Check("history", SKIP, texts.for_history(reason), code="HISTORY_UNAVAILABLE"))
+			add(
+				Check(
+					"history",
+					SKIP,
+					texts.for_history(reason, client.gateway_type),
+					code="HISTORY_UNAVAILABLE",
+				)
+			)
 		if probe:
 			add(_probe(client, probe_s, clock=clock, sleep=sleep))
 	return report

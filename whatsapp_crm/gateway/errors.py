@@ -1,4 +1,4 @@
-"""Typed gateway errors, each with a stable ``code`` (DESIGN.md §5).
+"""Typed gateway errors, each with a stable ``code`` (see docs/architecture.md, 'Typed errors').
 
 The codes are the contract with the Frappe layer and the form: they are persisted, put in payloads and
 mapped to translated messages there. Exception texts are for developers and logs; they never contain the
@@ -247,7 +247,10 @@ class HistoryUnavailable(GatewayError):
 
 	code = HISTORY_UNAVAILABLE
 
-	def __init__(self, detail: str = "", *, reason: str = "route_missing", **kwargs) -> None:
-		# reason: store_off | route_missing
+	def __init__(
+		self, detail: str = "", *, reason: str = "route_missing", gateway_type: str | None = None, **kwargs
+	) -> None:
+		# reason: store_off | route_missing; gateway_type: which remedy to name (baileys | evolution | waha)
 		self.reason = reason
+		self.gateway_type = gateway_type
 		super().__init__(detail, **kwargs)

@@ -1,4 +1,5 @@
-"""Watching a waiting session: one read at a time, on its own schedule (DESIGN.md §9).
+"""Watching a waiting session: one read at a time, on its own schedule
+(see docs/architecture.md, 'Live sessions').
 
 ``Watch`` is one session's schedule and memory, small and JSON-friendly so that a watcher job can keep many of
 them in a shared store and serve them all from one worker. ``step()`` takes one read's outcome and says

@@ -1,4 +1,4 @@
-"""Tolerant reading of gateway answers into a ``SessionState`` (DESIGN.md §3).
+"""Tolerant reading of gateway answers into a ``SessionState`` (docs/gateways.md, 'Reading gateway answers').
 
 Gateways mix vocabularies (Baileys servers, WAHA, Evolution...), so the union is read case-insensitively.
 An unknown status word means "waiting" and is kept verbatim for diagnosis.

@@ -72,6 +72,15 @@ HISTORY_STORE_OFF = _(
 HISTORY_ROUTE_MISSING = _(
 	"This gateway version cannot list past messages, so messages missed while webhooks were down cannot be recovered. Update the gateway (WAHA 2024.11 or later)."
 )
+HISTORY_ROUTE_MISSING_BAILEYS = _(
+	"This Baileys REST server cannot list past messages (it lacks GET /api/sessions/SESSION/messages), so messages missed while webhooks were down cannot be recovered. Add that route (see the contract in the docs) or update the server."
+)
+HISTORY_ROUTE_MISSING_EVOLUTION = _(
+	"This Evolution API server cannot list past messages (it lacks POST /chat/findMessages), so messages missed while webhooks were down cannot be recovered. Update Evolution API (2.3.6 or later)."
+)
+HISTORY_ROUTE_MISSING_UNKNOWN = _(
+	"This gateway cannot list past messages, so messages missed while webhooks were down cannot be recovered. Update the gateway."
+)
 DOCTOR_HISTORY_OK = _("The gateway can list past messages: messages missed by webhooks are caught up.")
 
 # A linked session found lost by the health sweep: the reason in plain words, and the alert's subject.
@@ -141,9 +150,15 @@ BY_CODE = {
 }
 
 
-def for_history(reason: str | None) -> str:
-	"""Why a gateway's past messages cannot be read, in plain words."""
-	return HISTORY_STORE_OFF if reason == "store_off" else HISTORY_ROUTE_MISSING
+def for_history(reason: str | None, gateway_type: str | None = None) -> str:
+	"""Why a gateway's past messages cannot be read, in plain words, with the remedy for its type."""
+	if reason == "store_off":
+		return HISTORY_STORE_OFF
+	return {
+		"waha": HISTORY_ROUTE_MISSING,
+		"baileys": HISTORY_ROUTE_MISSING_BAILEYS,
+		"evolution": HISTORY_ROUTE_MISSING_EVOLUTION,
+	}.get(gateway_type or "", HISTORY_ROUTE_MISSING_UNKNOWN)
 
 
 def for_code(code: str | None) -> str:

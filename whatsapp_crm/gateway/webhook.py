@@ -1,4 +1,5 @@
-"""Verifying and parsing the events a gateway pushes to the app (DESIGN.md §9). Never imports frappe.
+"""Verifying and parsing the events a gateway pushes to the app (docs/gateways.md, 'Webhooks').
+Never imports frappe.
 
 The contract, as gateway operators see it
 -----------------------------------------

@@ -1,10 +1,11 @@
-"""The Baileys REST contract (DESIGN.md §2): the default gateway type.
+"""The Baileys REST contract (see docs/gateways.md, 'The Baileys REST contract'): the default gateway type.
 
 Auth ``X-API-Key``. ``POST /api/sessions`` (409 = exists), ``GET /api/sessions/{id}/status`` (404 = unknown),
 ``GET /api/sessions/{id}/qr`` (400/404/422 = not ready; 500 ``QR_GENERATION_ERROR``), ``DELETE``,
-``POST /api/sessions/{id}/pairing-code`` and ``GET /api/health``. Status words are read tolerantly (§3).
+``POST /api/sessions/{id}/pairing-code`` and ``GET /api/health``. Status words are read tolerantly
+(see docs/gateways.md, 'Reading gateway answers').
 
-Messages (the contract's messaging extension, docs/gateway-messages.md): ``POST /api/sessions/{id}/messages``
+Messages (docs/gateways.md, 'Messaging extension'): ``POST /api/sessions/{id}/messages``
 ``{"to", "text"}`` or ``{"to", "media": {"data", "mimetype", "filename"}, "caption"}`` (optional ``replyTo``)
 answers ``{"messageId"}``; 409 ``NOT_CONNECTED``, 400 ``NOT_ON_WHATSAPP``; the file of an inbound message is
 ``GET /api/sessions/{id}/messages/{messageId}/media``; webhook events ``message`` and ``ack``.
@@ -210,7 +211,9 @@ class BaileysClient(GatewayClient):
 		)
 		word = str((reply.obj or {}).get("error") or "").upper()
 		if reply.status in (404, 405) and word != errors.SESSION_NOT_FOUND:
-			raise HistoryUnavailable("the gateway has no message history route", **reply.context())
+			raise HistoryUnavailable(
+				"the gateway has no message history route", gateway_type=self.gateway_type, **reply.context()
+			)
 		data = self._check(reply, not_found=SessionNotFound)
 		rows = data.get("messages")
 		if not isinstance(rows, list):

@@ -293,7 +293,9 @@ class EvolutionClient(GatewayClient):
 			"POST", f"/chat/findMessages/{self._seg(session_id)}", json_body=body, timeout=timeout
 		)
 		if reply.status == 404 and "findmessages" in (reply.excerpt or "").lower():
-			raise HistoryUnavailable("the gateway has no findMessages route", **reply.context())
+			raise HistoryUnavailable(
+				"the gateway has no findMessages route", gateway_type=self.gateway_type, **reply.context()
+			)
 		data = self._check(reply, not_found=SessionNotFound)
 		block = data.get("messages") if isinstance(data.get("messages"), dict) else {}
 		records = block.get("records")

@@ -353,9 +353,18 @@ class WahaClient(GatewayClient):
 		)
 		message = (error_words(reply.data)[2] or "").lower()
 		if reply.status == 400 and "store" in message:
-			raise HistoryUnavailable("the NOWEB store is off", reason="store_off", **reply.context())
+			raise HistoryUnavailable(
+				"the NOWEB store is off",
+				reason="store_off",
+				gateway_type=self.gateway_type,
+				**reply.context(),
+			)
 		if reply.status == 404 and message.startswith("cannot get"):
-			raise HistoryUnavailable("the gateway has no chats/all/messages route", **reply.context())
+			raise HistoryUnavailable(
+				"the gateway has no chats/all/messages route",
+				gateway_type=self.gateway_type,
+				**reply.context(),
+			)
 		rows = self._check(reply, not_found=SessionNotFound, want=list)
 		more = len(rows) > size
 		found, acks, skipped, _oldest = collect_page(rows[:size], _inbound, _row_ack, since, until)
@@ -388,7 +397,9 @@ class WahaClient(GatewayClient):
 				_versions[self.base_url] = known
 		if known[1] is not None and known[1] < HISTORY_SINCE:
 			raise HistoryUnavailable(
-				f"WAHA {known[1][0]}.{known[1][1]} has no message history route", reason="route_missing"
+				f"WAHA {known[1][0]}.{known[1][1]} has no message history route",
+				reason="route_missing",
+				gateway_type=self.gateway_type,
 			)
 
 	@classmethod

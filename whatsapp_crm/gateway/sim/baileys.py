@@ -1,4 +1,4 @@
-"""The Baileys REST gateway (the DESIGN.md §2 contract, README "The gateway contract").
+"""The Baileys REST gateway (see docs/gateways.md, 'The Baileys REST contract').
 
 ``X-API-Key``; ``POST /api/sessions`` ``{"sessionId"}``; ``GET /api/sessions/{id}/status`` and ``/qr``;
 ``POST /api/sessions/{id}/pairing-code``; ``DELETE /api/sessions/{id}``; ``GET /api/health`` without a key.

@@ -15,12 +15,13 @@ from frappe.utils import add_to_date, now_datetime
 
 from whatsapp_crm.api import webhook
 from whatsapp_crm.chat import catchup, inbox, outbox, provider
+from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.catchup import MARGIN_S
 from whatsapp_crm.gateway.messaging import message_id
 from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.gateways.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings
-from whatsapp_crm.sessions import history
+from whatsapp_crm.sessions import history, sweep
 from whatsapp_crm.testing import make_user
 
 from .test_messages import CUSTOMER, PREFIX, MessagesFixture
@@ -153,6 +154,26 @@ class CatchupTests:
 		stats = self.sync(catchup.LINKED)
 		self.assertEqual((stats["found"], stats["error"]), (2, None))
 		self.assertEqual([self.stored(i)["type"] for i in ids], ["Incoming", "Incoming"])
+
+	def test_a_session_the_gateway_forgot_is_one_incident_with_one_error_log(self):
+		with client_for(self.session) as client:  # removed on the gateway while the site thinks it linked
+			client.delete_session(self.session.session_id)
+			for _ in range(50):  # Evolution removes an instance a moment after it answers
+				try:
+					client.get_status(self.session.session_id)
+				except errors.SessionNotFound:
+					break
+				time.sleep(0.1)
+		self.quiet()
+		stats = self.sync(catchup.BY_HAND)
+		self.assertEqual(stats["error"], "SESSION_NOT_FOUND")
+		entries = frappe.get_all(
+			"Error Log", filters={"reference_name": self.session.name}, pluck="method", order_by="creation"
+		)
+		self.assertEqual(entries, [sweep.TITLE_LOST])  # not also "WhatsApp Catch-up Failed"
+		self.assertEqual(frappe.db.get_value(SESSION, self.session.name, "status"), "Disconnected")
+		self.sync(catchup.BY_HAND)  # a second run finds the same gone session: still one entry
+		self.assertEqual(frappe.db.count("Error Log", {"reference_name": self.session.name}), 1)
 
 	def test_a_session_that_links_again_queues_a_catch_up(self):
 		from frappe.utils.background_jobs import is_job_enqueued
