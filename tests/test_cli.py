@@ -354,3 +354,12 @@ def test_simulate_refuses_a_port_out_of_range_without_a_traceback(capsys):
 	assert e.value.code == 2
 	err = capsys.readouterr().err
 	assert "--port: must be from 0 (any free port) to 65535" in err and "Traceback" not in err
+
+
+def test_no_desk_words_in_any_terminal_text():
+	"""Every outcome text the terminal can print, for every code, names no button."""
+	from whatsapp_crm.gateway import texts
+
+	for template in (*texts.BY_CODE.values(), texts.NOT_CREATED_YET, texts.HISTORY_STORE_OFF):
+		said = texts.for_terminal(template)
+		assert "Click" not in said and "click" not in said and "Retrying automatically" not in said, said

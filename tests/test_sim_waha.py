@@ -558,3 +558,27 @@ def test_failed_event_and_global_webhook(
 	with pytest.raises(ValueError):
 		sim.set_webhook(listener.url, "s", "query")
 	assert sim.webhook_failures == 0
+
+
+def test_a_refused_settings_update_does_not_stop_the_link(core: WahaSimulator, clock: FakeClock) -> None:
+	"""WAHA Core's "default" already exists: its settings go by PUT. When the PUT fails the QR still comes
+	first; the missing webhook and store are reported apart (a ConfigNotApplied in the outcome's failures)."""
+	from whatsapp_crm.gateway import errors
+	from whatsapp_crm.gateway.acquire import QrPolicy
+	from whatsapp_crm.gateway.adapters.waha import WahaClient
+	from whatsapp_crm.gateway.client import Timeouts, WebhookTarget
+	from whatsapp_crm.gateway.monitor import Watch, read_once
+
+	core.set_scenario("default", "update_500")
+	hook = WebhookTarget("http://127.0.0.1:9/hook", "s3cret")
+	with WahaClient(core.url, KEY, Timeouts(1, 3), webhook=hook) as client:
+		created = client.create_session("default")
+		assert created.created is False and created.config_error is not None
+		assert (
+			created.config_error.code == errors.CONFIG_NOT_APPLIED and created.config_error.http_status == 500
+		)
+		assert core.count("start", "default") == 1  # started all the same
+		watch = Watch("default", "default", started=clock.now(), next_due=clock.now(), create_first=True)
+		outcome = read_once(client, watch, QrPolicy(deadline=5), clock=clock.now, sleep=clock.advance)
+	assert outcome.state == "qr" and outcome.qr_code  # the QR is on screen
+	assert [e.code for _n, e in outcome.failures] == [errors.CONFIG_NOT_APPLIED]

@@ -132,6 +132,8 @@ def failures_to_log(outcome: QrOutcome) -> list[tuple[str, GatewayError, int]]:
 	for number, error in outcome.failures:
 		if error.code == errors.QR_GENERATION_ERROR:
 			seen.setdefault(error.code, (TITLE_QR, error, number))
+		elif error.code == errors.CONFIG_NOT_APPLIED:
+			seen.setdefault(error.code, (TITLE_GATEWAY, error, number))
 	if outcome.error is not None and outcome.error.code in LOGGED_CODES:
 		number = outcome.attempts[-1].number if outcome.attempts else 0
 		seen[outcome.error.code] = (TITLE_GATEWAY, outcome.error, number)

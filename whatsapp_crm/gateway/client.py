@@ -70,6 +70,7 @@ class CreateResult:
 	created: bool  # False when the gateway already had it (create is idempotent)
 	raw_status: str | None
 	http_status: int
+	config_error: GatewayError | None = None  # linked, but the gateway refused the session's settings
 
 
 @dataclass

@@ -29,6 +29,7 @@ MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
 HISTORY_UNAVAILABLE = "HISTORY_UNAVAILABLE"
 LICENSE_REQUIRED = "LICENSE_REQUIRED"
 CONFIRM_ON_PHONE = "CONFIRM_ON_PHONE"
+CONFIG_NOT_APPLIED = "CONFIG_NOT_APPLIED"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -50,6 +51,7 @@ ALL_CODES = (
 	HISTORY_UNAVAILABLE,
 	LICENSE_REQUIRED,
 	CONFIRM_ON_PHONE,
+	CONFIG_NOT_APPLIED,
 )
 
 EXCERPT_LIMIT = 1024
@@ -186,6 +188,13 @@ class ConfirmOnPhone(QrNotReady):
 	PASSKEY_CONFIRMATION_REQUIRED). Waiting, retried like a QR that is not ready."""
 
 	code = CONFIRM_ON_PHONE
+
+
+class ConfigNotApplied(GatewayError):
+	"""The session exists and links, but the gateway refused its settings (webhooks, message store): said
+	apart from the QR, which comes first."""
+
+	code = CONFIG_NOT_APPLIED
 
 
 class QrGenerationError(GatewayError):

@@ -141,15 +141,21 @@ def read_once(
 ) -> QrOutcome:
 	"""One read for a watched session; its first read creates the session on the gateway first (a create
 	that fails for good is the outcome; one worth retrying leaves the read to find out)."""
+	config_error = None
 	if watch.create_first:
 		watch.create_first = False
 		try:
-			client.create_session(watch.session_id, timeout=qr_policy.status_timeout)
+			config_error = client.create_session(
+				watch.session_id, timeout=qr_policy.status_timeout
+			).config_error
 		except GatewayError as e:
 			outcome = outcome_from_error(watch.session_id, e, qr_policy)
 			if not outcome.keep_polling:
 				return outcome
-	return acquire_qr(client, watch.session_id, one_read_policy(qr_policy), clock=clock, sleep=sleep)
+	outcome = acquire_qr(client, watch.session_id, one_read_policy(qr_policy), clock=clock, sleep=sleep)
+	if config_error is not None:
+		outcome.failures.append((0, config_error))  # logged and shown apart from the QR
+	return outcome
 
 
 def watch(

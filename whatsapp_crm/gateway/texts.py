@@ -144,6 +144,9 @@ BY_CODE = {
 	errors.LICENSE_REQUIRED: _(
 		"This Evolution API server is not activated: open its manager to register it."
 	),
+	errors.CONFIG_NOT_APPLIED: _(
+		"The session links, but the gateway refused its settings (webhooks and message store): new messages may arrive late or not be recoverable. Read the gateway's logs, then click Create session again."
+	),
 	errors.CONFIRM_ON_PHONE: _(
 		"WhatsApp is waiting for your phone to approve this link. Open WhatsApp on the phone and confirm it (with its passkey if it asks for one)."
 	),
@@ -199,6 +202,9 @@ TERMINAL = {
 	),
 	BY_CODE[errors.BAD_RESPONSE]: (
 		"The gateway sent an answer that could not be understood. Check that {url} points at the WhatsApp gateway."
+	),
+	BY_CODE[errors.CONFIG_NOT_APPLIED]: (
+		"The session links, but the gateway refused its settings (webhooks and message store): new messages may arrive late or not be recoverable. Read the gateway's logs, then run whatsapp-crm connect again."
 	),
 	DOCTOR_BAD_URL: "The gateway URL ({url}) must start with http:// or https:// and name a host, with no query or spaces.",
 	DOCTOR_NO_KEY: "This gateway type needs an API key: give {key}.",

@@ -276,23 +276,27 @@ class SessionService:
 
 	def _talk(self, client: GatewayClient, operation: str, policy: QrPolicy, recreate: bool) -> QrOutcome:
 		"""The one place where an in-request acquisition talks to the gateway."""
+		config_error = None
 		if operation == "create":
 			started = time.monotonic()
 			try:
-				client.create_session(
+				config_error = client.create_session(
 					self.doc.session_id, timeout=min(policy.status_timeout, policy.deadline / 2)
-				)
+				).config_error
 			except GatewayError as e:
 				return outcome_from_error(self.doc.session_id, e, policy)
 			# create and acquisition share one deadline
 			policy = replace(policy, deadline=max(1.0, policy.deadline - (time.monotonic() - started)))
-		return acquire_qr(
+		outcome = acquire_qr(
 			client,
 			self.doc.session_id,
 			policy,
 			on_attempt=partial(self._on_attempt, operation),
 			recreate_missing=operation != "status" or bool(recreate),
 		)
+		if config_error is not None:
+			outcome.failures.append((0, config_error))  # logged and shown apart from the QR
+		return outcome
 
 	def _on_attempt(self, operation: str, attempt: Attempt) -> None:
 		log_attempt(self.doc.name, operation, attempt)

@@ -45,6 +45,7 @@ from ..client import (
 )
 from ..errors import (
 	BadResponse,
+	ConfigNotApplied,
 	GatewayError,
 	GatewayTimeout,
 	HistoryUnavailable,
@@ -53,6 +54,7 @@ from ..errors import (
 	ServerError,
 	SessionNotAllowed,
 	SessionNotFound,
+	Unauthorized,
 	Unreachable,
 )
 from ..messaging import (
@@ -167,16 +169,27 @@ class WahaClient(GatewayClient):
 			if "already exists" not in message:
 				self._check(reply)  # raises the typed error for any other refusal
 				raise BadResponse("the gateway refused to create the session", **reply.context())
-			# An existing session keeps its old config (WAHA Core's "default" always exists): update it.
-			update = self._send(
-				"PUT",
-				f"/api/sessions/{self._seg(session_id)}",
-				json_body={"config": config},
-				timeout=budget.left(),
-			)
-			self._check(update, not_found=SessionNotFound, want=object)
+			# An existing session keeps its old config (WAHA Core's "default" always exists): update it. A
+			# refused update does not stop the link: the QR comes first, the missing settings are said apart.
+			config_error = None
+			try:
+				update = self._send(
+					"PUT",
+					f"/api/sessions/{self._seg(session_id)}",
+					json_body={"config": config},
+					timeout=budget.left(),
+				)
+				self._check(update, not_found=SessionNotFound, want=object)
+			except (SessionNotFound, Unauthorized):
+				raise
+			except GatewayError as e:
+				config_error = ConfigNotApplied(
+					f"the gateway refused the session's settings ({e.code})", **e.context()
+				)
 			self._start(session_id, budget.left())
-			return CreateResult(session_id, created=False, raw_status=None, http_status=422)
+			return CreateResult(
+				session_id, created=False, raw_status=None, http_status=422, config_error=config_error
+			)
 		data = self._check(reply)
 		return CreateResult(
 			session_id, created=True, raw_status=short(data.get("status")), http_status=reply.status

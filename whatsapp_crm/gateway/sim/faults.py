@@ -52,6 +52,9 @@ class FaultAnswers:
 		if fault == "pairing_500" and endpoint == "pairing":
 			handler.send_json(500, self._stack_trace_payload("Failed to request a pairing code"))
 			return True
+		if fault == "update_500" and endpoint == "update":
+			handler.send_json(500, self._stack_trace_payload("Failed to update the session"))
+			return True
 		if fault in BODY_FAULTS and endpoint in self.fault_endpoints:
 			if fault == "html_502":
 				handler.send_bytes(502, NGINX_502, "text/html")

@@ -25,6 +25,7 @@ FAULTS = (
 	"trickle",  # status/qr: headers at once, then one body byte every 2 s
 	"pairing_hang",  # only the pairing-code route hangs (real WAHA does)
 	"pairing_500",  # the pairing-code route answers 500 with a stack trace
+	"update_500",  # WAHA: updating an existing session's settings (PUT) answers 500
 )
 BODY_FAULTS = ("html_502", "success_false", "not_json", "huge_body")
 
@@ -75,6 +76,7 @@ SCENARIOS: dict[str, SessionOptions] = {
 	"png_only": SessionOptions(png_only=True),
 	"pairing_hang": SessionOptions(fault="pairing_hang"),
 	"pairing_500": SessionOptions(fault="pairing_500"),
+	"update_500": SessionOptions(fault="update_500"),
 }
 DEFAULT_SCENARIO = "linked"
 
