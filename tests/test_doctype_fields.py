@@ -156,7 +156,8 @@ def test_status_options_match_the_payload_vocabulary():
 
 
 def test_settings_defaults_match_the_gateway_policy():
-	"""The numbers an admin sees as defaults are the policy's own defaults (DESIGN.md §4)."""
+	"""The numbers an admin sees as defaults are the policy's own defaults
+	(see docs/architecture.md, 'QR acquisition')."""
 	defaults = {f["fieldname"]: f.get("default") for f in SETTINGS["fields"]}
 	policy = acquire.QrPolicy()
 	pairs = {

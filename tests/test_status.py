@@ -1,4 +1,4 @@
-"""Tolerant reading of gateway answers (DESIGN.md §3)."""
+"""Tolerant reading of gateway answers (see docs/gateways.md, 'Reading gateway answers')."""
 
 import pytest
 

@@ -1,9 +1,10 @@
 """Whitelisted endpoints for other UIs and integrations (e.g. Frappe CRM's own UI).
 
 Each one takes the WhatsApp Session document name, checks permissions itself (through the controller,
-which also reloads from the database), and returns the structured payload of DESIGN.md §5. Everything that
-talks to the gateway or stores state is POST only. Arguments are plain strings and bools, which is what desk's
-form-encoded ``frappe.call`` sends (Frappe v15 enforces these hints).
+which also reloads from the database), and returns the structured payload
+(see docs/architecture.md, 'The session payload'). Everything that talks to the gateway or stores state is
+POST only. Arguments are plain strings and bools, which is what desk's form-encoded ``frappe.call`` sends
+(Frappe v15 enforces these hints).
 """
 
 from __future__ import annotations

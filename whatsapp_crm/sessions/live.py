@@ -1,6 +1,7 @@
-"""Frappe glue for live sessions (DESIGN.md §9): the watch list the watcher serves, its lock and wake-up
-flag, the latest payload with its age, the circuit breaker's store, single flight, worker detection and
-realtime pushes. Every key is site-prefixed through ``frappe.cache.make_key`` so one Redis serves many sites.
+"""Frappe glue for live sessions (see docs/architecture.md, 'Live sessions'): the watch list the watcher
+serves, its lock and wake-up flag, the latest payload with its age, the circuit breaker's store, single
+flight, worker detection and realtime pushes. Every key is site-prefixed through ``frappe.cache.make_key``
+so one Redis serves many sites.
 
 The watch list is a Redis hash (field = session) read whole by the watcher every round. Raw hash commands are
 used on purpose: RedisWrapper.hget keeps a per-process copy, which a long-running job would read stale.

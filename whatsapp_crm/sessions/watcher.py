@@ -1,4 +1,5 @@
-"""One watcher for every waiting session (DESIGN.md §9): its cost does not grow with the sessions.
+"""One watcher for every waiting session: its cost does not grow with the sessions
+(see docs/architecture.md, 'Live sessions').
 
 A session that waits for its QR or its scan is put on a watch list (live.watch_put) and the watcher is woken.
 The watcher is a job on the ``short`` queue (linking news must not wait behind bulk jobs on ``default``): one

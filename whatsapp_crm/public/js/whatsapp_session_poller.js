@@ -1,6 +1,6 @@
 /*
  * WhatsApp Session poller: a pure-logic state machine that drives the pairing dialog
- * of the "WhatsApp Session" desk form (DESIGN.md §5 payload, §6 behaviour).
+ * of the "WhatsApp Session" desk form (docs/architecture.md, 'The session payload', 'The session form').
  *
  * No Frappe globals, no DOM: the form supplies fetch_status() and renders the views
  * handed to on_update(). Loaded in the browser as a classic script (no import/export);
