@@ -1,11 +1,17 @@
-"""Shared fixtures for the bench test suite (FrappeTestCase): a gateway simulator on loopback, a test
+"""Shared fixtures for the bench test suite (FrappeTestCase: Frappe v15's class, or v16's IntegrationTestCase): a gateway simulator on loopback, a test
 WhatsApp Gateway pointing at it (the default while a class runs), settings with a fast policy, and session
 factories. Not imported by production code."""
 
 from __future__ import annotations
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
+
+try:
+	# Frappe v16: the integration test base class (FrappeTestCase is deprecated there, removed in v17); the
+	# v16 runner prepares a category's before_tests hooks and global test records by this class.
+	from frappe.tests import IntegrationTestCase as FrappeTestCase
+except ImportError:  # Frappe v15 (15.55.1 has no frappe.tests.IntegrationTestCase)
+	from frappe.tests.utils import FrappeTestCase
 
 from whatsapp_crm.gateway.sim import BaileysSimulator, make_simulator
 from whatsapp_crm.gateways.config import GATEWAY

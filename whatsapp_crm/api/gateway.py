@@ -5,7 +5,7 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
-from whatsapp_crm.gateways.config import GATEWAY, SESSION
+from whatsapp_crm.gateways.config import GATEWAY, session_counts_by_status
 
 
 @frappe.whitelist(methods=["GET", "POST"])  # the desk's xcall posts
@@ -29,9 +29,7 @@ def health() -> list[dict]:
 		],
 		order_by="creation asc",
 	)
-	counts = frappe.get_all(
-		SESSION, fields=["gateway", "status", "count(name) as n"], group_by="gateway, status"
-	)
+	counts = session_counts_by_status()
 	out = []
 	for row in rows:
 		mine = [c for c in counts if c.gateway == row.name]

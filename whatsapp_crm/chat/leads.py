@@ -25,6 +25,13 @@ ACTION_FIELD = "unknown_number_action"  # on WhatsApp Account
 ARRIVED_FIELD = "whatsapp_account"  # on CRM Lead: the linked number (account) it came in on
 CREATE_LEAD, CONTACT_ONLY, NOTHING = "Create a Lead", "Create a Contact only", "Do nothing"
 TITLE_INVALID = "WhatsApp Number Not Usable"
+TITLE_LOOKUP = "WhatsApp CRM Lookup Failed"
+
+
+class LookupFailed(Exception):
+	"""CRM's own lookup of a number raised (a broken record, a changed CRM)."""
+
+
 LOCK_TTL_S = 15
 LOCK_WAIT_S = 10.0
 
@@ -38,9 +45,12 @@ def known(number: str) -> tuple[str | None, str | None]:
 	if not crm_installed():
 		name = frappe.db.get_value("Contact", {"mobile_no": ("in", [number, number[1:]])}, "name")
 		return ("Contact", name) if name else (None, None)
-	from crm.integrations.api import get_contact_lead_or_deal_from_number
+	from crm.integrations.api import get_contact_lead_or_deal_from_number  # CRM is optional
 
-	name, doctype = get_contact_lead_or_deal_from_number(number)
+	try:
+		name, doctype = get_contact_lead_or_deal_from_number(number)
+	except Exception as e:  # whatever CRM raises: the message must still be stored
+		raise LookupFailed(str(e)) from e
 	return (doctype, name) if name else (None, None)
 
 
@@ -61,7 +71,12 @@ def for_message(session: str, account: str, message: InboundMessage) -> tuple[st
 	if reason is not None:
 		_skipped(session, message, reason)
 		return None, None
-	found = known(number)
+	try:
+		found = known(number)
+	except LookupFailed:
+		# Stored unlinked rather than lost; and no new Lead, for a person CRM may already have.
+		frappe.log_error(title=TITLE_LOOKUP, message=f"number: {_masked(number)}\n{frappe.get_traceback()}")
+		return None, None
 	if found[1]:
 		return found
 	if action == CREATE_LEAD and not crm_installed():

@@ -16,7 +16,9 @@
 				const color = colors[g.health] || "gray";
 				const limit = g.max_sessions ? ` / ${esc(g.max_sessions)}` : "";
 				const when = g.last_check ? esc(frappe.datetime.prettyDate(g.last_check)) : esc(__("never"));
-				return `<a class="wa-card" href="/app/whatsapp-gateway/${encodeURIComponent(g.name)}">
+				// the desk's own form URL: /app/... on Frappe v15, /desk/... on v16
+				const href = esc(frappe.utils.get_form_link("WhatsApp Gateway", g.name));
+				return `<a class="wa-card" href="${href}">
 					<div class="wa-head"><span class="wa-name">${esc(g.name)}</span>
 					<span class="wa-pill ${color}">${esc(g.health_label)}</span></div>
 					<div class="wa-kind">${esc(g.kind)}${g.is_default ? " · " + esc(__("Default")) : ""}</div>

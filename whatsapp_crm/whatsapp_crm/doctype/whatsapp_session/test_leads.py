@@ -46,7 +46,7 @@ class LeadsFixture(MessagesFixture):
 		for contact in frappe.get_all("Contact", filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
 			frappe.delete_doc("Contact", contact, force=True, ignore_permissions=True)
 		frappe.db.delete(leads.BLOCKED, {"number": ("like", f"%{NEW}%")})
-		frappe.db.delete("Error Log", {"method": leads.TITLE_INVALID})
+		frappe.db.delete("Error Log", {"method": ("in", [leads.TITLE_INVALID, leads.TITLE_LOOKUP])})
 		for key in frappe.cache.get_keys("whatsapp_crm:newcomer:*"):
 			frappe.cache.delete(key)
 		frappe.db.commit()  # nosemgrep: the code under test commits its Leads
@@ -227,6 +227,19 @@ class LeadsCase(LeadsFixture):
 		)
 		self.assertEqual(len(linked), 12)
 		self.assertEqual(len(set(linked)), 12)
+
+	def test_a_failing_crm_lookup_stores_the_message_unlinked(self):
+		"""CRM's own lookup raising (a broken record, a changed CRM) loses no message and makes no Lead for a
+		person CRM may already have."""
+		from unittest.mock import patch
+
+		broken = RuntimeError("CRM lookup broke")
+		with patch("crm.integrations.api.get_contact_lead_or_deal_from_number", side_effect=broken):
+			status, _result, mid = self.write(number(40), "Ana")
+		self.assertEqual(status, 200)
+		self.assertEqual(self.reference(mid), {"reference_doctype": None, "reference_name": None})
+		self.assertEqual(self.lead_of(number(40)), [])
+		self.assertEqual(frappe.db.count("Error Log", {"method": leads.TITLE_LOOKUP}), 1)
 
 	def test_after_conversion_messages_land_on_the_deal(self):
 		self.write(number(20), "Deal Ana")

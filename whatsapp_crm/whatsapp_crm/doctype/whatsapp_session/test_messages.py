@@ -13,7 +13,6 @@ import time
 import unittest
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import set_request
 
 from whatsapp_crm.api.webhook import receive
@@ -24,6 +23,7 @@ from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION
 from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import (
+	FrappeTestCase,
 	cleanup,
 	configure,
 	crm_currency,

@@ -342,9 +342,12 @@ function wa_diagnosis_html() {
 		__("Open the Error Log and look for WhatsApp QR Generation Error or WhatsApp Gateway Error."),
 		__("Click Status on this session to see what the gateway says."),
 	];
+	// The desk's own URL builder: /app/... on Frappe v15, /desk/... on v16.
+	const gateways = frappe.router.make_url(["whatsapp-gateway"]);
+	const errors = frappe.router.make_url(["error-log"]) + "?reference_doctype=WhatsApp%20Session";
 	const links = [
-		`<a href="/app/whatsapp-gateway">${wa_esc(__("WhatsApp Gateway"))}</a>`,
-		`<a href="/app/error-log?reference_doctype=WhatsApp%20Session">${wa_esc(__("Error Log"))}</a>`,
+		`<a href="${wa_esc(gateways)}">${wa_esc(__("WhatsApp Gateway"))}</a>`,
+		`<a href="${wa_esc(errors)}">${wa_esc(__("Error Log"))}</a>`,
 	];
 	return `<div class="wa-diagnosis alert alert-warning small">
 		<b>${wa_esc(__("No QR code yet. What to check:"))}</b>

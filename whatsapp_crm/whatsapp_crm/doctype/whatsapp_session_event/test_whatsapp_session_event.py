@@ -4,13 +4,12 @@
 from datetime import timedelta
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import now_datetime
 
 from whatsapp_crm.api.history import get_history
 from whatsapp_crm.integration import SESSION
 from whatsapp_crm.sessions import history
-from whatsapp_crm.testing import cleanup, make_session, make_user
+from whatsapp_crm.testing import FrappeTestCase, cleanup, make_session, make_user
 from whatsapp_crm.whatsapp_crm.doctype.whatsapp_session_event.whatsapp_session_event import (
 	WhatsAppSessionEvent,
 )
