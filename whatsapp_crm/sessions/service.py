@@ -85,7 +85,9 @@ class SessionService:
 		if live.watched(self.doc.name):
 			return self.stored_payload(settings, source="watcher")
 		fresh = live.fresh_payload(self.doc.name, settings.poll_interval)
-		if fresh is not None and not recreate:
+		# ``recreate`` (the form's poll) asks to re-create a session the gateway forgot, not for a read of
+		# its own: a fresh answer serves it too, unless that answer is the forgotten session itself.
+		if fresh is not None and not (recreate and fresh.get("qr_error") == errors.SESSION_NOT_FOUND):
 			fresh["debug"]["source"] = "fresh"
 			return fresh
 		mode = live_mode(settings)

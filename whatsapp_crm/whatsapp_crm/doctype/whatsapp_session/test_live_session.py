@@ -4,6 +4,7 @@
 and pairing codes, against the gateway simulator over loopback and the site's real Redis."""
 
 import json
+import threading
 import time
 
 import frappe
@@ -220,6 +221,16 @@ class TestStatusShortcuts(LiveCase):
 		self.assertEqual({a["debug"]["source"] for a in answers}, {"fresh"})
 		self.assertEqual(answers[-1]["status"], "QR Ready")
 
+	def test_the_forms_poll_is_served_by_a_fresh_answer_too(self):
+		"""The form polls with recreate=1 (re-create a session the gateway forgot): that is no reason to read
+		again an answer younger than the poll interval; one that says the session is gone still is."""
+		doc = self.session("fresh-poll")
+		api.create_session(doc.name)
+		before = self.sim.count(endpoint="status", session_id=doc.session_id)
+		answers = [api.get_status(doc.name, recreate=1) for _ in range(10)]
+		self.assertEqual(self.sim.count(endpoint="status", session_id=doc.session_id), before)
+		self.assertEqual({a["debug"]["source"] for a in answers}, {"fresh"})
+
 	def test_single_flight(self):
 		doc = self.session("flight")
 		token = live.try_single_flight(doc.name, 30)
@@ -233,6 +244,36 @@ class TestStatusShortcuts(LiveCase):
 		finally:
 			live.end_single_flight(doc.name, token)
 		self.assertEqual(api.get_status(doc.name)["debug"]["source"], "status")
+
+	def test_twenty_concurrent_status_calls_read_the_gateway_at_most_three_times(self):
+		"""Single flight under a crowd: 20 forms polling at once (the form asks with recreate=1) on one
+		session whose answer is not fresh, in the request (no watcher)."""
+		doc = self.session("crowd")
+		api.create_session(doc.name)  # in the request (use_monitor is off here): the QR is on screen
+		live.clear_payload(doc.name)  # nothing fresh: the first call reads
+		frappe.db.commit()  # nosemgrep: the threads' own connections must see the fixture
+		before = self.sim.count(endpoint="status", session_id=doc.session_id)
+		site, answers = frappe.local.site, []
+
+		def click() -> None:
+			frappe.init(site=site)
+			frappe.connect()
+			try:
+				answers.append(api.get_status(doc.name, recreate=1)["status"])
+				frappe.db.commit()  # nosemgrep: as the request would
+			finally:
+				frappe.destroy()
+
+		started = time.monotonic()
+		threads = [threading.Thread(target=click) for _ in range(20)]
+		for t in threads:
+			t.start()
+		for t in threads:
+			t.join(30)
+		time.sleep(max(0.0, started + 1.5 - time.monotonic()))  # the burst's window, as measured by hand
+		reads = self.sim.count(endpoint="status", session_id=doc.session_id) - before
+		self.assertEqual(len(answers), 20)
+		self.assertLessEqual(reads, 3, f"{reads} gateway reads for 20 concurrent Status calls")
 
 	def test_circuit_breaker(self):
 		doc = self.session("breaker", "hang")
