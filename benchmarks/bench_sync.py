@@ -496,10 +496,29 @@ def r3(fx: Fixture, base: str, burst: int, concurrency: int, warmup: int) -> dic
 	warm_raws, _ = bodies("W", warmup)
 	with ThreadPoolExecutor(min(16, max(1, warmup))) as pool:
 		warm = list(pool.map(post, warm_raws))
+
+	def ping(_: object) -> float:
+		"""Frappe's own cheapest call, in the same burst: the floor the webhook is compared with."""
+		http = getattr(local, "http", None)
+		if http is None:
+			http = local.http = requests.Session()
+		started = time.perf_counter()
+		try:
+			http.post(f"{base}/api/method/ping", headers={"X-Frappe-Site-Name": site}, timeout=60)
+		except requests.RequestException:
+			pass
+		return time.perf_counter() - started
+
 	raws, mids = bodies("B", burst)
 	started = time.monotonic()
+	# One burst, the webhooks and as many pings interleaved, `concurrency` requests at a time.
 	with ThreadPoolExecutor(concurrency) as pool:
-		answers = list(pool.map(post, raws))
+		hooks, pings = [], []
+		for raw in raws:
+			hooks.append(pool.submit(post, raw))
+			pings.append(pool.submit(ping, None))
+		answers = [f.result() for f in hooks]
+		ping_times = [f.result() for f in pings]
 	burst_s = time.monotonic() - started
 	server = next((h.get("Server") for _, _, _, h in warm + answers if h.get("Server")), "?")
 	times = [a[0] for a in answers]
@@ -531,6 +550,16 @@ def r3(fx: Fixture, base: str, burst: int, concurrency: int, warmup: int) -> dic
 		"p50_s": round(statistics.median(times), 3),
 		"p99_s": round(pct(times, 0.99), 3),
 		"max_s": round(max(times), 3),
+		"parked_p99_s": round(
+			pct([a[0] for a in answers if isinstance(a[2], dict) and a[2].get("parked")] or [0], 0.99), 3
+		),
+		"inline_p99_s": round(
+			pct([a[0] for a in answers if not (isinstance(a[2], dict) and a[2].get("parked"))] or [0], 0.99),
+			3,
+		),
+		"ping_p50_s": round(statistics.median(ping_times), 3),
+		"ping_p99_s": round(pct(ping_times, 0.99), 3),
+		"p99_ratio": round(pct(times, 0.99) / max(1e-6, pct(ping_times, 0.99)), 2),
 		"burst_s": round(burst_s, 2),
 		"statuses": dict(statuses),
 		"parked": parked,
@@ -859,6 +888,10 @@ def run_type(gateway_type: str, args, guard: Guard) -> None:
 					f"{res3['concurrency']} at a time, after {res3['warmup']} warm-up events\n"
 					f"   answer p50 {res3['p50_s']} s, p99 {res3['p99_s']} s, max {res3['max_s']} s; "
 					f"HTTP {res3['statuses']}; parked {res3['parked']}; retried {res3['retried']}\n"
+					f"   p99 of the parked answers {res3['parked_p99_s']} s, of those stored at once {res3['inline_p99_s']} s\n"
+					f"   Frappe's ping in the same burst: p50 {res3['ping_p50_s']} s, p99 {res3['ping_p99_s']} s; "
+					f"webhook p99 / ping p99 = {res3['p99_ratio']} (target <= 1.5: "
+					f"{'PASS' if res3['p99_ratio'] <= 1.5 else 'MISS'})\n"
 					f"   stored {res3['stored']}/{res3['events']}, lost {res3['lost']}, twice {res3['twice']}: "
 					f"{correctness(ok3, f'{gateway_type} R3 lost/twice', valid)}"
 				)

@@ -37,7 +37,7 @@ from whatsapp_crm.gateway.webhook import (
 	replay_key,
 	verify,
 )
-from whatsapp_crm.gateways.config import GATEWAY, PARKED, gateway_doc
+from whatsapp_crm.gateways.config import GATEWAY, PARKED, webhook_secret
 from whatsapp_crm.integration import SESSION, logger
 from whatsapp_crm.sessions import live
 
@@ -48,9 +48,10 @@ RETRY_AFTER_S = 10
 # any gateway waits for an answer); past it, the event is parked instead.
 LOCK_WAIT_S = 1
 MAX_REPLAYS = 12  # a parked event that still fails after this many tries is left Failed, for an admin
-# Message events stored at once, at the same time, on the whole site; more are parked and stored by the job
-# (one insert to answer, instead of the Lead lookup and frappe_whatsapp's hooks).
-INLINE_LIMIT = 4
+# Message events handled at once on the whole site; while more arrive, they are parked and stored by the job
+# (one insert to answer, instead of the Lead lookup and frappe_whatsapp's hooks). One: a message that comes
+# alone is stored at once, and a burst is answered at the cost of a ping (docs/benchmarks.md, R3).
+INLINE_LIMIT = 1
 INFLIGHT_KEY = "whatsapp_crm:webhook:inflight"
 
 
@@ -82,18 +83,19 @@ def receive() -> dict | Response:
 	gateway = _gateway_of(event, gateways)
 	key = frappe.cache.make_key(f"whatsapp_crm:webhook:{gateway}:{replay_key(event, body)}")
 	try:
+		if not frappe.cache.set(key, 1, nx=True, ex=REPLAY_WINDOW_S):
+			if event.gateway_type != "baileys" and not event.event_id:
+				# Evolution and WAHA Core send no event id and repeat identical bodies (WAHA every 2 s
+				# while it reconnects); a refusal would only make them retry. A repeat changes nothing.
+				return {"ok": True, "duplicate": True}
+			return _refuse("REPLAYED", 409)
+		if event.kind in ("message", "ack") and _busy():
+			# A burst: one insert answers it (no lock waits to set, no Lead lookup); the job stores it.
+			answer = _park_busy(body, event, gateway)
+			if isinstance(answer, Response):
+				_forget(key)  # not kept: the gateway's retry must not be taken for a repeat
+			return answer
 		with _short_lock_wait():
-			if not frappe.cache.set(key, 1, nx=True, ex=REPLAY_WINDOW_S):
-				if event.gateway_type != "baileys" and not event.event_id:
-					# Evolution and WAHA Core send no event id and repeat identical bodies (WAHA every 2 s
-					# while it reconnects); a refusal would only make them retry. A repeat changes nothing.
-					return {"ok": True, "duplicate": True}
-				return _refuse("REPLAYED", 409)
-			if event.kind in ("message", "ack") and _busy():
-				answer = _park_busy(body, event, gateway)
-				if isinstance(answer, Response):
-					_forget(key)  # not kept: the gateway's retry must not be taken for a repeat
-				return answer
 			return apply(event, gateway)
 	except WebhookRejected as e:
 		_forget(key)
@@ -110,18 +112,14 @@ def receive() -> dict | Response:
 def _verified_gateways(body: bytes, named: str | None) -> list[str]:
 	"""The gateways whose secret this request carries (the named one, or, for a URL registered before
 	gateways had names, any). Raises WebhookRejected (401) when none does."""
-	if named:
-		try:
-			gateway_doc(named)  # from the cache: no query for a gateway that exists
-		except NotConfigured:
-			raise WebhookRejected("UNKNOWN_GATEWAY") from None
-		names = [named]
-	else:
-		names = frappe.get_all(GATEWAY, pluck="name", order_by="creation asc")
+	names = [named] if named else frappe.get_all(GATEWAY, pluck="name", order_by="creation asc")
 	headers, now, query_secret = dict(frappe.request.headers), time.time(), frappe.request.args.get("secret")
 	verified, refusals = [], []
 	for name in names:
-		secret = gateway_doc(name).get_password("webhook_secret", raise_exception=False) or ""
+		try:
+			secret = webhook_secret(name)  # from the cached record: no query for a gateway that exists
+		except NotConfigured:
+			raise WebhookRejected("UNKNOWN_GATEWAY") from None
 		try:
 			verify(headers, body, secret, now=now, query_secret=query_secret)
 		except WebhookRejected as e:
@@ -148,7 +146,12 @@ def _gateway_of(event, gateways: list[str]) -> str:
 
 
 def _session_of(event, gateway: str) -> str | None:
-	return frappe.db.get_value(SESSION, {"session_id": event.session_id, "gateway": gateway}, "name")
+	# Plain SQL on the (gateway, session_id) unique index: this runs for every event of a burst.
+	rows = frappe.db.sql(
+		f"select name from `tab{SESSION}` where gateway=%s and session_id=%s limit 1",
+		(gateway, event.session_id),
+	)
+	return rows[0][0] if rows else None
 
 
 def _busy() -> bool:

@@ -244,6 +244,14 @@ class TwoGateways(GatewayCase):
 		self.assertEqual(frappe.db.get_value(SESSION, self.b.name, "status"), "QR Ready")
 		self.assertEqual(self.post(body, SECRET_A, gateway="no-such-gateway")[0], 404)
 
+	def test_a_new_webhook_secret_applies_from_the_next_event(self):
+		"""The secret is read once per edit of the record (not per webhook): a changed one applies at once."""
+		body = lambda: self.qr_event(self.a.session_id)  # noqa: E731 (a new event id each time)
+		self.assertEqual(self.post(body(), SECRET_A, gateway=TEST_GATEWAY)[0], 200)
+		save_gateway(TEST_GATEWAY, self.sim.url, webhook_secret="a-rotated-secret")
+		self.assertEqual(self.post(body(), SECRET_A, gateway=TEST_GATEWAY)[0], 401)
+		self.assertEqual(self.post(body(), "a-rotated-secret", gateway=TEST_GATEWAY)[0], 200)
+
 	def test_the_webhook_url_names_the_gateway(self):
 		from whatsapp_crm.gateways.config import gateway_doc, webhook_target
 		from whatsapp_crm.integration import get_settings
