@@ -3,6 +3,8 @@ a newer version of the app adds to an existing site."""
 
 import frappe
 
+from whatsapp_crm.chat.provider import setup
+from whatsapp_crm.gateways.install import ensure_block
 from whatsapp_crm.integration import SETTINGS
 
 
@@ -22,8 +24,5 @@ def set_missing_defaults() -> None:
 
 def after_install() -> None:
 	set_missing_defaults()
-	from whatsapp_crm.chat.provider import setup
-	from whatsapp_crm.gateways.install import ensure_block
-
 	setup()
 	ensure_block()

@@ -46,6 +46,24 @@ LOGGED_CODES = frozenset(
 )
 
 
+class RedisStore:
+	"""The gateway layer's Store (breakers, limits) over frappe.cache: site-prefixed keys, a TTL on every
+	value."""
+
+	def get(self, key: str) -> str | None:
+		value = frappe.cache.get(frappe.cache.make_key(key))
+		return value.decode() if isinstance(value, bytes) else value
+
+	def set(self, key: str, value: str, ttl_s: float) -> None:
+		frappe.cache.set(frappe.cache.make_key(key), value, px=max(1, int(ttl_s * 1000)))
+
+	def delete(self, key: str) -> None:
+		frappe.cache.delete(frappe.cache.make_key(key))
+
+
+STORE = RedisStore()
+
+
 def logger() -> logging.Logger:
 	log = frappe.logger("whatsapp_crm", allow_site=True)
 	# Frappe's default level is WARNING; one INFO line per attempt is the point of this log.

@@ -41,7 +41,10 @@ from .errors import (
 from .qr import MAX_IMAGE_BYTES, PNG_MAGIC
 
 if TYPE_CHECKING:
-	from .messaging import HistoryPage, InboundMessage, Media, OutgoingMessage, SendResult
+	from .messaging import HistoryPage, InboundMessage, Media, OutgoingMessage
+
+from .messaging import SendResult
+from .messaging import message_id as read_id
 from .status import SessionState, body_failure
 from .transport import MAX_BODY_BYTES, Reply, Timeouts, Transport
 
@@ -342,9 +345,6 @@ class GatewayClient(ABC):
 
 	def _sent(self, reply: Reply, message_id: Any) -> SendResult:
 		"""A send's answer: the message id it names, or the typed error of a refusal."""
-		from .messaging import SendResult
-		from .messaging import message_id as read_id
-
 		try:
 			self._check(reply, not_found=SessionNotFound, want=object)
 		except GatewayError as e:

@@ -21,6 +21,7 @@ from whatsapp_crm.gateway.adapters import AUTO, Detection, detect, make_client
 from whatsapp_crm.gateway.client import GatewayClient, WebhookTarget
 from whatsapp_crm.gateway.errors import NotConfigured
 from whatsapp_crm.gateway.resilience import CircuitBreaker
+from whatsapp_crm.integration import STORE, get_settings, timeouts_from
 
 GATEWAY = "WhatsApp Gateway"
 SESSION = "WhatsApp Session"
@@ -90,8 +91,6 @@ def client_factory(gateway, settings=None) -> Callable[[], GatewayClient]:
 
 	With Auto-detect, the gateway is identified once (a few GETs, no session touched) and the answer is
 	stored on its record; changing the URL or the type forgets it."""
-	from whatsapp_crm.integration import get_settings, timeouts_from
-
 	settings = settings or get_settings()
 	if not settings.enabled:
 		raise NotConfigured("the integration is disabled in WhatsApp CRM Settings", reason="disabled")
@@ -137,15 +136,11 @@ def webhook_target(gateway, settings) -> WebhookTarget | None:
 def breaker_for(gateway_name: str) -> CircuitBreaker:
 	"""One breaker per gateway server. It opens only when DISTINCT_SESSIONS sessions on it time out, its
 	connection is refused, or a call about the server itself fails: one session whose calls hang backs off on its own schedule."""
-	from whatsapp_crm.sessions.live import STORE
-
 	return CircuitBreaker(STORE, f"whatsapp_crm:breaker:{gateway_name or '-'}", distinct=DISTINCT_SESSIONS)
 
 
 def session_breaker(gateway_name: str, session: str) -> CircuitBreaker:
 	"""One session's own back-off: its calls hang or time out, the others' do not."""
-	from whatsapp_crm.sessions.live import STORE
-
 	return CircuitBreaker(STORE, f"whatsapp_crm:breaker:{gateway_name or '-'}:{session}")
 
 

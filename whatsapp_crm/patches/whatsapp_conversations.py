@@ -3,6 +3,7 @@ Safe to run again (rows that exist are refreshed by the next message)."""
 
 import frappe
 
+from whatsapp_crm.chat import conversations
 from whatsapp_crm.gateway.newcomers import international
 
 
@@ -11,8 +12,6 @@ def execute() -> None:
 		"WhatsApp Conversation"
 	):
 		return
-	from whatsapp_crm.chat import conversations
-
 	rows = frappe.db.sql(
 		"""select whatsapp_account, if(type = 'Incoming', `from`, `to`) as num, max(creation) as last_at
 		from `tabWhatsApp Message` where ifnull(whatsapp_account, '') != ''

@@ -18,6 +18,7 @@ import redis
 
 from whatsapp_crm.gateway.monitor import Watch
 from whatsapp_crm.gateway.resilience import SlidingWindowLimit
+from whatsapp_crm.integration import STORE
 
 UPDATE_EVENT = "whatsapp_session_update"
 LOST_EVENT = "whatsapp_session_lost"
@@ -25,27 +26,13 @@ LOST_EVENT = "whatsapp_session_lost"
 # short jobs before default ones, so a QR is pushed even with a bulk job's hundred jobs queued on default;
 # a slice holds its worker two seconds at most, so other short jobs wait little behind it.
 WATCHER_QUEUE = "short"
+SLICE_S = 2.0  # how long one watcher tick holds its worker before it yields
+LOCK_TTL_S = 30.0  # a dead watcher is replaced within this (plus the next wake-up)
 
 
 def _read(full_key: str) -> str | None:
 	value = frappe.cache.get(full_key)
 	return value.decode() if isinstance(value, bytes) else value
-
-
-class RedisStore:
-	"""The gateway layer's Store over frappe.cache (site-prefixed keys, TTL on every value)."""
-
-	def get(self, key: str) -> str | None:
-		return _read(frappe.cache.make_key(key))
-
-	def set(self, key: str, value: str, ttl_s: float) -> None:
-		frappe.cache.set(frappe.cache.make_key(key), value, px=max(1, int(ttl_s * 1000)))
-
-	def delete(self, key: str) -> None:
-		frappe.cache.delete(frappe.cache.make_key(key))
-
-
-STORE = RedisStore()
 
 
 def _key(kind: str, name: str) -> str:
@@ -148,6 +135,34 @@ def claim_wake() -> bool:
 
 def clear_wake() -> None:
 	frappe.cache.delete(frappe.cache.make_key(WATCHER_QUEUED))
+
+
+def watch(doc, *, create_first: bool = False) -> None:
+	"""Put a session on the watch list (re-arming it if it is there) and make sure a watcher runs."""
+	now = time.time()
+	watch_put(
+		Watch(
+			session=doc.name,
+			session_id=doc.session_id,
+			started=now,
+			next_due=now,
+			create_first=create_first,
+			user=frappe.session.user,
+			gateway=doc.gateway or "",
+		)
+	)
+	wake()
+
+
+def wake() -> None:
+	"""Queue a tick unless one is queued already (the flag also tells a request that a watcher is coming).
+	The job is named by its path: the watcher imports this module, not the other way round."""
+	if claim_wake():
+		frappe.enqueue(
+			"whatsapp_crm.sessions.watcher.tick",
+			queue=WATCHER_QUEUE,
+			timeout=int(SLICE_S + LOCK_TTL_S + 60),
+		)
 
 
 def workers_available(queue: str = WATCHER_QUEUE) -> bool:

@@ -232,10 +232,8 @@ class SessionService:
 
 	def _hand_to_watcher(self, settings, *, create: bool, wait_s: float) -> dict:
 		"""Put the session on the watcher's list, wake the watcher, and wait briefly for its first news."""
-		from whatsapp_crm.sessions import watcher
-
 		before = (live.latest_payload(self.doc.name) or {}).get("debug", {}).get("checked_at")
-		watcher.watch(self.doc, create_first=create)
+		live.watch(self.doc, create_first=create)
 		deadline = time.monotonic() + max(0.0, wait_s)
 		while time.monotonic() < deadline:
 			payload = live.latest_payload(self.doc.name)

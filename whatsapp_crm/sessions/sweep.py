@@ -36,6 +36,7 @@ from whatsapp_crm.integration import (
 	policy_from,
 )
 from whatsapp_crm.sessions import live
+from whatsapp_crm.sessions.service import SessionService
 
 MAX_PARALLEL = 8
 PER_GATEWAY = 4  # of the reads in flight, one gateway holds at most this many
@@ -175,8 +176,6 @@ def _done(stats: dict, started: float) -> dict:
 def mark_lost(name: str, reason: str, outcome: QrOutcome) -> bool:
 	"""Record one incident: Disconnected with the reason, one Error Log, notifications. False when the
 	session is no longer Connected (someone else already handled it)."""
-	from whatsapp_crm.sessions.service import SessionService
-
 	frappe.db.commit()  # nosemgrep: a fresh snapshot: the status may have changed while the batch was read
 	doc = frappe.get_doc(SESSION, name)
 	if doc.status != CONNECTED:

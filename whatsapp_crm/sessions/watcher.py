@@ -28,54 +28,26 @@ from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, read_once, step
 from whatsapp_crm.gateways.config import client_factory, gateway_doc, note_outcome, open_breaker
 from whatsapp_crm.integration import get_settings, logger, policy_from
 from whatsapp_crm.sessions import live
+from whatsapp_crm.sessions.service import SessionService
 
-SLICE_S = 2.0  # how long one tick holds its worker before it yields (it runs on the short queue)
 MAX_PARALLEL = 8  # gateway reads in flight at once
 PER_GATEWAY = 6  # of which one gateway may hold (a hanging server keeps some threads for the others)
 FACTORY_TTL_S = 5.0  # a changed key or URL is picked up within this
 SLOW_S = 1.5  # a read running this long is slow: past the slice, others are served while it runs
 WEBHOOK_PERIOD_S = 10.0  # with a session's webhooks arriving, reads are only a safety net
-LOCK_TTL_S = 30.0  # a dead watcher is replaced within this (plus the next wake-up)
-
-
-def watch(doc, *, create_first: bool = False) -> None:
-	"""Put a session on the watch list (re-arming it if it is there) and make sure a watcher runs."""
-	now = time.time()
-	live.watch_put(
-		Watch(
-			session=doc.name,
-			session_id=doc.session_id,
-			started=now,
-			next_due=now,
-			create_first=create_first,
-			user=frappe.session.user,
-			gateway=doc.gateway or "",
-		)
-	)
-	wake()
-
-
-def wake() -> None:
-	"""Queue a tick unless one is queued already (the flag also tells a request that a watcher is coming)."""
-	if live.claim_wake():
-		frappe.enqueue(
-			"whatsapp_crm.sessions.watcher.tick",
-			queue=live.WATCHER_QUEUE,
-			timeout=int(SLICE_S + LOCK_TTL_S + 60),
-		)
 
 
 def keep_alive() -> None:
 	"""Scheduler, every minute: a watch list with no watcher (its worker died) gets one."""
 	if live.watch_all() and not live.watcher_alive():
-		wake()
+		live.wake()
 
 
-def tick(slice_s: float = SLICE_S, requeue: bool = True) -> str:
+def tick(slice_s: float = live.SLICE_S, requeue: bool = True) -> str:
 	"""One slice of watching. Returns why it ended: idle, slice, busy (another tick runs) or stopped.
 	(``requeue=False`` lets a test run slices in-process.)"""
 	live.clear_wake()  # from here on, a new wake-up queues the next tick
-	lock = live.Lock(live.WATCHER_LOCK, LOCK_TTL_S)
+	lock = live.Lock(live.WATCHER_LOCK, live.LOCK_TTL_S)
 	if not lock.acquire():
 		return "busy"  # the running tick reads the list every round: it will see what woke this one
 	try:
@@ -84,7 +56,7 @@ def tick(slice_s: float = SLICE_S, requeue: bool = True) -> str:
 		lock.release()
 	# After the release, so that a session added in between is never left without a watcher.
 	if requeue and reason != "idle" and live.watch_all():
-		wake()
+		live.wake()
 	return reason
 
 
@@ -215,8 +187,6 @@ def _finish(done, gateways: _Gateways) -> None:
 
 
 def _apply(w: Watch, outcome, mpolicy: MonitorPolicy) -> None:
-	from whatsapp_crm.sessions.service import SessionService
-
 	result = step(w, outcome, time.time(), mpolicy)
 	if result.changed:
 		if not frappe.db.exists("WhatsApp Session", w.session):
