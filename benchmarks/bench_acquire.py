@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
-from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
+from whatsapp_crm.simulator import BaileysSimulator, SessionOptions
 
 KEY = "bench-key"
 RUNS = 20

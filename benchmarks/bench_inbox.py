@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import frappe  # the bench's own
 
-from whatsapp_crm.gateway.sim import make_simulator
 from whatsapp_crm.gateway.webhook import sign
+from whatsapp_crm.simulator import make_simulator
 
 KEY, SECRET = "bench-inbox-key", "bench-inbox-secret"
 GATEWAY, SESSION, ACCOUNT = "bench-inbox", "bench-inbox-1", "Bench Inbox Account"

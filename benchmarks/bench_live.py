@@ -30,7 +30,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
+from whatsapp_crm.simulator import BaileysSimulator, SessionOptions
 
 KEY = "bench-live-key"
 SECRET = "bench-live-webhook-secret"

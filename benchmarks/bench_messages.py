@@ -33,7 +33,7 @@ import frappe  # the bench's own
 from whatsapp_crm.gateway.adapters import make_client
 from whatsapp_crm.gateway.client import Timeouts, WebhookTarget
 from whatsapp_crm.gateway.messaging import message_id
-from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
+from whatsapp_crm.simulator import SessionOptions, make_simulator
 
 KEY = "bench-messages-key"
 SECRET = "bench-messages-webhook-secret"

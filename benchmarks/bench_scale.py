@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import frappe  # the bench's own
 
 from whatsapp_crm.gateway.adapters import make_client
-from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
 from whatsapp_crm.sessions import live
+from whatsapp_crm.simulator import BaileysSimulator, SessionOptions
 
 GATEWAY = "bench-scale"
 KEY = "bench-scale-key"

@@ -52,8 +52,8 @@ from frappe.utils import add_to_date, get_datetime, now_datetime
 from whatsapp_crm.gateway.adapters import make_client
 from whatsapp_crm.gateway.client import Timeouts, WebhookTarget
 from whatsapp_crm.gateway.messaging import message_id
-from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
 from whatsapp_crm.gateway.webhook import sign
+from whatsapp_crm.simulator import SessionOptions, make_simulator
 
 PREFIX = "wabench-sync-"
 KEY = "wabench-sync-key"
@@ -191,8 +191,7 @@ def save_settings(values: dict) -> None:
 
 def cleanup() -> None:
 	"""Everything named wabench-sync-*: messages, profiles, accounts, sessions, their events and logs."""
-	from whatsapp_crm.api import webhook
-	from whatsapp_crm.chat import provider
+	from whatsapp_crm.chat import parked, provider
 	from whatsapp_crm.integration import SESSION
 
 	frappe.db.rollback()
@@ -211,7 +210,7 @@ def cleanup() -> None:
 	frappe.db.delete("WhatsApp Session Event", {"session": ("like", f"{PREFIX}%")})
 	frappe.db.delete("Error Log", {"reference_name": ("like", f"{PREFIX}%")})
 	frappe.db.delete("Error Log", {"error": ("like", f"%{PREFIX}%")})  # a job's traceback names its session
-	frappe.db.delete(webhook.PARKED, {"session_id": ("like", f"{PREFIX}%")})
+	frappe.db.delete(parked.PARKED, {"session_id": ("like", f"{PREFIX}%")})
 	commit()
 
 
@@ -446,7 +445,7 @@ def event_body(gateway_type: str, session_id: str, chat: str, mid: str, text: st
 
 
 def r3(fx: Fixture, base: str, burst: int, concurrency: int, warmup: int) -> dict:
-	from whatsapp_crm.api import webhook
+	from whatsapp_crm.chat import parked as parked_events
 
 	local = threading.local()
 	tag = frappe.generate_hash(length=6).upper()
@@ -537,7 +536,7 @@ def r3(fx: Fixture, base: str, burst: int, concurrency: int, warmup: int) -> dic
 	ends = time.monotonic() + 20
 	while time.monotonic() < ends and len(fx.incoming(["name"], message_id=("in", mids))) < burst:
 		time.sleep(0.3)
-	replayed = webhook.replay_parked()
+	replayed = parked_events.replay_parked()
 	commit()
 	rows = fx.incoming(["message_id"], message_id=("in", mids))
 	per_id = Counter(r.message_id for r in rows)

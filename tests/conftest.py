@@ -14,7 +14,7 @@ import pytest
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts
-from whatsapp_crm.gateway.sim import BaileysSimulator
+from whatsapp_crm.simulator import BaileysSimulator
 
 SENTINEL_KEY = "SENTINEL-key-4f1e9c"
 

@@ -14,7 +14,7 @@ from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.acquire import QrPolicy, acquire_qr, build_payload, outcome_from_error
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts
-from whatsapp_crm.gateway.sim import SessionOptions
+from whatsapp_crm.simulator import SessionOptions
 
 from .conftest import SENTINEL_KEY
 

@@ -18,7 +18,7 @@ from whatsapp_crm.gateway.catchup import DUPLICATE, MARGIN_S, STORED, Reconciler
 from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.errors import BAD_RESPONSE, HISTORY_UNAVAILABLE, HistoryUnavailable
 from whatsapp_crm.gateway.messaging import Ack, InboundMessage, message_id
-from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
+from whatsapp_crm.simulator import SessionOptions, make_simulator
 
 from .conftest import SENTINEL_KEY
 from .test_sim_history import SESSION, TYPES, Clock, _fresh_waha_versions

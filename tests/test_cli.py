@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from whatsapp_crm.gateway import cli
-from whatsapp_crm.gateway.sim import BaileysSimulator
+from whatsapp_crm.simulator import BaileysSimulator, SessionOptions, make_simulator
+from whatsapp_crm.terminal import cli
 
 from .conftest import SENTINEL_KEY
 
@@ -129,7 +129,7 @@ def test_demo_end_to_end_as_installed_command():
 	"""The README's demo, run as a separate process: draws a QR, links, then a message goes out, its receipts
 	come back and the customer answers, through the simulator's webhooks; then a catch-up after an outage."""
 	proc = subprocess.run(
-		[sys.executable, "-m", "whatsapp_crm.gateway.cli", "demo", "--scan-after", "1"],
+		[sys.executable, "-m", "whatsapp_crm.terminal.cli", "demo", "--scan-after", "1"],
 		capture_output=True,
 		text=True,
 		timeout=120,
@@ -151,8 +151,6 @@ def test_demo_end_to_end_as_installed_command():
 
 @pytest.mark.parametrize("gateway_type", ["baileys", "evolution", "waha"])
 def test_sync_reads_what_a_catch_up_would_recover(gateway_type, capsys):
-	from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
-
 	extra = {"qr_route_wait_s": 0.2} if gateway_type == "waha" else {}
 	with make_simulator(
 		gateway_type, api_key=SENTINEL_KEY, scenario=SessionOptions(qr_after_s=0), **extra
@@ -201,8 +199,6 @@ def test_sync_on_waha_2024_says_the_route_is_missing(capsys):
 
 
 def make_waha_2024():
-	from whatsapp_crm.gateway.sim import make_simulator
-
 	return make_simulator("waha", api_key=SENTINEL_KEY, core_2024=True)
 
 
@@ -242,7 +238,7 @@ def test_simulate_serves_until_stopped():
 	import requests
 
 	proc = subprocess.Popen(
-		[sys.executable, "-m", "whatsapp_crm.gateway.cli", "simulate", "--port", "0", "--api-key", "k"],
+		[sys.executable, "-m", "whatsapp_crm.terminal.cli", "simulate", "--port", "0", "--api-key", "k"],
 		stdout=subprocess.PIPE,
 		stderr=subprocess.PIPE,
 		text=True,

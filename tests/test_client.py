@@ -10,8 +10,8 @@ import pytest
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts, normalise_base_url, validate_session_id
-from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
 from whatsapp_crm.gateway.status import Kind
+from whatsapp_crm.simulator import BaileysSimulator, SessionOptions
 
 from .conftest import SENTINEL_KEY
 

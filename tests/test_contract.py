@@ -1,6 +1,6 @@
 """One contract, three gateway types: every adapter against its own simulator over real loopback HTTP.
 
-The adapters (gateway/adapters) and the simulators (gateway/sim) were written apart from the same public
+The adapters (gateway/adapters) and the simulators (simulator/) were written apart from the same public
 descriptions of Baileys REST, Evolution API v2 and WAHA; each test below runs unchanged for every type, so the
 rest of the app can stay gateway-agnostic: the same SessionState kinds, QR answers and typed errors.
 """
@@ -20,9 +20,9 @@ from whatsapp_crm.gateway.adapters import detect, make_client, parse_webhook
 from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.qr import to_data_uri
-from whatsapp_crm.gateway.sim import DEFAULT_PHONE, SessionOptions, make_simulator
 from whatsapp_crm.gateway.status import Kind
 from whatsapp_crm.gateway.webhook import event_state, verify
+from whatsapp_crm.simulator import DEFAULT_PHONE, SessionOptions, make_simulator
 
 from .conftest import SENTINEL_KEY
 

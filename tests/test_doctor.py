@@ -7,10 +7,10 @@ import pytest
 
 from whatsapp_crm.gateway import errors, texts
 from whatsapp_crm.gateway.adapters import make_client
-from whatsapp_crm.gateway.cli import EXIT_GATEWAY, EXIT_USAGE, doctor_exit_code
 from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.doctor import FAIL, diagnose
-from whatsapp_crm.gateway.sim import make_simulator
+from whatsapp_crm.simulator import make_simulator
+from whatsapp_crm.terminal.cli import EXIT_GATEWAY, EXIT_USAGE, doctor_exit_code
 
 from .conftest import SENTINEL_KEY
 

@@ -11,7 +11,7 @@ from whatsapp_crm.gateway.adapters import make_client
 from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import Watch, read_once
-from whatsapp_crm.gateway.sim import BaileysSimulator, SessionOptions
+from whatsapp_crm.simulator import BaileysSimulator, SessionOptions
 
 KEY = "fanout-key"
 

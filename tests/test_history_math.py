@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from whatsapp_crm.gateway.history_math import connected_share
+from whatsapp_crm.sessions.history_math import connected_share
 
 END = datetime(2026, 11, 28, 12, 0, 0)
 START = END - timedelta(days=7)

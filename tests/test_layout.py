@@ -1,5 +1,6 @@
 """The gateway layer's shape: it never imports frappe, and its modules import each other one way only
-(messages of WhatsApp know nothing of the client that sends them), read from the source with ast."""
+(messages of WhatsApp know nothing of the client that sends them), read from the source with ast. The simulator
+and the terminal command are frappe-free too, and sit above it: terminal -> simulator -> gateway."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import ast
 from pathlib import Path
 
 GATEWAY = Path(__file__).resolve().parents[1] / "whatsapp_crm" / "gateway"
+SIMULATOR = GATEWAY.parent / "simulator"
+TERMINAL = GATEWAY.parent / "terminal"
+FRAPPE_FREE = (GATEWAY, SIMULATOR, TERMINAL)
 
 
 def imports_of(path: Path) -> set[str]:
@@ -30,12 +34,17 @@ def imports_of(path: Path) -> set[str]:
 	return found
 
 
+def modules(*folders: Path) -> list[Path]:
+	return [p for folder in folders for p in folder.rglob("*.py")]
+
+
 def test_the_gateway_layer_never_imports_frappe():
 	offenders = {
-		str(p.relative_to(GATEWAY)): sorted(m for m in imports_of(p) if m.split(".")[0] == "frappe")
-		for p in GATEWAY.rglob("*.py")
+		str(p.relative_to(GATEWAY.parent)): sorted(m for m in imports_of(p) if m.split(".")[0] == "frappe")
+		for p in modules(*FRAPPE_FREE)
 	}
-	assert len(offenders) > 20, "the walk found no modules: the check would pass vacuously"
+	assert len(offenders) > 30, "the walk found no modules: the check would pass vacuously"
+	assert {"simulator/core.py", "terminal/cli.py", "terminal/demo.py"} <= offenders.keys()
 	assert not {k: v for k, v in offenders.items() if v}
 
 
@@ -56,14 +65,61 @@ def test_the_frappe_side_is_grouped_by_what_it_serves():
 	}
 	assert {"config", "cli", "install"} <= {p.stem for p in (APP / "gateways").glob("*.py")}
 	assert not (GATEWAY / "simulator.py").exists() and not (GATEWAY / "messages.py").exists()
-	assert (GATEWAY / "texts.py").exists() and (GATEWAY / "sim" / "__main__.py").exists()
+	assert not (GATEWAY / "sim").exists() and not (GATEWAY / "cli.py").exists()
+	assert (GATEWAY / "texts.py").exists() and (SIMULATOR / "__main__.py").exists()
+	assert {"cli", "demo"} <= {p.stem for p in TERMINAL.glob("*.py")}
 
 
 def test_the_gateway_layer_knows_nothing_of_the_frappe_side():
-	frappe_side = ("whatsapp_crm.sessions", "whatsapp_crm.gateways", "whatsapp_crm.chat", "whatsapp_crm.api")
+	frappe_side = (
+		"whatsapp_crm.sessions",
+		"whatsapp_crm.gateways",
+		"whatsapp_crm.chat",
+		"whatsapp_crm.api",
+		"whatsapp_crm.integration",
+		"whatsapp_crm.testing",
+		"whatsapp_crm.whatsapp_crm",
+	)
 	found = {
-		str(p.relative_to(GATEWAY)): sorted(m for m in imports_of(p) if m.startswith(frappe_side))
-		for p in GATEWAY.rglob("*.py")
+		str(p.relative_to(GATEWAY.parent)): sorted(m for m in imports_of(p) if m.startswith(frappe_side))
+		for p in modules(*FRAPPE_FREE)
 	}
-	assert len(found) > 20
+	assert len(found) > 30
+	assert not {k: v for k, v in found.items() if v}
+
+
+def absolute_imports(path: Path) -> set[str]:
+	"""imports_of with relative names resolved: ``..simulator`` in gateway/client.py is whatsapp_crm.simulator."""
+	package = path.relative_to(GATEWAY.parents[1]).with_suffix("").parts[:-1]
+	found = set()
+	for name in imports_of(path):
+		level = len(name) - len(name.lstrip("."))
+		if level:
+			base = package[: len(package) - (level - 1)]
+			name = ".".join([*base, name[level:]] if name[level:] else base)
+		found.add(name)
+	return found
+
+
+def uses(path: Path, *packages: str) -> list[str]:
+	return sorted(m for m in absolute_imports(path) if any(m == p or m.startswith(p + ".") for p in packages))
+
+
+def test_the_gateway_uses_neither_the_simulator_nor_the_terminal_and_the_simulator_not_the_terminal():
+	"""terminal -> simulator -> gateway, and terminal -> gateway: never the other way."""
+	found = {
+		str(p.relative_to(GATEWAY.parent)): uses(p, "whatsapp_crm.simulator", "whatsapp_crm.terminal")
+		for p in modules(GATEWAY)
+	}
+	found |= {
+		str(p.relative_to(GATEWAY.parent)): uses(p, "whatsapp_crm.terminal") for p in modules(SIMULATOR)
+	}
+	assert len(found) > 30
+	# the walk sees both kinds of import
+	assert uses(SIMULATOR / "png.py", "whatsapp_crm.gateway") == ["whatsapp_crm.gateway.qr"]
+	assert uses(SIMULATOR / "faults.py", "whatsapp_crm.simulator") == [
+		"whatsapp_crm.simulator.model",
+		"whatsapp_crm.simulator.server",
+	]
+	assert "whatsapp_crm.simulator" in uses(TERMINAL / "demo.py", "whatsapp_crm.simulator")
 	assert not {k: v for k, v in found.items() if v}

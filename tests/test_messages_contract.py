@@ -29,8 +29,8 @@ from whatsapp_crm.gateway.messaging import (
 	checked_reaction,
 	message_id,
 )
-from whatsapp_crm.gateway.sim import NOT_ON_WHATSAPP, SessionOptions, make_simulator
 from whatsapp_crm.gateway.webhook import verify
+from whatsapp_crm.simulator import NOT_ON_WHATSAPP, SessionOptions, make_simulator
 
 from .conftest import SENTINEL_KEY
 from .test_contract import _Receiver

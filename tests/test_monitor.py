@@ -6,7 +6,7 @@ from whatsapp_crm.gateway.acquire import QrPolicy
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, lost_reason, read_once, step, watch
-from whatsapp_crm.gateway.sim import SessionOptions
+from whatsapp_crm.simulator import SessionOptions
 
 from .conftest import SENTINEL_KEY
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from whatsapp_crm.gateway import newcomers
+from whatsapp_crm.chat import newcomers
 from whatsapp_crm.gateway.messaging import InboundMessage
+from whatsapp_crm.gateway.phones import plus_number
 
 
 def message(
@@ -57,8 +58,8 @@ def test_groups_broadcasts_and_privacy_ids_reach_no_number():
 
 
 def test_international_form():
-	assert newcomers.international("+34 600-111-222") == "+34600111222"
-	assert newcomers.international("") is None and newcomers.international(None) is None
+	assert plus_number("+34 600-111-222") == "+34600111222"
+	assert plus_number("") is None and plus_number(None) is None
 
 
 @pytest.mark.parametrize(

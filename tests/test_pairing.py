@@ -14,7 +14,7 @@ import pytest
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts
-from whatsapp_crm.gateway.sim import BaileysSimulator, pairing_code
+from whatsapp_crm.simulator import BaileysSimulator, pairing_code
 
 from .conftest import SENTINEL_KEY
 

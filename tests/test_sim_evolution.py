@@ -23,15 +23,15 @@ from typing import Any
 import pytest
 import requests
 
-from whatsapp_crm.gateway import cli
-from whatsapp_crm.gateway.sim import (
+from whatsapp_crm.simulator import (
 	GATEWAY_TYPES,
 	EvolutionSimulator,
 	SessionOptions,
 	make_simulator,
 	qr_payload,
 )
-from whatsapp_crm.gateway.sim.devserver import main
+from whatsapp_crm.simulator.devserver import main
+from whatsapp_crm.terminal import cli
 
 KEY = "evo-key-123"
 AUTH = {"apikey": KEY}
@@ -686,7 +686,7 @@ def test_main_serves_evolution() -> None:
 	cmd = [
 		sys.executable,
 		"-m",
-		"whatsapp_crm.gateway.sim",
+		"whatsapp_crm.simulator",
 		"--port",
 		"0",
 		"--gateway-type",

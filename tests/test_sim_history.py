@@ -26,8 +26,8 @@ from whatsapp_crm.gateway.messaging import (
 	checked_outgoing,
 	message_id,
 )
-from whatsapp_crm.gateway.sim import BaseSimulator, SessionOptions, make_simulator
-from whatsapp_crm.gateway.sim.webhooks import DROPPED
+from whatsapp_crm.simulator import BaseSimulator, SessionOptions, make_simulator
+from whatsapp_crm.simulator.webhooks import DROPPED
 
 from .conftest import SENTINEL_KEY
 from .test_contract import _Receiver

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from whatsapp_crm.gateway.sim import NOT_ON_WHATSAPP, BaseSimulator, make_simulator
+from whatsapp_crm.simulator import NOT_ON_WHATSAPP, BaseSimulator, make_simulator
 
 KEY = "sim-secret-key"
 AUTH = {"baileys": "X-API-Key", "evolution": "apikey", "waha": "X-Api-Key"}

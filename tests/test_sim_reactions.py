@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from whatsapp_crm.gateway.sim import BaseSimulator
-from whatsapp_crm.gateway.sim.model import one_emoji
+from whatsapp_crm.simulator import BaseSimulator
+from whatsapp_crm.simulator.model import one_emoji
 
 from .test_sim_messaging import (
 	CHAT,

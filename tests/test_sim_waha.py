@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from whatsapp_crm.gateway.qr import qr_matrix
-from whatsapp_crm.gateway.sim import SessionOptions, WahaSimulator, make_simulator, qr_payload
+from whatsapp_crm.simulator import SessionOptions, WahaSimulator, make_simulator, qr_payload
 
 KEY = "waha-key-123"
 TIMEOUT = (3, 5)

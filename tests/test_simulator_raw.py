@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 import requests
 
-from whatsapp_crm.gateway.sim import (
+from whatsapp_crm.simulator import (
 	DEFAULT_SCENARIO,
 	SCENARIOS,
 	BaileysSimulator,
 	SessionOptions,
 )
-from whatsapp_crm.gateway.sim.devserver import main
+from whatsapp_crm.simulator.devserver import main
 
 KEY = "test-key-123"
 AUTH = {"X-API-Key": KEY}
@@ -665,7 +665,7 @@ def test_concurrent_requests(sim: BaileysSimulator) -> None:
 
 def test_main_serves_until_sigterm() -> None:
 	env = {**os.environ, "WHATSAPP_CRM_API_KEY": "env-key-SECRET"}
-	cmd = [sys.executable, "-m", "whatsapp_crm.gateway.sim", "--port", "0", "--scenario", "qr_error"]
+	cmd = [sys.executable, "-m", "whatsapp_crm.simulator", "--port", "0", "--scenario", "qr_error"]
 	proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 	try:
 		assert proc.stdout is not None

@@ -28,11 +28,11 @@ from whatsapp_crm.gateway.adapters.waha import WahaClient
 from whatsapp_crm.gateway.client import GatewayClient, Timeouts, WebhookTarget
 from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.messaging import checked_outgoing
-from whatsapp_crm.gateway.sim import BaseSimulator, make_simulator
-from whatsapp_crm.gateway.sim import evolution as sim_evolution
-from whatsapp_crm.gateway.sim import waha as sim_waha
 from whatsapp_crm.gateway.status import Kind, parse_status
 from whatsapp_crm.gateway.webhook import WebhookEvent, event_state, replay_key
+from whatsapp_crm.simulator import BaseSimulator, make_simulator
+from whatsapp_crm.simulator import evolution as sim_evolution
+from whatsapp_crm.simulator import waha as sim_waha
 
 from .conftest import FakeClock
 

@@ -22,7 +22,6 @@ import requests
 
 from whatsapp_crm.gateway.adapters.baileys import BaileysClient
 from whatsapp_crm.gateway.client import Timeouts
-from whatsapp_crm.gateway.sim import DEFAULT_PHONE, BaileysSimulator, qr_payload
 from whatsapp_crm.gateway.status import Kind
 from whatsapp_crm.gateway.webhook import (
 	MAX_WEBHOOK_BODY,
@@ -34,6 +33,8 @@ from whatsapp_crm.gateway.webhook import (
 	sign,
 	verify,
 )
+from whatsapp_crm.simulator import DEFAULT_PHONE, BaileysSimulator, qr_payload
+from whatsapp_crm.simulator.baileys import webhook_auth
 
 SECRET = "whsec-SENTINEL-9d2f71"
 KEY = "sim-key-for-webhooks"
@@ -517,8 +518,6 @@ def test_failed_deliveries_are_logged_never_raised() -> None:
 
 
 def test_simulator_signature_agrees_with_sign() -> None:
-	from whatsapp_crm.gateway.sim.baileys import webhook_auth
-
 	headers = webhook_auth(BODY, SECRET, "hmac")
 	assert headers == sign(BODY, SECRET, int(headers["X-Webhook-Timestamp"]))
 	assert webhook_auth(BODY, SECRET, "secret") == {"X-Webhook-Secret": SECRET}

@@ -96,7 +96,7 @@ scheduler_events = {
 			"whatsapp_crm.sessions.watcher.keep_alive",
 			"whatsapp_crm.sessions.sweep.run_if_due",
 			"whatsapp_crm.chat.catchup.run_due",
-			"whatsapp_crm.api.webhook.replay_parked",
+			"whatsapp_crm.chat.parked.replay_parked",
 			"whatsapp_crm.chat.outbox.sweep",
 		],
 	},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
+from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateways.config import GATEWAY, session_counts_by_status
 
 
@@ -45,7 +46,7 @@ def health() -> list[dict]:
 				"last_check": row.last_check,
 				"last_error": row.last_error or "",
 				"sessions": sum(c.n for c in mine),
-				"connected": sum(c.n for c in mine if c.status == "Connected"),
+				"connected": sum(c.n for c in mine if c.status == CONNECTED),
 				"max_sessions": row.max_sessions or 0,
 			}
 		)

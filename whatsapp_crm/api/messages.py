@@ -8,11 +8,11 @@ from frappe import _
 
 from whatsapp_crm.chat import numbers, recent
 from whatsapp_crm.chat.outbox import QUEUED
+from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.messaging import checked_outgoing
+from whatsapp_crm.gateway.phones import with_plus
 from whatsapp_crm.integration import SESSION, code_message
-
-CONNECTED = "Connected"
 
 
 def _session(name: str, ptype: str):
@@ -32,13 +32,13 @@ def send_test_message(name: str, to: str, text: str) -> dict:
 			_("Link a phone to this session first: it is {0}.").format(_(doc.status)),
 			title=_("Session not connected"),
 		)
-	number = numbers.international(to)
+	number = numbers.site_digits(to)
 	try:
 		checked_outgoing(number, text)
 	except GatewayError as e:
 		frappe.throw(code_message(e.code), title=_("Message not sent"))
 	local_id = "local-" + frappe.generate_hash(length=12)
-	recent.add(doc.name, local_id, "out", numbers.plus(number), text, QUEUED)
+	recent.add(doc.name, local_id, "out", with_plus(number), text, QUEUED)
 	frappe.enqueue(
 		"whatsapp_crm.chat.outbox.send_test",
 		queue="short",

@@ -1,6 +1,6 @@
 """Catch-up on the Frappe side: when to reconcile a session, the job that does it, and what the form shows.
 
-The reading and paging are ``gateway/catchup.py``'s; storing goes through ``inbox.receive``, the webhook's
+The reading and paging are ``gateway/catchup.py``'s; storing goes through ``inbound.receive``, the webhook's
 once-only path. Triggers: a session that becomes Connected (its history event), the schedule (Catch-up
 Interval), a site that comes back (the scheduler's own heartbeat was quiet), and the Sync messages button.
 One job per session at a time (a job id and a Redis lock); a run is bounded and the next one resumes.
@@ -16,12 +16,13 @@ import frappe
 from frappe import _
 from frappe.utils import add_days, get_datetime, get_system_timezone, now_datetime
 
-from whatsapp_crm.chat import inbox, provider
+from whatsapp_crm.chat import inbound, provider
 from whatsapp_crm.gateway import errors, texts
 from whatsapp_crm.gateway.acquire import CONNECTED, QrOutcome
 from whatsapp_crm.gateway.catchup import DUPLICATE, SKIPPED, STORED, Reconciler, SyncState
 from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable, SessionNotFound
 from whatsapp_crm.gateway.messaging import InboundMessage
+from whatsapp_crm.gateway.policies import CATCHUP
 from whatsapp_crm.gateways.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
 from whatsapp_crm.sessions import history, sweep
@@ -29,13 +30,13 @@ from whatsapp_crm.sessions import history, sweep
 TITLE_SYNC = "WhatsApp Catch-up Failed"
 SYNC_EVENT = "whatsapp_session_sync"
 QUEUE = "long"
-MAX_PAGES = 20  # per run; an unfinished window is resumed by the next job
-BUDGET_S = 60.0
+MAX_PAGES = CATCHUP.max_pages
+BUDGET_S = CATCHUP.budget_s
 TICK_KEY = "whatsapp_crm:catchup:tick"
-LOCK_TTL_S = 180
-SITE_QUIET_S = 180  # the scheduler missed three ticks: the site (or its scheduler) was down
+LOCK_TTL_S = CATCHUP.lock_ttl_s
+SITE_QUIET_S = CATCHUP.site_quiet_s
 # A gateway that keeps no history says so once; the schedule asks again only after this long.
-UNAVAILABLE_BACKOFF_H = 6
+UNAVAILABLE_BACKOFF_H = CATCHUP.unavailable_backoff_h
 SCHEDULE, LINKED, SITE_BACK, BY_HAND = "schedule", "linked", "site_back", "by_hand"
 
 
@@ -164,7 +165,7 @@ def _sync(session: str, reason: str, since: str | None) -> dict:
 	ordinal: dict[int, int] = {}
 
 	def store(message: InboundMessage) -> str:
-		outcome = inbox.receive(session, message)
+		outcome = inbound.receive(session, message)
 		name = outcome.get("stored")
 		if name:
 			if message.timestamp:
@@ -178,7 +179,7 @@ def _sync(session: str, reason: str, since: str | None) -> dict:
 		return SKIPPED
 
 	def known(page: list[InboundMessage]) -> set[str]:
-		names = {inbox.gateway_name(session, m.id): m.id for m in page}
+		names = {inbound.gateway_name(session, m.id): m.id for m in page}
 		found = set(frappe.get_all(provider.MESSAGE, filters={"name": ("in", list(names))}, pluck="name"))
 		ids = {names[n] for n in found}
 		if account:
@@ -202,7 +203,7 @@ def _sync(session: str, reason: str, since: str | None) -> dict:
 		result = reconciler.run(
 			state,
 			store,
-			lambda ack: inbox.apply_ack(session, ack),
+			lambda ack: inbound.apply_ack(session, ack),
 			since=since_ts,
 			known=known,
 			after_page=lambda state: _keep_progress(session, state),

@@ -13,7 +13,7 @@ import frappe
 from frappe.utils import now_datetime
 
 from whatsapp_crm.chat import provider
-from whatsapp_crm.gateway.newcomers import international
+from whatsapp_crm.gateway.phones import plus_number
 
 CONVERSATION = "WhatsApp Conversation"
 READ = "WhatsApp Conversation Read"
@@ -24,7 +24,7 @@ MEDIA_WORDS = {"image": "📷", "video": "🎬", "audio": "🎤", "document": "�
 
 
 def counterpart(doc) -> str | None:
-	return international(doc.get("from") if doc.type == "Incoming" else doc.get("to"))
+	return plus_number(doc.get("from") if doc.type == "Incoming" else doc.get("to"))
 
 
 def excerpt(doc) -> str:

@@ -1,196 +1,193 @@
-"""Inbound messages and receipts from the webhook, stored as frappe_whatsapp's WhatsApp Message documents.
+"""The WhatsApp inbox's data: which conversations a user may see, a page of them, a thread, read marks, and
+what an agent does from it (reply, assign, create a Lead). The page's API (``whatsapp_crm.api.inbox``) calls
+these after Frappe's own checks.
 
-One document per gateway message id (a claim, then the document's own primary key). Messages typed on the
-linked phone are stored as Outgoing so the CRM shows the whole conversation. Files are fetched from the
-gateway by a job and attached as private Files. Nothing here writes a message text to a log.
+A user sees a conversation only if they may read its Lead, Deal or Contact (Frappe's own permission rules,
+as SQL, so that paging stays right), or it has none and they hold one of the roles that may see unassigned
+conversations (WhatsApp CRM Settings; Sales Manager and WhatsApp Manager by default). Every text from a
+customer is returned as plain text; the page escapes it. Replies go out through the same provider as CRM's
+tab: queued, never waiting on the gateway.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 
 import frappe
+from frappe import _
+from frappe.desk.form.assign_to import add as assign
+from frappe.model.db_query import DatabaseQuery
+from frappe.utils import now_datetime
 
-from whatsapp_crm.chat import acks, leads, provider, recent
-from whatsapp_crm.chat.numbers import plus
-from whatsapp_crm.gateway.errors import GatewayError
-from whatsapp_crm.gateway.messaging import SENT, Ack, InboundMessage, MediaRef, keep_status
-from whatsapp_crm.gateway.webhook import WebhookEvent
-from whatsapp_crm.gateways.config import client_for
-from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
+from whatsapp_crm.chat import conversations, leads, newcomers, provider
+from whatsapp_crm.chat.conversations import CONVERSATION, READ
+from whatsapp_crm.integration import SETTINGS
 
-TITLE_MEDIA = "WhatsApp Media Download Failed"
-
-
-def gateway_name(session: str, message_id: str) -> str:
-	return "wa-" + hashlib.sha256(f"{session}:{message_id}".encode()).hexdigest()[:24]
-
-
-def handle(event: WebhookEvent, session: str) -> dict:
-	if event.kind == "ack" and event.ack is not None:
-		return apply_ack(session, event.ack)
-	if event.kind == "message" and event.message is not None:
-		return receive(session, event.message)
-	return {"ok": True, "ignored": True}
+REFERENCE_TYPES = ("CRM Lead", "CRM Deal", "Contact")
+DEFAULT_UNASSIGNED_ROLES = ("Sales Manager", "WhatsApp Manager", "System Manager")
+PAGE_MAX = 50
+THREAD_MAX = 100
 
 
-def receive(session: str, message: InboundMessage) -> dict:
-	chat = message.chat
-	if message.lid and chat:
-		acks.remember_lid(message.lid, chat)
-	elif message.lid:
-		chat = acks.phone_for_lid(message.lid)
-	if not chat:
-		# Only a privacy id, never seen with its number: no Lead can match it, and it is not a phone number.
-		logger().info("op=inbound session=%s message=%s skipped: number hidden (lid)", session, message.id)
-		return {"ok": True, "skipped": "hidden_number"}
-	name = gateway_name(session, message.id)
-	holder = acks.claim(session, message.id, name)
-	# A claim outlives a request that failed after taking it (rolled back): only a stored document, or a
-	# send of this app's (another holder), makes the message a duplicate. The document name is the real lock.
-	if holder is not None and (holder != name or frappe.db.exists(provider.MESSAGE, name)):
-		return {"ok": True, "duplicate": True}
-	direction = "out" if message.from_me else "in"
-	recent.add(session, message.id, direction, plus(chat), _text(message), SENT)
-	account = provider.account_for_session(session)
-	if not account:
-		return {"ok": True, "stored": False}
-	if message.from_me and frappe.db.exists(
-		provider.MESSAGE, {"message_id": message.id, "whatsapp_account": account}
-	):
-		return {"ok": True, "duplicate": True}  # sent by this app; its echo came after the claim expired
-	# A number the CRM does not know gets its Lead (or Contact) first, so this message links to it.
-	reference = (None, None) if message.from_me else leads.for_message(session, account, message)
-	doc = frappe.new_doc(provider.MESSAGE)
-	doc.flags.gateway_name = name
-	doc.flags.from_gateway = True
-	doc.flags.gateway_session = session
-	doc.update(
+def unassigned_roles() -> set[str]:
+	settings = frappe.get_cached_doc(SETTINGS)  # its child rows too, from the cache
+	roles = {row.role for row in settings.get("inbox_unassigned_roles") or []}
+	return roles or set(DEFAULT_UNASSIGNED_ROLES)
+
+
+def _reference_types() -> list[str]:
+	"""The reference doctypes this site has (CRM's only with Frappe CRM), from the cached list of apps."""
+	crm = "crm" in frappe.get_installed_apps()
+	return [dt for dt in REFERENCE_TYPES if crm or dt == "Contact"]
+
+
+def visible(user: str | None = None) -> str:
+	"""The SQL condition (on alias ``c``) for the conversations ``user`` may see."""
+	user = user or frappe.session.user
+	if user == "Administrator":
+		return "1=1"
+	parts = []
+	for doctype in _reference_types():
+		kind = frappe.db.escape(doctype)
+		if frappe.has_permission(doctype, "read", user=user):
+			try:
+				match = DatabaseQuery(doctype, user=user).build_match_conditions(as_condition=True)
+			except frappe.PermissionError:
+				continue
+			where = f" and ({match})" if match else ""
+			parts.append(
+				f"(c.reference_doctype = {kind} and exists (select 1 from `tab{doctype}` "
+				f"where `tab{doctype}`.name = c.reference_name{where}))"
+			)
+		else:
+			shared = frappe.share.get_shared(doctype, user)
+			if shared:
+				names = ", ".join(frappe.db.escape(n) for n in shared)
+				parts.append(f"(c.reference_doctype = {kind} and c.reference_name in ({names}))")
+	if set(frappe.get_roles(user)) & unassigned_roles():
+		parts.append("ifnull(c.reference_name, '') = ''")
+	return "(" + " or ".join(parts) + ")" if parts else "1=0"
+
+
+def conversation_for(name: str) -> frappe._dict:
+	"""The conversation if the user may see it; a PermissionError otherwise (the same for one that does not
+	exist, so nothing is told about it)."""
+	rows = frappe.db.sql(
+		f"select c.* from `tab{CONVERSATION}` c where c.name = %s and {visible()}", (name,), as_dict=True
+	)
+	if not rows:
+		frappe.throw(_("You cannot open this conversation."), frappe.PermissionError)
+	return rows[0]
+
+
+def page(user: str, scope: str, account: str | None, search: str | None, start: int, limit: int) -> dict:
+	"""One page of conversations, newest first, in one query."""
+	where = [visible(user)]
+	values: dict = {"user": user, "start": start, "limit": limit + 1}
+	if scope == "mine":
+		where.append("c.assignee = %(user)s")
+	elif scope == "unassigned":
+		where.append("ifnull(c.assignee, '') = ''")
+	if account:
+		where.append("c.whatsapp_account = %(account)s")
+		values["account"] = account
+	if search and search.strip():
+		term = search.strip()[:60].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+		values["search"] = f"%{term}%"  # what the user typed, wildcards included, is matched as text
+		where.append("(c.title like %(search)s or c.number like %(search)s)")
+	rows = frappe.db.sql(
+		f"""select c.name, c.title, c.number, c.whatsapp_account, c.reference_doctype, c.reference_name,
+			c.assignee, c.last_message, c.last_message_at, c.last_direction,
+			greatest(c.incoming_count - ifnull(r.read_count, 0), 0) as unread
+		from `tab{CONVERSATION}` c
+		left join `tab{READ}` r on r.conversation = c.name and r.user = %(user)s
+		where {" and ".join(where)}
+		order by c.last_message_at desc, c.name desc
+		limit %(start)s, %(limit)s""",
+		values,
+		as_dict=True,
+	)
+	return {"rows": rows[:limit], "more": len(rows) > limit, "start": start}
+
+
+def thread_messages(row, before: str | None, limit: int) -> list[dict]:
+	"""The conversation's messages, newest last (``before``: older ones), as text."""
+	numbers = (row.number, row.number.lstrip("+"))
+	values = {"account": row.whatsapp_account, "numbers": numbers, "limit": limit}
+	older = ""
+	if before:
+		older = " and m.creation < %(before)s"
+		values["before"] = before
+	messages = frappe.db.sql(
+		f"""select * from (
+			select m.name, m.type, m.message, m.content_type, m.attach, m.status, m.creation, m.is_reply,
+				m.reply_to_message_id, m.message_id, m.owner
+			from `tab{provider.MESSAGE}` m
+			where m.whatsapp_account = %(account)s and m.`from` in %(numbers)s{older}
+			union all
+			select m.name, m.type, m.message, m.content_type, m.attach, m.status, m.creation, m.is_reply,
+				m.reply_to_message_id, m.message_id, m.owner
+			from `tab{provider.MESSAGE}` m
+			where m.whatsapp_account = %(account)s and m.`to` in %(numbers)s and m.type = 'Outgoing'{older}
+		) t order by t.creation desc limit %(limit)s""",
+		values,
+		as_dict=True,
+	)
+	for m in messages:
+		m["text"] = html.unescape(m.pop("message") or "")  # stored as escaped HTML; shown as text
+	messages.reverse()
+	return messages
+
+
+def mark_read(row, user: str) -> None:
+	"""``user`` has read the conversation up to now (per user, not per message)."""
+	frappe.db.sql(
+		f"""insert into `tab{READ}` (name, creation, modified, owner, modified_by, docstatus, idx,
+			conversation, user, read_count, read_at)
+		values (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, %(c)s, %(user)s, %(count)s, %(now)s)
+		on duplicate key update read_count = greatest(read_count, values(read_count)), read_at = values(read_at)""",
 		{
-			"type": "Outgoing" if message.from_me else "Incoming",
-			"from": None if message.from_me else plus(chat),
-			"to": plus(chat) if message.from_me else None,
-			# The field holds HTML (Frappe CRM renders it as such): the customer's words stay text.
-			"message": html.escape(_text(message), quote=False),
-			"content_type": "reaction" if message.reaction is not None else _content_type(message.media),
-			"message_id": message.id,
-			"whatsapp_account": account,
-			"profile_name": message.push_name,
-			# Frappe CRM shows a reaction on the message it names, not as a reply.
-			"is_reply": 1 if message.reply_to and message.reaction is None else 0,
-			"reply_to_message_id": message.reply_to,
-			"status": SENT if message.from_me else None,
-			"reference_doctype": reference[0],
-			"reference_name": reference[1],
+			"name": frappe.generate_hash(length=12),
+			"now": now_datetime(),
+			"user": user,
+			"c": row.name,
+			"count": row.incoming_count,
+		},
+	)
+
+
+def queue_reply(row, text: str) -> frappe._dict:
+	"""A reply through the conversation's number, queued like a message from CRM's tab (the outbox sends it).
+	Who may send was checked by the caller: the conversation, the account's roles."""
+	doc = frappe.get_doc(
+		{
+			"doctype": provider.MESSAGE,
+			"type": "Outgoing",
+			"to": row.number,
+			"message": text,
+			"content_type": "text",
+			"whatsapp_account": row.whatsapp_account,
+			"reference_doctype": row.reference_doctype,
+			"reference_name": row.reference_name,
 		}
 	)
-	try:
-		doc.insert(ignore_permissions=True)
-	except frappe.DuplicateEntryError:
-		return {"ok": True, "duplicate": True}
-	provider.refresh_crm(doc)
-	if message.media is not None:
-		frappe.enqueue(
-			"whatsapp_crm.chat.inbox.fetch_media",
-			queue="short",
-			enqueue_after_commit=True,
-			name=doc.name,
-			session=session,
-			message_id=message.id,
-			media=message.media.__dict__,
-		)
-	return {"ok": True, "stored": doc.name}
+	doc.insert(ignore_permissions=True)
+	return frappe._dict(name=doc.name, status=doc.status)
 
 
-def apply_ack(session: str, ack: Ack) -> dict:
-	recent.update(session, ack.message_id, ack.status)
-	# Remembered first, looked up second: a send job that stores the id meanwhile reads it after its commit.
-	acks.remember_ack(session, ack.message_id, ack.status)
-	account = provider.account_for_session(session)
-	name = (
-		frappe.db.get_value(
-			provider.MESSAGE,
-			{"message_id": ack.message_id, "whatsapp_account": account, "type": "Outgoing"},
-			"name",
-		)
-		if account
-		else None
+def assign_to(row, user: str) -> None:
+	"""The conversation's Lead, Deal or Contact assigned to ``user`` (Frappe's own assignment)."""
+	if user not in (frappe.db.get_value(row.reference_doctype, row.reference_name, "_assign") or ""):
+		assign({"doctype": row.reference_doctype, "name": row.reference_name, "assign_to": [user]})
+	conversations.on_assignment(
+		frappe._dict(reference_type=row.reference_doctype, reference_name=row.reference_name)
 	)
-	if not name:
-		return {"ok": True, "pending": True}  # the send job has not stored the id yet
-	changed = set_status(name, ack.status)
-	return {"ok": True, "status": ack.status} if changed else {"ok": True, "unchanged": True}
 
 
-def set_status(name: str, status: str) -> bool:
-	"""Move a message's status forward with doc.save() (Frappe CRM's realtime refresh runs on_update); a
-	concurrent save (the send job, another receipt) is read again and the move retried once."""
-	for attempt in range(2):
-		doc = frappe.get_doc(provider.MESSAGE, name)
-		if not keep_status(doc.status, status):
-			return False
-		doc.status = status
-		try:
-			doc.save(ignore_permissions=True)
-			provider.refresh_crm(doc)
-			return True
-		except frappe.TimestampMismatchError:
-			if attempt:
-				raise
-	return False
-
-
-def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
-	"""The job: download an inbound file from the gateway and attach it to its message as a private File."""
-	ref = MediaRef(**media)
-	inbound = InboundMessage(
-		id=message_id,
-		chat=None,
-		from_me=False,
-		text=None,
-		media=ref,
-		reply_to=None,
-		timestamp=None,
-		push_name=None,
+def lead_for(row) -> tuple[str, str]:
+	"""A Lead for a conversation that has none; the conversation and its messages point at it."""
+	doctype, name = leads.create_lead(
+		newcomers.lead_name(row.title, row.number), row.number, row.whatsapp_account
 	)
-	session_id = frappe.db.get_value(SESSION, session, "session_id")
-	try:
-		with client_for(session) as client:
-			found = client.download_media(session_id, inbound)
-	except GatewayError as e:
-		log_gateway_error(TITLE_MEDIA, e, session, attempt=1, elapsed_ms=0, operation="media")
-		return
-	file = frappe.get_doc(
-		{
-			"doctype": "File",
-			"file_name": found.filename,
-			"content": found.data,
-			"is_private": 1,
-			"attached_to_doctype": provider.MESSAGE,
-			"attached_to_name": name,
-		}
-	).insert(ignore_permissions=True)
-	doc = frappe.get_doc(provider.MESSAGE, name)
-	doc.attach = file.file_url
-	if doc.message == html.escape(_media_label(ref) or "", quote=False):
-		doc.message = file.file_url  # what Frappe CRM shows under a file without a caption
-	doc.save(ignore_permissions=True)
-	provider.refresh_crm(doc)
-
-
-def _text(message: InboundMessage) -> str:
-	if message.reaction is not None:
-		return message.reaction
-	return message.text or _media_label(message.media) or ""
-
-
-def _content_type(media: MediaRef | None) -> str:
-	if media is None:
-		return "text"
-	head = (media.mimetype or "").split("/", 1)[0]
-	return head if head in ("image", "video", "audio") else "document"
-
-
-def _media_label(media: MediaRef | None) -> str | None:
-	return media.filename if media is not None else None
+	conversations.set_reference(row.name, doctype, name)
+	return doctype, name

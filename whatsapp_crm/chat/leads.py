@@ -14,8 +14,9 @@ import time
 import frappe
 from frappe.utils import now_datetime, time_diff_in_seconds
 
-from whatsapp_crm.gateway import newcomers
+from whatsapp_crm.chat import newcomers
 from whatsapp_crm.gateway.messaging import InboundMessage
+from whatsapp_crm.gateway.phones import plus_number
 from whatsapp_crm.integration import SESSION, logger
 
 LEAD, DEAL = "CRM Lead", "CRM Deal"
@@ -66,7 +67,7 @@ def for_message(session: str, account: str, message: InboundMessage) -> tuple[st
 	if action == NOTHING or message.from_me:
 		return None, None
 	own = frappe.db.get_value(SESSION, session, "phone_number")
-	number = newcomers.international(message.chat)
+	number = plus_number(message.chat)
 	reason = newcomers.skip_reason(message, own, {number} if number and is_blocked(number) else set())
 	if reason is not None:
 		_skipped(session, message, reason)
@@ -90,7 +91,7 @@ def for_message(session: str, account: str, message: InboundMessage) -> tuple[st
 			return found
 		name = newcomers.lead_name(message.push_name, number)
 		created = (
-			_create_lead(name, number, account) if action == CREATE_LEAD else _create_contact(name, number)
+			create_lead(name, number, account) if action == CREATE_LEAD else _create_contact(name, number)
 		)
 		# Committed inside the lock, so the next request for this number finds it.
 		frappe.db.commit()  # nosemgrep: the new Lead or Contact must be seen by concurrent webhooks now
@@ -100,7 +101,7 @@ def for_message(session: str, account: str, message: InboundMessage) -> tuple[st
 	return created
 
 
-def _create_lead(name: str, number: str, account: str) -> tuple[str, str]:
+def create_lead(name: str, number: str, account: str) -> tuple[str, str]:
 	values = {"doctype": LEAD, "first_name": name, "mobile_no": number}
 	if frappe.db.exists("CRM Lead Source", SOURCE):
 		values["source"] = SOURCE

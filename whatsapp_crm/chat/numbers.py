@@ -1,13 +1,13 @@
-"""Phone numbers in international form, so that Frappe CRM matches a message to its Lead or Deal in any
-country. A number typed without its country code is read in the site's default country."""
+"""Phone numbers read in the site's own country, so that Frappe CRM matches a message to its Lead or Deal in any
+country: the Frappe side of ``whatsapp_crm.gateway.phones`` (where every other phone helper lives)."""
 
 from __future__ import annotations
 
 import frappe
 from frappe import _
 
-from whatsapp_crm.gateway.client import normalise_phone
 from whatsapp_crm.gateway.errors import InvalidPhone
+from whatsapp_crm.gateway.phones import digits_in_region
 
 
 def default_region() -> str | None:
@@ -16,27 +16,17 @@ def default_region() -> str | None:
 	return code.upper() if code else None
 
 
-def international(number: str | None) -> str:
-	"""The number as international digits ("34600111222"); a translated error for anything else."""
-	import phonenumbers  # a dependency of Frappe itself
-
-	text = (number or "").strip()
-	if text.startswith("00"):
-		text = "+" + text[2:]
+def site_digits(number: str | None) -> str:
+	"""The number as international digits ("34600111222"), read in the site's country when it has no
+	country code; a translated error for anything else."""
 	try:
-		parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region())
-		if phonenumbers.is_possible_number(parsed):
-			return normalise_phone(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
-	except (phonenumbers.NumberParseException, InvalidPhone):
-		pass
-	frappe.throw(
-		_(
-			"{0} is not a phone number WhatsApp can use. Write it with its country code, for example +34 600 111 222."
-		).format(frappe.bold(frappe.utils.escape_html(text[:40]) or _("(empty)"))),
-		title=_("Invalid phone number"),
-	)
-	raise AssertionError  # frappe.throw raises
-
-
-def plus(digits: str) -> str:
-	return f"+{digits}"
+		return digits_in_region(number, default_region())
+	except InvalidPhone:
+		text = (number or "").strip()
+		frappe.throw(
+			_(
+				"{0} is not a phone number WhatsApp can use. Write it with its country code, for example +34 600 111 222."
+			).format(frappe.bold(frappe.utils.escape_html(text[:40]) or _("(empty)"))),
+			title=_("Invalid phone number"),
+		)
+		raise  # frappe.throw raises

@@ -23,8 +23,9 @@ import time
 import frappe
 from frappe.utils import add_to_date, get_datetime, now_datetime
 
-from whatsapp_crm.chat import acks, inbox, provider, recent
+from whatsapp_crm.chat import acks, inbound, provider, recent
 from whatsapp_crm.chat.catchup import to_unix
+from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.errors import (
 	GatewayError,
@@ -46,6 +47,7 @@ from whatsapp_crm.gateway.messaging import (
 	checked_outgoing,
 	checked_reaction,
 )
+from whatsapp_crm.gateway.policies import OUTBOX, SEND_RETRY, retrying
 from whatsapp_crm.gateways.config import client_for
 from whatsapp_crm.integration import (
 	SESSION,
@@ -56,19 +58,18 @@ from whatsapp_crm.integration import (
 
 QUEUED = "queued"
 TITLE_SEND = "WhatsApp Send Failed"
-RETRY_WAITS_S = (1.0, 3.0)  # bounded: three tries in all
-NOT_THERE = (502, 503, 504)  # a proxy's answer: the gateway behind it never saw the message
+RETRY_WAITS_S = SEND_RETRY.waits_s
+NOT_THERE = SEND_RETRY.proxy_statuses
 CLAIM_FIELD, CLAIMED_AT = "gateway_send_claim", "gateway_claimed_at"
 UNCERTAIN = "uncertain:"  # a claim whose send may or may not have reached the gateway
-CLAIM_STALE_S = 50  # longer than any send (three tries of the read timeout): its job is gone
-LOCK_TTL_S = 45  # the flush lock, renewed before each send: a killed job frees its outbox this soon
-STALE_QUEUED_S = 60  # a queued message with no claim this long after it was written has lost its job
-SUSPECT_S = 120  # after a send timed out, the session's gateway is suspect this long (or until it answers)
-PROBE_TIMEOUT_S = 2.0
-PROBE_ROUNDS = 300  # a probe chain gives up after this many tries (about 10 min); the sweep goes on
-READ_BACK_S = 300  # how far around the claim the gateway's store is searched for the message
-FLUSH_BATCH = 50
-CONNECTED = "Connected"
+CLAIM_STALE_S = OUTBOX.claim_stale_s
+LOCK_TTL_S = OUTBOX.lock_ttl_s
+STALE_QUEUED_S = OUTBOX.stale_queued_s
+SUSPECT_S = OUTBOX.suspect_s
+PROBE_TIMEOUT_S = OUTBOX.probe_timeout_s
+PROBE_ROUNDS = OUTBOX.probe_rounds
+READ_BACK_S = OUTBOX.read_back_s
+FLUSH_BATCH = OUTBOX.batch
 HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
 
 
@@ -192,7 +193,7 @@ def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
 	holder = acks.claim(session, message_id, doc.name)
 	# The gateway's echo of this very message was stored first (its claim may be gone with Redis): this
 	# document is the one to keep.
-	for echo in {holder, inbox.gateway_name(session, message_id)} - {None, "", doc.name}:
+	for echo in {holder, inbound.gateway_name(session, message_id)} - {None, "", doc.name}:
 		if frappe.db.exists(provider.MESSAGE, echo):
 			frappe.delete_doc(provider.MESSAGE, echo, ignore_permissions=True, force=True)
 	if holder and holder != doc.name:
@@ -207,7 +208,7 @@ def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
 	# Receipts that came while this job was saving were remembered, not applied: apply them now.
 	late = acks.pending_status(session, message_id, doc.status)
 	if late != doc.status:
-		inbox.set_status(doc.name, late)
+		inbound.set_status(doc.name, late)
 	recent.add(session, message_id, "out", doc.to, shown, late)
 	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
 
@@ -290,7 +291,7 @@ def _adopted_elsewhere(doc, session: str, message_id: str) -> bool:
 	"""Another message of ours already holds this gateway id. The gateway's echo of the send (Evolution and
 	WAHA tell their own sends back; the webhook stored it while no job held the id) does not count: this
 	message takes its place."""
-	echo = inbox.gateway_name(session, message_id)
+	echo = inbound.gateway_name(session, message_id)
 	return bool(
 		frappe.db.exists(
 			provider.MESSAGE,
@@ -389,16 +390,18 @@ def flush_on_link(event, method: str | None = None) -> None:
 		enqueue_flush(event.session)
 
 
+def never_arrived(error: BaseException) -> bool:
+	"""A send that surely never reached WhatsApp: no connection, or a proxy's answer for the gateway."""
+	return isinstance(error, Unreachable) or (
+		isinstance(error, ServerError) and error.http_status in NOT_THERE
+	)
+
+
 def send_with_retries(client: GatewayClient, session_id: str, message: OutgoingMessage) -> SendResult:
-	for wait in (*RETRY_WAITS_S, None):
-		try:
+	for attempt in retrying(RETRY_WAITS_S, never_arrived):
+		with attempt:
 			return client.send_message(session_id, message)
-		except (Unreachable, ServerError) as e:
-			retry = isinstance(e, Unreachable) or e.http_status in NOT_THERE
-			if wait is None or not retry:
-				raise
-			time.sleep(wait)
-	raise AssertionError  # the loop returns or raises
+	raise AssertionError  # tenacity returns or raises
 
 
 def _deliver(session: str, session_id: str, message: OutgoingMessage) -> SendResult:

@@ -14,6 +14,7 @@ import frappe
 from frappe import _
 from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 
+from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.integration import MANAGER_ROLE, SESSION
 
 APP = "frappe_whatsapp"
@@ -22,7 +23,6 @@ MESSAGE = "WhatsApp Message"
 SESSION_FIELD = "whatsapp_session"
 ROLES_FIELD = "whatsapp_send_roles"
 ACTIVE, INACTIVE = "Active", "Inactive"
-CONNECTED = "Connected"
 # Frappe CRM's doctypes a message can belong to; reading one is what lets a user read its messages.
 REFERENCE_DOCTYPES = ("CRM Lead", "CRM Deal", "Contact")
 ALL_ACCESS_ROLES = ("System Manager", MANAGER_ROLE)

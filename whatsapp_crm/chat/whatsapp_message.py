@@ -13,6 +13,7 @@ from frappe import _
 from frappe_whatsapp.frappe_whatsapp.doctype.whatsapp_message.whatsapp_message import WhatsAppMessage
 
 from whatsapp_crm.chat import numbers, outbox, provider
+from whatsapp_crm.gateway.phones import with_plus
 
 # What a gateway sends; templates, flows, buttons and catalogs are Meta's Cloud API features.
 SENDABLE = ("text", "image", "document", "video", "audio", "reaction")
@@ -51,7 +52,7 @@ class GatewayWhatsAppMessage(WhatsAppMessage):
 				title=_("Not available on this account"),
 			)
 		provider.check_can_send(self.whatsapp_account)
-		self.to = numbers.plus(numbers.international(self.to))
+		self.to = with_plus(numbers.site_digits(self.to))
 		self.message_type = "Manual"
 		self.status = outbox.QUEUED
 		self.create_whatsapp_profile()

@@ -38,6 +38,7 @@ from .errors import (
 	SessionNotFound,
 	Unauthorized,
 )
+from .phones import phone_digits
 from .qr import MAX_IMAGE_BYTES, PNG_MAGIC
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ __all__ = [
 	"Timeouts",
 	"WebhookTarget",
 	"normalise_base_url",
-	"normalise_phone",
 	"validate_session_id",
 ]
 
@@ -109,16 +109,6 @@ def validate_session_id(session_id: Any) -> str:
 	if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
 		raise InvalidSessionId("session id must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
 	return session_id
-
-
-def normalise_phone(phone: Any) -> str:
-	"""International number as digits: spaces, dashes, parentheses and a leading "+" dropped; 8-15 digits."""
-	digits = re.sub(r"[\s()-]", "", phone) if isinstance(phone, str) else ""
-	digits = digits.removeprefix("+")
-	if not re.fullmatch(r"[0-9]{8,15}", digits):
-		# The number itself is personal data: never in the message.
-		raise InvalidPhone("phone number must be 8-15 digits, with an optional leading +")
-	return digits
 
 
 def normalise_base_url(url: Any) -> str:
@@ -193,7 +183,8 @@ class GatewayClient(ABC):
 	key_required: ClassVar[bool] = True
 	# What doctor says when no key was given and the gateway wants one (types that do not require one).
 	key_needed_message: ClassVar[str | None] = None
-	# The versions this adapter was checked against: in gateway/sim, and as a real server (README, Gateways).
+	# The versions this adapter was checked against: in the simulator (whatsapp_crm/simulator), and as a real
+	# server (README, Gateways).
 	simulated_versions: ClassVar[tuple[str, ...]] = ()
 	real_versions: ClassVar[tuple[str, ...]] = ()
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidMessage, MediaTooLarge
+from .phones import jid_digits
 
 MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's own limit for images, audio and video
 MAX_TEXT_CHARS = 65536  # WhatsApp's limit for one text
@@ -37,14 +38,6 @@ _MIMETYPE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:"<>|?*]')
 # Chats that are not one person: groups, broadcast lists, status updates, channels.
 _NOT_A_PERSON = ("@g.us", "@broadcast", "@newsletter", "@call")
-
-
-def jid_digits(value: Any) -> str | None:
-	"""The number in a WhatsApp id: "34600111222:12@s.whatsapp.net" and "34600111222@c.us" -> digits."""
-	if not isinstance(value, str | int) or isinstance(value, bool):
-		return None
-	head = str(value).split("@", 1)[0].split(":", 1)[0].strip().removeprefix("+")
-	return head[:32] or None
 
 
 @dataclass(frozen=True)

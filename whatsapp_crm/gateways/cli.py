@@ -6,6 +6,7 @@ from __future__ import annotations
 import frappe
 
 from whatsapp_crm.gateways.config import GATEWAY, GATEWAY_TYPES
+from whatsapp_crm.terminal.cli import main
 
 AUTO_TYPE = "auto"
 
@@ -23,8 +24,6 @@ def resolve(name: str) -> tuple[str, str, str]:
 
 
 def run(site: str, argv: list[str]) -> int:
-	from whatsapp_crm.gateway.cli import main
-
 	frappe.init(site=site)
 	frappe.connect()
 	try:

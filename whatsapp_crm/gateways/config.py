@@ -20,6 +20,7 @@ from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.adapters import AUTO, Detection, detect, make_client
 from whatsapp_crm.gateway.client import GatewayClient, WebhookTarget
 from whatsapp_crm.gateway.errors import NotConfigured
+from whatsapp_crm.gateway.policies import GATEWAY_HEALTH
 from whatsapp_crm.gateway.resilience import CircuitBreaker
 from whatsapp_crm.integration import STORE, get_settings, timeouts_from
 
@@ -35,16 +36,14 @@ GATEWAY_TYPES = {
 }
 WEBHOOK_METHOD = "/api/method/whatsapp_crm.api.webhook.receive"
 HEALTHY, DOWN, UNKNOWN = "Healthy", "Down", "Unknown"
-CHECK_EVERY_S = 60  # an unchanged health refreshes its Last Check at most this often
+CHECK_EVERY_S = GATEWAY_HEALTH.check_every_s
 _HEALTH_SEEN: dict[tuple[str, str], tuple[str, str, float]] = {}  # (site, gateway) -> last stored, when
 # Failures that can mark a server's health Down: timeouts and refused connections once its breaker opens
 # (several sessions failed), the others at once (a wrong key or an unactivated server is the server's).
 DOWN_CODES = frozenset(
 	{errors.TIMEOUT, errors.UNREACHABLE, errors.UNAUTHORIZED, errors.LICENSE_REQUIRED, errors.NOT_CONFIGURED}
 )
-# Timeouts of this many different sessions within 30 s make the gateway count as down (two could be two
-# stuck sessions; three on one server is the server).
-DISTINCT_SESSIONS = 3
+DISTINCT_SESSIONS = GATEWAY_HEALTH.distinct_sessions
 GATEWAY_WIDE_CODES = frozenset({errors.UNAUTHORIZED, errors.LICENSE_REQUIRED, errors.UNREACHABLE})
 
 

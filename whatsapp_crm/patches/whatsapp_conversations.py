@@ -4,7 +4,7 @@ Safe to run again (rows that exist are refreshed by the next message)."""
 import frappe
 
 from whatsapp_crm.chat import conversations
-from whatsapp_crm.gateway.newcomers import international
+from whatsapp_crm.gateway.phones import plus_number
 
 
 def execute() -> None:
@@ -20,7 +20,7 @@ def execute() -> None:
 	)
 	latest: dict[tuple[str, str], tuple] = {}
 	for row in rows:
-		number = international(row.num)
+		number = plus_number(row.num)
 		if number:
 			key = (row.whatsapp_account, number)
 			latest[key] = max(latest.get(key, (row.last_at, row.num)), (row.last_at, row.num))

@@ -22,8 +22,8 @@ from whatsapp_crm.gateway.acquire import (
 	NOT_CREATED,
 	QR_READY,
 )
-from whatsapp_crm.gateway.history_math import connected_share
 from whatsapp_crm.integration import SESSION, logger
+from whatsapp_crm.sessions.history_math import connected_share
 
 EVENT = "WhatsApp Session Event"
 STATUSES = (NOT_CREATED, CONNECTING, QR_READY, CONNECTED, DISCONNECTED, FAILED)

@@ -17,6 +17,7 @@ import frappe
 import redis
 
 from whatsapp_crm.gateway.monitor import Watch
+from whatsapp_crm.gateway.policies import WATCHING
 from whatsapp_crm.gateway.resilience import SlidingWindowLimit
 from whatsapp_crm.integration import STORE
 
@@ -26,8 +27,8 @@ LOST_EVENT = "whatsapp_session_lost"
 # short jobs before default ones, so a QR is pushed even with a bulk job's hundred jobs queued on default;
 # a slice holds its worker two seconds at most, so other short jobs wait little behind it.
 WATCHER_QUEUE = "short"
-SLICE_S = 2.0  # how long one watcher tick holds its worker before it yields
-LOCK_TTL_S = 30.0  # a dead watcher is replaced within this (plus the next wake-up)
+SLICE_S = WATCHING.slice_s
+LOCK_TTL_S = WATCHING.lock_ttl_s
 
 
 def _read(full_key: str) -> str | None:

@@ -33,8 +33,9 @@ from whatsapp_crm.gateway.acquire import (
 	ms,
 	outcome_from_error,
 )
-from whatsapp_crm.gateway.client import GatewayClient, normalise_phone
+from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.errors import GatewayError, InvalidPhone
+from whatsapp_crm.gateway.phones import phone_digits
 from whatsapp_crm.gateway.qr import to_data_uri
 from whatsapp_crm.gateway.status import Kind, SessionState
 from whatsapp_crm.gateways.config import client_for, note_outcome, open_breaker
@@ -155,7 +156,7 @@ class SessionService:
 				title=_("Please wait"),
 			)
 		try:
-			phone = normalise_phone(phone)  # bad input costs nothing from the quota
+			phone = phone_digits(phone)  # bad input costs nothing from the quota
 			with client_for(self.doc, settings) as client:
 				limit.hit()
 				code = client.request_pairing_code(

@@ -26,6 +26,7 @@ from whatsapp_crm.gateway.acquire import CONNECTED, QrOutcome, acquire_qr
 from whatsapp_crm.gateway.errors import GatewayError, SessionEnded
 from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import lost_reason, one_read_policy
+from whatsapp_crm.gateway.policies import WATCHING
 from whatsapp_crm.gateways.config import breaker_for, client_factory, gateway_doc, note_outcome
 from whatsapp_crm.integration import (
 	MANAGER_ROLE,
@@ -38,10 +39,10 @@ from whatsapp_crm.integration import (
 from whatsapp_crm.sessions import live
 from whatsapp_crm.sessions.service import SessionService
 
-MAX_PARALLEL = 8
-PER_GATEWAY = 4  # of the reads in flight, one gateway holds at most this many
-BUDGET_S = 60.0  # one sweep never holds its worker longer (plus one batch's reads)
-RECHECK_S = 3.0  # a "closed" answer is read once more: Evolution reports close while it reconnects
+MAX_PARALLEL = WATCHING.max_parallel
+PER_GATEWAY = WATCHING.sweep_per_gateway
+BUDGET_S = WATCHING.sweep_budget_s
+RECHECK_S = WATCHING.recheck_s
 DUE_KEY = "whatsapp_crm:sweep:due"
 
 

@@ -21,20 +21,21 @@ from functools import partial
 
 import frappe
 
-from whatsapp_crm.gateway.acquire import outcome_from_error
+from whatsapp_crm.gateway.acquire import CONNECTED, outcome_from_error
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, read_once, step
+from whatsapp_crm.gateway.policies import WATCHING
 from whatsapp_crm.gateways.config import client_factory, gateway_doc, note_outcome, open_breaker
 from whatsapp_crm.integration import get_settings, logger, policy_from
 from whatsapp_crm.sessions import live
 from whatsapp_crm.sessions.service import SessionService
 
-MAX_PARALLEL = 8  # gateway reads in flight at once
-PER_GATEWAY = 6  # of which one gateway may hold (a hanging server keeps some threads for the others)
-FACTORY_TTL_S = 5.0  # a changed key or URL is picked up within this
-SLOW_S = 1.5  # a read running this long is slow: past the slice, others are served while it runs
-WEBHOOK_PERIOD_S = 10.0  # with a session's webhooks arriving, reads are only a safety net
+MAX_PARALLEL = WATCHING.max_parallel
+PER_GATEWAY = WATCHING.per_gateway
+FACTORY_TTL_S = WATCHING.factory_ttl_s
+SLOW_S = WATCHING.slow_s
+WEBHOOK_PERIOD_S = WATCHING.webhook_period_s
 
 
 def keep_alive() -> None:
@@ -196,7 +197,7 @@ def _apply(w: Watch, outcome, mpolicy: MonitorPolicy) -> None:
 		# news a moment ago.
 		service = SessionService(frappe.get_doc("WhatsApp Session", w.session, for_update=True))
 		# A QR read taken before the phone was linked is old news once the session shows Connected.
-		stale = service.doc.status == "Connected" and outcome.state in ("qr", "waiting")
+		stale = service.doc.status == CONNECTED and outcome.state in ("qr", "waiting")
 		if not stale and (outcome.error is not None or not service.unchanged(outcome)):
 			frappe.set_user_lang(w.user or "Administrator")
 			service.persist(outcome, "watcher")

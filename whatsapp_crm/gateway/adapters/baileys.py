@@ -25,7 +25,6 @@ from ..client import (
 	Health,
 	QrAnswer,
 	WebhookTarget,
-	normalise_phone,
 	pairing_code_from,
 	short,
 	validate_session_id,
@@ -63,6 +62,7 @@ from ..messaging import (
 	safe_filename,
 	text_of,
 )
+from ..phones import phone_digits
 from ..status import SessionState, extract_qr, parse_status
 from ..webhook import EVENT_ID_RE, WebhookEvent, WebhookRejected, session_name
 
@@ -108,7 +108,7 @@ class BaileysClient(GatewayClient):
 
 	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
 		path = f"/api/sessions/{self._seg(session_id)}/pairing-code"
-		digits = normalise_phone(phone)
+		digits = phone_digits(phone)
 		reply = self._send("POST", path, json_body={"phoneNumber": digits}, timeout=timeout)
 		try:
 			body = self._check(reply, not_found=SessionNotFound)

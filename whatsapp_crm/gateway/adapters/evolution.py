@@ -32,7 +32,6 @@ from ..client import (
 	QrAnswer,
 	WebhookTarget,
 	error_words,
-	normalise_phone,
 	pairing_code_from,
 	short,
 	validate_session_id,
@@ -68,7 +67,6 @@ from ..messaging import (
 	collect_page,
 	int_of,
 	is_person,
-	jid_digits,
 	media_from_base64,
 	message_id,
 	name_of,
@@ -76,6 +74,7 @@ from ..messaging import (
 	safe_filename,
 	text_of,
 )
+from ..phones import jid_digits, phone_digits
 from ..status import Kind, SessionState
 from ..transport import Reply
 from ..webhook import MAX_QR_CHARS, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
@@ -187,7 +186,7 @@ class EvolutionClient(GatewayClient):
 		)
 
 	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
-		digits = normalise_phone(phone)
+		digits = phone_digits(phone)
 		reply = self._send(
 			"GET", f"/instance/connect/{self._seg(session_id)}", params={"number": digits}, timeout=timeout
 		)

@@ -38,7 +38,6 @@ from ..client import (
 	QrAnswer,
 	WebhookTarget,
 	error_words,
-	normalise_phone,
 	pairing_code_from,
 	short,
 	validate_session_id,
@@ -76,13 +75,13 @@ from ..messaging import (
 	collect_page,
 	int_of,
 	is_person,
-	jid_digits,
 	message_id,
 	name_of,
 	reaction_of,
 	safe_filename,
 	text_of,
 )
+from ..phones import jid_digits, phone_digits
 from ..status import Kind, SessionState
 from ..webhook import EVENT_ID_RE, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
 from .baileys import key_check
@@ -247,7 +246,7 @@ class WahaClient(GatewayClient):
 		)
 
 	def request_pairing_code(self, session_id: str, phone: str, *, timeout: float | None = None) -> str:
-		digits = normalise_phone(phone)
+		digits = phone_digits(phone)
 		reply = self._send(
 			"POST",
 			f"/api/{self._seg(session_id)}/auth/request-code",

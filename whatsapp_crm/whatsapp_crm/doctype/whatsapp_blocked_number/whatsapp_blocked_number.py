@@ -8,7 +8,7 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
-from whatsapp_crm.gateway.newcomers import international
+from whatsapp_crm.gateway.phones import plus_number
 
 
 class WhatsAppBlockedNumber(Document):
@@ -26,7 +26,7 @@ class WhatsAppBlockedNumber(Document):
 	# end: auto-generated types
 
 	def before_naming(self) -> None:
-		number = international(self.number)
+		number = plus_number(self.number)
 		if number is None:
 			frappe.throw(
 				_(
@@ -42,7 +42,7 @@ class WhatsAppBlockedNumber(Document):
 def block(number: str, reason: str | None = None) -> dict:
 	"""The Block number action: from now on, this number creates nothing."""
 	frappe.has_permission("WhatsApp Blocked Number", "create", throw=True)
-	clean = international(number)
+	clean = plus_number(number)
 	if clean and frappe.db.exists("WhatsApp Blocked Number", clean):
 		return {"number": clean, "already": True}
 	doc = frappe.get_doc({"doctype": "WhatsApp Blocked Number", "number": number, "reason": reason})

@@ -14,10 +14,10 @@ from frappe.utils.password import get_decrypted_password, set_encrypted_password
 from whatsapp_crm.api import session as api
 from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.monitor import Watch
-from whatsapp_crm.gateway.sim import SessionOptions, make_simulator
 from whatsapp_crm.gateways.config import GATEWAY, breaker_for, pick_gateway
 from whatsapp_crm.integration import SESSION, SETTINGS
 from whatsapp_crm.sessions import live, watcher
+from whatsapp_crm.simulator import SessionOptions, make_simulator
 from whatsapp_crm.testing import (
 	TEST_GATEWAY,
 	TEST_KEY,

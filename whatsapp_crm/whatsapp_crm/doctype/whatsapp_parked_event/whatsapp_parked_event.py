@@ -1,6 +1,6 @@
 # Copyright (c) 2026, whatsapp_crm developers
 # For license information, please see license.txt
-"""A webhook body kept for a job (see whatsapp_crm.api.webhook): written and applied by code only."""
+"""A webhook body kept for a job (see whatsapp_crm.chat.parked): written and applied by code only."""
 
 from __future__ import annotations
 

@@ -14,14 +14,14 @@ import frappe
 from frappe.utils import add_to_date, now_datetime
 
 from whatsapp_crm.api import webhook
-from whatsapp_crm.chat import catchup, inbox, outbox, provider
+from whatsapp_crm.chat import catchup, inbound, outbox, parked, provider
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.catchup import MARGIN_S
 from whatsapp_crm.gateway.messaging import message_id
-from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.gateways.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings
 from whatsapp_crm.sessions import history, sweep
+from whatsapp_crm.simulator import SessionOptions
 from whatsapp_crm.testing import make_user
 
 from .test_messages import CUSTOMER, PREFIX, MessagesFixture
@@ -35,7 +35,7 @@ class CatchupTests:
 		super().setUp()
 		self.sim.set_receiver_down(True)  # every webhook of this test is lost on the way
 		self.addCleanup(self.sim.set_receiver_down, False)
-		frappe.db.delete(webhook.PARKED)
+		frappe.db.delete(parked.PARKED)
 		# The simulator keeps earlier tests' messages: this test's catch-ups start at its own first second.
 		time.sleep(1.01 - time.time() % 1)
 		start = int(time.time())
@@ -232,7 +232,7 @@ class CatchupTests:
 			# Another transaction holds the very row the webhook would insert (a lock it cannot get now).
 			other.sql(
 				f"insert into `tab{provider.MESSAGE}` (name, creation, modified) values (%s, now(), now())",
-				inbox.gateway_name(self.session.name, mid),
+				inbound.gateway_name(self.session.name, mid),
 			)
 			status, result = self.post(self.message_event(mid, "aparcado"))
 		finally:
@@ -241,11 +241,11 @@ class CatchupTests:
 		self.assertEqual(status, 200)  # never a 4xx or 417: Evolution would give up
 		self.assertTrue(result.get("parked"), result)
 		self.assertFalse(self.stored(mid))
-		stats = webhook.replay_parked()
+		stats = parked.replay_parked()
 		self.assertEqual(stats["applied"], 1)
 		self.assertEqual(self.stored(mid)["type"], "Incoming")
-		self.assertFalse(frappe.db.count(webhook.PARKED))
-		self.assertEqual(webhook.replay_parked()["applied"], 0)
+		self.assertFalse(frappe.db.count(parked.PARKED))
+		self.assertEqual(parked.replay_parked()["applied"], 0)
 
 	def test_a_burst_is_answered_at_once_and_stored_by_the_job_in_arrival_order(self):
 		key = frappe.cache.make_key(webhook.INFLIGHT_KEY)
@@ -258,7 +258,7 @@ class CatchupTests:
 		self.assertEqual(int(frappe.cache.get(key)), webhook.INLINE_LIMIT)  # each counted itself out
 		self.assertFalse(any(self.stored(mid) for mid in mids))
 		frappe.cache.delete(key)
-		self.assertEqual(webhook.replay_parked()["applied"], 3)
+		self.assertEqual(parked.replay_parked()["applied"], 3)
 		stored = frappe.get_all(
 			provider.MESSAGE,
 			filters={"message_id": ("in", mids)},
@@ -278,7 +278,7 @@ class CatchupTests:
 		)
 		body[key] = "no-such-session"
 		self.assertEqual(self.post(body)[0], 404)
-		self.assertFalse(frappe.db.count(webhook.PARKED))
+		self.assertFalse(frappe.db.count(parked.PARKED))
 
 	# -- the outbox --
 

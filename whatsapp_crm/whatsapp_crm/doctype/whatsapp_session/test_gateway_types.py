@@ -13,10 +13,10 @@ from frappe.utils import set_request
 
 from whatsapp_crm.api import session as api
 from whatsapp_crm.api.webhook import receive
-from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.integration import SESSION
 from whatsapp_crm.sessions import live
-from whatsapp_crm.testing import GatewayTestCase, cleanup, configure, make_session, start_simulator
+from whatsapp_crm.simulator import SessionOptions, make_simulator
+from whatsapp_crm.testing import TEST_KEY, GatewayTestCase, cleanup, configure, make_session, start_simulator
 
 PREFIX = "watype-"
 SECRET = "types-webhook-secret"
@@ -220,8 +220,6 @@ class TestWaha(TypeCase):
 	def test_core_2024_runs_only_default(self):
 		core = start_simulator(gateway_type="waha")
 		core.stop()
-		from whatsapp_crm.gateway.sim import make_simulator
-		from whatsapp_crm.testing import TEST_KEY
 
 		with make_simulator("waha", api_key=TEST_KEY, core_2024=True, qr_route_wait_s=0.3, start=True) as sim:
 			configure(sim.url, gateway_type="WAHA", api_key="anything")

@@ -15,7 +15,7 @@ import unittest
 import frappe
 from frappe.utils import set_request
 
-from whatsapp_crm.chat import leads, provider
+from whatsapp_crm.chat import leads, parked, provider
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.testing import convert_lead, make_user
 
@@ -213,9 +213,7 @@ class LeadsCase(LeadsFixture):
 			t.start()
 		for t in threads:
 			t.join(60)
-		from whatsapp_crm.api.webhook import replay_parked
-
-		replay_parked(budget_s=30)  # what was parked in the burst is stored by the job
+		parked.replay_parked(budget_s=30)  # what was parked in the burst is stored by the job
 		frappe.db.commit()  # nosemgrep: a fresh snapshot
 		self.assertEqual(results, [200] * 12)
 		for i in range(3):

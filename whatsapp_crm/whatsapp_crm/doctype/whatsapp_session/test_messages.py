@@ -16,12 +16,12 @@ import frappe
 from frappe.utils import set_request
 
 from whatsapp_crm.api.webhook import receive
-from whatsapp_crm.chat import inbox, outbox, provider
+from whatsapp_crm.chat import inbound, outbox, provider
 from whatsapp_crm.gateway.messaging import Ack, InboundMessage, MediaRef, message_id
-from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.integration import SESSION
 from whatsapp_crm.sessions import history
+from whatsapp_crm.simulator import SessionOptions
 from whatsapp_crm.testing import (
 	FrappeTestCase,
 	cleanup,
@@ -137,7 +137,7 @@ class MessagesFixture(FrappeTestCase):
 			"push_name": "Ana",
 			**fields,
 		}
-		return inbox.receive(self.session.name, InboundMessage(**values))
+		return inbound.receive(self.session.name, InboundMessage(**values))
 
 	def stored(self, message_id: str):
 		return frappe.db.get_value(
@@ -252,11 +252,11 @@ class MessagesCase(MessagesFixture):
 		outbox.send(doc.name)
 		doc.reload()
 		for status, expected in (("delivered", "delivered"), ("read", "read"), ("delivered", "read")):
-			inbox.apply_ack(self.session.name, Ack(doc.message_id, status))
+			inbound.apply_ack(self.session.name, Ack(doc.message_id, status))
 			self.assertEqual(frappe.db.get_value(provider.MESSAGE, doc.name, "status"), expected)
 
 	def test_an_ack_before_the_id_is_stored_is_not_lost(self):
-		inbox.apply_ack(self.session.name, Ack("EARLY-ID", "delivered"))
+		inbound.apply_ack(self.session.name, Ack("EARLY-ID", "delivered"))
 		from whatsapp_crm.chat import acks
 
 		self.assertEqual(acks.pending_status(self.session.name, "EARLY-ID", "sent"), "delivered")
@@ -374,7 +374,7 @@ class MessagesCase(MessagesFixture):
 		ref = MediaRef("image/png", "foto.png", len(PNG), url=url)
 		self.inbound(mid, text="mira", media=ref)
 		name = self.stored(mid)["name"]
-		inbox.fetch_media(name, self.session.name, mid, ref.__dict__)  # the job
+		inbound.fetch_media(name, self.session.name, mid, ref.__dict__)  # the job
 		doc = frappe.get_doc(provider.MESSAGE, name)
 		file = frappe.get_doc("File", {"file_url": doc.attach})
 		self.assertEqual((doc.content_type, doc.message), ("image", "mira"))

@@ -7,9 +7,9 @@ import time
 import frappe
 
 from whatsapp_crm.api import session as api
-from whatsapp_crm.gateway.sim import SessionOptions
 from whatsapp_crm.integration import PROGRESS_EVENT, SESSION, TITLE_GATEWAY, TITLE_QR
 from whatsapp_crm.sessions import live
+from whatsapp_crm.simulator import SessionOptions
 from whatsapp_crm.testing import (
 	TEST_KEY,
 	GatewayTestCase,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .messaging import InboundMessage
+from whatsapp_crm.gateway.messaging import InboundMessage
+from whatsapp_crm.gateway.phones import plus_number
 
 # Why a message creates nothing (logged as such); None means it may.
 FROM_ME, NO_NUMBER, OWN_NUMBER, INVALID_NUMBER, BLOCKED = (
@@ -36,14 +37,6 @@ _INVISIBLE = {
 }
 
 
-def international(number: str | None) -> str | None:
-	"""``+`` and the digits, for a plausible international number (8-15 digits, no leading 0), else None."""
-	digits = re.sub(r"\D", "", number or "")
-	if not 8 <= len(digits) <= 15 or digits.startswith("0"):
-		return None
-	return "+" + digits
-
-
 def skip_reason(
 	message: InboundMessage, own_number: str | None = None, blocked: frozenset[str] | set[str] = frozenset()
 ) -> str | None:
@@ -52,10 +45,10 @@ def skip_reason(
 		return FROM_ME
 	if not message.chat:
 		return NO_NUMBER  # a group, a broadcast, a status, a channel, or a privacy id alone
-	number = international(message.chat)
+	number = plus_number(message.chat)
 	if number is None:
 		return INVALID_NUMBER
-	own = international(own_number)
+	own = plus_number(own_number)
 	if own is not None and own == number:
 		return OWN_NUMBER
 	if number in blocked or number[1:] in blocked:

@@ -1,7 +1,7 @@
 """Fake WhatsApp gateways over real loopback HTTP, one per supported type, for tests, the CLI and benchmarks.
 
 ``make_simulator("evolution", api_key=..., scenario=...)`` builds one (not started: use ``start()`` or a
-``with`` block). Every type shares the core (sim.core): scenarios, the fake-clock session model, the request
+``with`` block). Every type shares the core (simulator.core): scenarios, the fake-clock session model, the request
 log and ``count()``, faults, control routes and the webhook sender.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-CONNECTED = "Connected"
+from whatsapp_crm.gateway.acquire import CONNECTED
 
 
 def connected_share(

@@ -11,7 +11,7 @@ import struct
 import zlib
 from functools import lru_cache
 
-from ..qr import qr_matrix
+from whatsapp_crm.gateway.qr import qr_matrix
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCALE = 4  # pixels per module

@@ -1,5 +1,5 @@
 """The simulators as a dev server:
-``python -m whatsapp_crm.gateway.sim --port 3000 --scenario qr_error [--gateway-type evolution]``."""
+``python -m whatsapp_crm.simulator --port 3000 --scenario qr_error [--gateway-type evolution]``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 import threading
 from typing import Any
 
-from whatsapp_crm.gateway.sim import GATEWAY_TYPES, make_simulator
-from whatsapp_crm.gateway.sim.model import DEFAULT_SCENARIO, SCENARIOS
+from whatsapp_crm.simulator import GATEWAY_TYPES, make_simulator
+from whatsapp_crm.simulator.model import DEFAULT_SCENARIO, SCENARIOS
 
 DEFAULT_KEY = "sim-secret-key"
 

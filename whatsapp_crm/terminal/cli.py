@@ -19,41 +19,33 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, urlsplit
 
-from . import errors, texts
-from .acquire import Attempt, QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
-from .adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
-from .client import GatewayClient, Timeouts, validate_session_id
-from .errors import GatewayError, HistoryUnavailable
-from .qr import is_data_uri, render_terminal
+from whatsapp_crm.gateway import errors, texts
+from whatsapp_crm.gateway.acquire import QrOutcome, QrPolicy, acquire_qr, build_payload, outcome_from_error
+from whatsapp_crm.gateway.adapters import AUTO, DEFAULT_TYPE, GATEWAY_TYPES, detect, make_client
+from whatsapp_crm.gateway.catchup import MARGIN_S, STORED, Reconciler, SyncState
+from whatsapp_crm.gateway.client import GatewayClient, Timeouts, validate_session_id
+from whatsapp_crm.gateway.doctor import FAIL, OK, diagnose
+from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable
+from whatsapp_crm.simulator import devserver
 
-EXIT_OK, EXIT_USAGE, EXIT_GATEWAY, EXIT_NO_QR = 0, 2, 3, 4
+from . import demo
+from .outcome import (
+	CONFIG_CODES,
+	EXIT_GATEWAY,
+	EXIT_NO_QR,
+	EXIT_OK,
+	EXIT_USAGE,
+	exit_code,
+	follow,
+	user_message,
+)
+
 KEY_ENV = "WHATSAPP_CRM_API_KEY"
 TYPE_ENV = "WHATSAPP_CRM_GATEWAY_TYPE"
-CONFIG_CODES = {errors.NOT_CONFIGURED, errors.UNAUTHORIZED, errors.INVALID_SESSION_ID}
-NO_QR_CODES = {errors.QR_NOT_READY, errors.QR_GENERATION_ERROR}
 # Failures after which the session's state on the gateway is not known: the terminal says so, not "Connecting".
 UNKNOWN_STATE_CODES = {errors.TIMEOUT, errors.UNREACHABLE, errors.BAD_RESPONSE} | CONFIG_CODES
 UNKNOWN = "Unknown"
-
-
-def exit_code(outcome: QrOutcome) -> int:
-	if outcome.state in ("qr", "connected"):
-		return EXIT_OK
-	code = outcome.error_code
-	if code in CONFIG_CODES:
-		return EXIT_USAGE
-	if code in NO_QR_CODES:
-		return EXIT_NO_QR
-	return EXIT_GATEWAY
-
-
-def user_message(outcome: QrOutcome, where: dict | None = None) -> str:
-	template, args = texts.for_outcome(
-		outcome.state, outcome.error.code if outcome.error else None, outcome.phone
-	)
-	return texts.for_terminal(template, outcome.error, where).format(*args)
 
 
 def _payload(outcome: QrOutcome, where: dict | None) -> dict:
@@ -70,68 +62,6 @@ def _where(args: argparse.Namespace) -> dict:
 		record = f"WhatsApp Gateway {args.gateway!r}"
 		return {"url": f"the URL of {record}", "key": f"the API Key of {record}"}
 	return texts.FLAGS
-
-
-def _print_attempt(out: Callable[[str], None]) -> Callable[[Attempt], None]:
-	def show(a: Attempt) -> None:
-		facts = [a.outcome]
-		if a.http_status:
-			facts.append(f"HTTP {a.http_status}")
-		facts.append(f"at {a.elapsed_ms / 1000:.1f} s")
-		if a.wait_s:
-			facts.append(f"next try in {a.wait_s:g} s")
-		said = texts.for_terminal(texts.BY_CODE[a.outcome]) if a.outcome in texts.BY_CODE else ""
-		out(
-			f"  attempt {a.number}: {said} [{', '.join(facts)}]"
-			if said
-			else f"  attempt {a.number}: [{', '.join(facts)}]"
-		)
-
-	return show
-
-
-def _draw(outcome: QrOutcome, out: Callable[[str], None]) -> None:
-	if is_data_uri(outcome.qr_payload):
-		out(f"(the gateway sent the QR as an image, {len(outcome.qr_payload)} bytes: open it from the desk)")
-	else:
-		out(render_terminal(outcome.qr_payload))
-
-
-def follow(
-	client: GatewayClient,
-	session_id: str,
-	policy: QrPolicy,
-	*,
-	give_up_after: float,
-	out: Callable[[str], None] = print,
-	clock: Callable[[], float] = time.monotonic,
-	sleep: Callable[[float], None] = time.sleep,
-	where: dict | None = None,
-) -> QrOutcome:
-	"""What the desk form does: acquire, show each new QR, keep polling until linked or clearly over."""
-	started = clock()
-	shown_payload = None
-	outcome = acquire_qr(client, session_id, policy, clock=clock, sleep=sleep, on_attempt=_print_attempt(out))
-	poll = replace(policy, max_attempts=1)
-	last_message = None
-	while True:
-		message = user_message(outcome, where)
-		if message != last_message:
-			out(message)
-			last_message = message
-		if outcome.state == "qr" and outcome.qr_payload != shown_payload:
-			if shown_payload is not None:
-				out("The QR code changed (the gateway rotates it); scan this one:")
-			_draw(outcome, out)
-			out(texts.WHERE_TO_SCAN)
-			shown_payload = outcome.qr_payload
-		if not outcome.keep_polling:
-			return outcome
-		if clock() - started > give_up_after:
-			out(f"Gave up after {give_up_after:g} s.")
-			return outcome
-		sleep(outcome.poll_after_ms / 1000)
-		outcome = acquire_qr(client, session_id, poll, clock=clock, sleep=sleep)
 
 
 def _policy(args: argparse.Namespace) -> QrPolicy:
@@ -207,8 +137,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-	from .sim import devserver
-
 	argv = ["--host", args.host, "--port", args.port, "--scenario", args.scenario]
 	argv += ["--gateway-type", args.gateway_type]
 	if args.waha_core_2024:
@@ -219,142 +147,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-	from .sim import SessionOptions, make_simulator
-
-	# The problem this app exists for: a slow gateway that first fails to generate the QR.
-	scenario = SessionOptions(qr_after_s=1.0, qr_errors=1, scan_after_s=args.scan_after, rotate_s=0)
-	key = "demo-key"
-	policy = QrPolicy(deadline=20.0, poll_interval=1.0)  # the app's own waits (5 s after a QR error)
-	with _EventSink() as sink, make_simulator(args.gateway_type, api_key=key, scenario=scenario) as sim:
-		print(f"Gateway simulator ({args.gateway_type}) running at {sim.url}")
-		print("A user opens a WhatsApp Session and clicks Create session.")
-		with make_client(args.gateway_type, sim.url, key, Timeouts(3.0, 10.0)) as client:
-			session_id = "demo-sales"
-			print(f"Talking to it as {client.label}.")
-			print(texts.CREATING)
-			created = client.create_session(session_id)
-			print(f"  session {created.session_id!r} created (gateway status: {created.raw_status})")
-			print(f"  (the simulated phone will scan the QR {args.scan_after:g} s after it is shown)")
-			outcome = follow(client, session_id, policy, give_up_after=60.0)
-			if outcome.state == "connected":
-				sim.set_webhook(sink.url, sink.secret)  # where the gateway pushes messages and receipts
-				sent_id = _conversation(sim, client, session_id, sink)
-				_catch_up(sim, client, session_id, sink, sent_id)
-			print(f"Gateway requests sent: {sim.count()}")
-	return exit_code(outcome) if outcome.state == "connected" else EXIT_NO_QR
-
-
-class _EventSink:
-	"""The app's side of the webhooks, for the demo: verified, read by the adapters, kept in order."""
-
-	def __init__(self) -> None:
-		import secrets
-		import threading
-		from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-		from .adapters import parse_webhook
-		from .webhook import verify
-
-		self.secret = secrets.token_hex(16)
-		self.events: list = []
-		self.arrived = threading.Condition()
-		sink = self
-
-		class Handler(BaseHTTPRequestHandler):
-			def do_POST(self) -> None:
-				body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-				query = parse_qs(urlsplit(self.path).query).get("secret", [None])[0]
-				verify(dict(self.headers), body, sink.secret, now=time.time(), query_secret=query)
-				with sink.arrived:
-					sink.events.append(parse_webhook(body))
-					sink.arrived.notify_all()
-				self.send_response(200)
-				self.send_header("Content-Length", "0")
-				self.end_headers()
-
-			def log_message(self, *args: object) -> None:
-				pass
-
-		self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-		self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-		threading.Thread(
-			target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-		).start()
-
-	def wait(self, found: Callable[[list], object], timeout: float = 5.0) -> object:
-		ends = time.monotonic() + timeout
-		with self.arrived:
-			while not (result := found(list(self.events))) and time.monotonic() < ends:
-				self.arrived.wait(max(0.01, ends - time.monotonic()))
-		return result
-
-	def __enter__(self) -> _EventSink:
-		return self
-
-	def __exit__(self, *exc: object) -> None:
-		self.server.shutdown()
-		self.server.server_close()
-
-
-def _conversation(sim, client: GatewayClient, session_id: str, sink: _EventSink) -> str:
-	"""A message to a customer, its ticks, and the customer's answer, all through the gateway; returns the
-	sent message's id (the app's send job stores it)."""
-	from .messaging import READ, checked_outgoing
-
-	customer = "34600999888"
-	print(f"A sales user writes to +{customer} from the CRM's WhatsApp tab.")
-	sent = client.send_message(session_id, checked_outgoing(customer, "Hola, soy Ana, del equipo de ventas."))
-	print(f"  sent: gateway message id {sent.message_id}")
-
-	def ticks(events: list) -> list[str]:
-		return [e.ack.status for e in events if e.kind == "ack" and e.ack.message_id == sent.message_id]
-
-	sink.wait(lambda events: READ in ticks(events))
-	print(f"  receipts: {' -> '.join(ticks(sink.events)) or 'none yet'}")
-	sim.inbound(session_id, customer, "¡Hola Ana! Quiero el presupuesto.", push_name="Marta")
-	# Evolution and WAHA also echo our own message back (from_me): the app stores it once; here it is skipped.
-	found = sink.wait(
-		lambda events: [e.message for e in events if e.kind == "message" and not e.message.from_me]
-	)
-	for message in found or []:
-		print(f"  +{message.chat} ({message.push_name}): {message.text}")
-	return sent.message_id
-
-
-def _catch_up(sim, client: GatewayClient, session_id: str, sink: _EventSink, sent_id: str) -> None:
-	"""The CRM's webhook receiver is down while the customer writes: a catch-up reads the messages back."""
-	from .catchup import DUPLICATE, STORED, Reconciler, SyncState
-
-	customer = "34600999888"
-	stored = {e.message.id for e in sink.events if e.kind == "message"} | {sent_id}
-	started = int(time.time())
-	print("The CRM's site is down for a while (its webhooks fail); the customer writes twice meanwhile.")
-	sim.set_receiver_down(True)
-	for text in ("¿Seguís ahí?", "Os llamo mañana."):
-		sim.inbound(session_id, customer, text, push_name="Marta")
-	time.sleep(0.3)
-	print(f"  webhooks the gateway could not deliver: {sim.webhook_dropped}")
-	sim.set_receiver_down(False)
-
-	def store(message) -> str:
-		if message.id in stored:
-			return DUPLICATE
-		stored.add(message.id)
-		if not message.from_me:
-			print(f"  recovered: +{message.chat} ({message.push_name}): {message.text}")
-		return STORED
-
-	print("The site is back: a catch-up reads the gateway's own store from before the outage.")
-	result = Reconciler(client, session_id).run(SyncState(watermark=started), store, lambda ack: None)
-	print(
-		f"  {result.stored} messages recovered, {result.duplicates} already stored, "
-		f"{result.pages} page(s) read{', error: ' + str(result.error) if result.error else ''}"
-	)
+	return demo.run(args.gateway_type, args.scan_after)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-	from .doctor import FAIL, OK, diagnose
-
 	key = args.api_key or os.environ.get(KEY_ENV, "")
 	report = diagnose(
 		args.url,
@@ -425,8 +221,6 @@ def _when(value: str) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
 	"""Read a session's messages back from the gateway's own store, as a catch-up does (nothing is stored:
 	inside a bench, the Sync messages button or ``bench execute whatsapp_crm.chat.catchup.sync_session``)."""
-	from .catchup import MARGIN_S, STORED, Reconciler, SyncState
-
 	policy = QrPolicy(deadline=args.deadline)
 	now = int(time.time())
 	since = args.since if args.since is not None else now - 3600

@@ -1,3 +1,0 @@
-from whatsapp_crm.gateway.sim.devserver import main
-
-raise SystemExit(main())

@@ -1,0 +1,3 @@
+from whatsapp_crm.simulator.devserver import main
+
+raise SystemExit(main())
