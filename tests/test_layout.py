@@ -123,3 +123,130 @@ def test_the_gateway_uses_neither_the_simulator_nor_the_terminal_and_the_simulat
 	]
 	assert "whatsapp_crm.simulator" in uses(TERMINAL / "demo.py", "whatsapp_crm.simulator")
 	assert not {k: v for k, v in found.items() if v}
+
+
+# -- no hidden cycles, no imports upward ------------------------------------------------------------------
+
+# Function-level imports of the app's own modules, each with its reason; any other one fails.
+JUSTIFIED_LATE_IMPORTS = {
+	# bench imports every app's commands at each of its invocations: the terminal is loaded only when run
+	("commands.py", "whatsapp_crm.gateways.cli"),
+}
+# The layers, lowest first: a module imports its own layer or lower ones, never a higher one.
+LAYERS = (
+	("whatsapp_crm.gateway",),
+	("whatsapp_crm.simulator",),
+	("whatsapp_crm.terminal",),
+	("whatsapp_crm.integration",),
+	("whatsapp_crm.gateways",),
+	("whatsapp_crm.sessions",),
+	("whatsapp_crm.chat",),
+	("whatsapp_crm.api", "whatsapp_crm.whatsapp_crm", "whatsapp_crm.patches", "whatsapp_crm.install"),
+	("whatsapp_crm.testing", "whatsapp_crm.commands", "whatsapp_crm.hooks"),
+)
+
+
+def app_modules() -> list[Path]:
+	"""The app's production modules (tests, which import whatever they test, are left out)."""
+	return [p for p in modules(APP) if not p.name.startswith("test_")]
+
+
+def module_name(path: Path) -> str:
+	parts = path.relative_to(APP.parent).with_suffix("").parts
+	return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def late_imports(path: Path) -> set[str]:
+	"""The app's own modules a file imports inside a function or method (relative ones resolved)."""
+	tree = ast.parse(path.read_text(encoding="utf-8"))
+	package = path.relative_to(APP.parent).with_suffix("").parts[:-1]
+	found = set()
+	for func in ast.walk(tree):
+		if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+			continue
+		for node in ast.walk(func):
+			if isinstance(node, ast.ImportFrom):
+				name = node.module or ""
+				if node.level:
+					name = ".".join([*package[: len(package) - (node.level - 1)], *([name] if name else [])])
+				if name.startswith("whatsapp_crm"):
+					found.add(name)
+			elif isinstance(node, ast.Import):
+				found.update(a.name for a in node.names if a.name.startswith("whatsapp_crm"))
+	return found
+
+
+def test_no_function_level_import_of_the_apps_own_modules_outside_the_justified_list():
+	found = {(str(p.relative_to(APP)), name) for p in app_modules() for name in late_imports(p)}
+	assert len(app_modules()) > 80  # the walk sees the app
+	assert late_imports(APP / "commands.py") == {"whatsapp_crm.gateways.cli"}  # and a late import
+	assert found == JUSTIFIED_LATE_IMPORTS
+
+
+def app_edges(path: Path, names: set[str]) -> set[str]:
+	"""The app's modules a file imports at run time, ``from package import module`` resolved to the module."""
+	tree = ast.parse(path.read_text(encoding="utf-8"))
+	package = path.relative_to(APP.parent).with_suffix("").parts[:-1]
+	found: set[str] = set()
+
+	def walk(nodes):
+		for node in nodes:
+			if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+				continue
+			if isinstance(node, ast.Import):
+				found.update(a.name for a in node.names if a.name in names)
+			elif isinstance(node, ast.ImportFrom):
+				base = node.module or ""
+				if node.level:
+					base = ".".join([*package[: len(package) - (node.level - 1)], *([base] if base else [])])
+				if base in names:
+					found.add(base)
+				found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in names)
+			walk(ast.iter_child_nodes(node))
+
+	walk(tree.body)
+	return found
+
+
+def layer_of(name: str) -> int | None:
+	for rank, prefixes in enumerate(LAYERS):
+		if any(name == p or name.startswith(p + ".") for p in prefixes):
+			return rank
+	return None
+
+
+def test_no_module_imports_a_higher_layer():
+	names = {module_name(p) for p in app_modules()}
+	upward, seen = {}, 0
+	for path in app_modules():
+		own = layer_of(module_name(path))
+		if own is None:
+			continue
+		edges = app_edges(path, names)
+		seen += len(edges)
+		higher = sorted(m for m in edges if (layer_of(m) or 0) > own)
+		if higher:
+			upward[module_name(path)] = higher
+	assert seen > 150 and layer_of("whatsapp_crm.api.webhook") > layer_of("whatsapp_crm.chat.parked")
+	assert not upward
+
+
+def test_the_apps_modules_import_each_other_without_a_cycle():
+	graph: dict[str, set[str]] = {}
+	names = {module_name(p) for p in app_modules()}
+	for path in app_modules():
+		graph[module_name(path)] = app_edges(path, names) - {module_name(path)}
+	assert sum(len(v) for v in graph.values()) > 150  # the graph is real
+	done: set[str] = set()
+
+	def visit(node: str, trail: list[str]) -> None:
+		if node in trail:
+			raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(node) :], node]))
+		if node in done:
+			return
+		for nxt in sorted(graph.get(node, ())):
+			visit(nxt, [*trail, node])
+		done.add(node)
+
+	for start in sorted(graph):
+		visit(start, [])
