@@ -98,15 +98,25 @@ def replay_parked(limit: int = 200, budget_s: float = 240.0) -> dict:
 			frappe.cache.delete(frappe.cache.make_key(WAKE_KEY))
 			woken = True
 			continue
-		seen.update(names)
-		_replay(names, stats)
+		taken = _replay(names, stats)
+		seen.update(taken)
+		if not taken:
+			time.sleep(0.2)  # all held by another replayer (the job, or the scheduler's run): wait for them
 	if seen:
 		logger().info("op=webhook_replay %s", " ".join(f"{k}={v}" for k, v in stats.items()))
 	return stats
 
 
-def _replay(names: list[str], stats: dict) -> None:
+def _replay(names: list[str], stats: dict) -> list[str]:
+	"""Apply these parked events, each in its own transaction; returns those this run took. One that another
+	replayer holds is skipped (its row is locked until that one commits), never applied twice at once."""
+	taken = []
 	for name in names:
+		if not frappe.db.sql(
+			f"select name from `tab{PARKED}` where name=%s and status='Pending' for update skip locked", name
+		):
+			continue
+		taken.append(name)
 		doc = frappe.get_doc(PARKED, name)
 		try:
 			event = parse_webhook(doc.body.encode("utf-8"))
@@ -150,3 +160,4 @@ def _replay(names: list[str], stats: dict) -> None:
 			frappe.delete_doc(PARKED, name, ignore_permissions=True, force=True)
 			stats["applied"] += 1
 		frappe.db.commit()  # nosemgrep: one event at a time, whatever the next one does
+	return taken

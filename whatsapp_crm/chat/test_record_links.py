@@ -13,12 +13,12 @@ import frappe
 from whatsapp_crm.api import inbox
 from whatsapp_crm.chat import conversations, leads, provider
 from whatsapp_crm.chat.conversations import CONVERSATION, READ
+from whatsapp_crm.chat.test_leads import NEW, LeadsFixture, number
+from whatsapp_crm.chat.test_messages import ACCOUNT
 from whatsapp_crm.gateways.config import GATEWAY, PARKED
 from whatsapp_crm.integration import SESSION
 from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import convert_lead
-from whatsapp_crm.whatsapp_crm.doctype.whatsapp_session.test_leads import NEW, LeadsFixture, number
-from whatsapp_crm.whatsapp_crm.doctype.whatsapp_session.test_messages import ACCOUNT
 
 
 def forget_crm_notifications(name: str) -> None:

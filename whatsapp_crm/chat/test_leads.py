@@ -16,10 +16,9 @@ import frappe
 from frappe.utils import set_request
 
 from whatsapp_crm.chat import leads, parked, provider
+from whatsapp_crm.chat.test_messages import ACCOUNT, PREFIX, SECRET, MessagesFixture
 from whatsapp_crm.gateway.webhook import sign
 from whatsapp_crm.testing import convert_lead, make_user
-
-from .test_messages import ACCOUNT, PREFIX, SECRET, MessagesFixture
 
 NEW = "34611000"  # + 3 digits: numbers no Contact, Lead or Deal has
 

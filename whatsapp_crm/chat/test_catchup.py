@@ -15,6 +15,7 @@ from frappe.utils import add_to_date, now_datetime
 
 from whatsapp_crm.api import webhook
 from whatsapp_crm.chat import catchup, inbound, outbox, parked, provider
+from whatsapp_crm.chat.test_messages import CUSTOMER, PREFIX, MessagesFixture
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.catchup import MARGIN_S
 from whatsapp_crm.gateway.messaging import message_id
@@ -23,8 +24,6 @@ from whatsapp_crm.integration import SESSION, get_settings
 from whatsapp_crm.sessions import history, sweep
 from whatsapp_crm.simulator import SessionOptions
 from whatsapp_crm.testing import make_user
-
-from .test_messages import CUSTOMER, PREFIX, MessagesFixture
 
 
 class CatchupTests:

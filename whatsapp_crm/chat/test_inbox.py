@@ -13,10 +13,9 @@ import frappe
 from whatsapp_crm.api import inbox
 from whatsapp_crm.chat import leads, provider
 from whatsapp_crm.chat.conversations import CONVERSATION, READ
+from whatsapp_crm.chat.test_leads import NEW, number
+from whatsapp_crm.chat.test_messages import ACCOUNT, MessagesFixture
 from whatsapp_crm.testing import make_user
-
-from .test_leads import NEW, number
-from .test_messages import ACCOUNT, MessagesFixture
 
 
 def forget_conversations() -> None:
