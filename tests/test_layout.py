@@ -63,7 +63,7 @@ def test_the_frappe_side_is_grouped_by_what_it_serves():
 	assert {"service", "watcher", "sweep", "history", "live"} <= {
 		p.stem for p in (APP / "sessions").glob("*.py")
 	}
-	assert {"config", "cli", "install"} <= {p.stem for p in (APP / "gateways").glob("*.py")}
+	assert {"config", "cli", "install"} <= {p.stem for p in (APP / "gateway_records").glob("*.py")}
 	assert not (GATEWAY / "simulator.py").exists() and not (GATEWAY / "messages.py").exists()
 	assert not (GATEWAY / "sim").exists() and not (GATEWAY / "cli.py").exists()
 	assert (GATEWAY / "texts.py").exists() and (SIMULATOR / "__main__.py").exists()
@@ -73,7 +73,7 @@ def test_the_frappe_side_is_grouped_by_what_it_serves():
 def test_the_gateway_layer_knows_nothing_of_the_frappe_side():
 	frappe_side = (
 		"whatsapp_crm.sessions",
-		"whatsapp_crm.gateways",
+		"whatsapp_crm.gateway_records",
 		"whatsapp_crm.chat",
 		"whatsapp_crm.api",
 		"whatsapp_crm.integration",
@@ -130,7 +130,7 @@ def test_the_gateway_uses_neither_the_simulator_nor_the_terminal_and_the_simulat
 # Function-level imports of the app's own modules, each with its reason; any other one fails.
 JUSTIFIED_LATE_IMPORTS = {
 	# bench imports every app's commands at each of its invocations: the terminal is loaded only when run
-	("commands.py", "whatsapp_crm.gateways.cli"),
+	("commands.py", "whatsapp_crm.gateway_records.cli"),
 }
 # The layers, lowest first: a module imports its own layer or lower ones, never a higher one.
 LAYERS = (
@@ -138,7 +138,7 @@ LAYERS = (
 	("whatsapp_crm.simulator",),
 	("whatsapp_crm.terminal",),
 	("whatsapp_crm.integration",),
-	("whatsapp_crm.gateways",),
+	("whatsapp_crm.gateway_records",),
 	("whatsapp_crm.sessions",),
 	("whatsapp_crm.chat",),
 	("whatsapp_crm.api", "whatsapp_crm.whatsapp_crm", "whatsapp_crm.patches", "whatsapp_crm.install"),
@@ -179,7 +179,7 @@ def late_imports(path: Path) -> set[str]:
 def test_no_function_level_import_of_the_apps_own_modules_outside_the_justified_list():
 	found = {(str(p.relative_to(APP)), name) for p in app_modules() for name in late_imports(p)}
 	assert len(app_modules()) > 80  # the walk sees the app
-	assert late_imports(APP / "commands.py") == {"whatsapp_crm.gateways.cli"}  # and a late import
+	assert late_imports(APP / "commands.py") == {"whatsapp_crm.gateway_records.cli"}  # and a late import
 	assert found == JUSTIFIED_LATE_IMPORTS
 
 

@@ -14,7 +14,7 @@ from frappe.commands import get_site, pass_context
 @pass_context
 def whatsapp_crm(context, args):
 	"""The whatsapp-crm command on a site: doctor, connect, status and sync take --gateway NAME."""
-	from whatsapp_crm.gateways.cli import run
+	from whatsapp_crm.gateway_records.cli import run
 
 	sys.exit(run(get_site(context), list(args)))
 

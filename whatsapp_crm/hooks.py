@@ -12,7 +12,7 @@ after_install = "whatsapp_crm.install.after_install"
 after_migrate = [
 	"whatsapp_crm.install.set_missing_defaults",
 	"whatsapp_crm.chat.provider.setup",
-	"whatsapp_crm.gateways.install.ensure_block",
+	"whatsapp_crm.gateway_records.install.ensure_block",
 ]
 # frappe_whatsapp installed after this app: add the Gateway Session field to its WhatsApp Account then.
 after_app_install = "whatsapp_crm.chat.provider.after_app_install"

@@ -4,7 +4,7 @@ a newer version of the app adds to an existing site."""
 import frappe
 
 from whatsapp_crm.chat.provider import setup
-from whatsapp_crm.gateways.install import ensure_block
+from whatsapp_crm.gateway_records.install import ensure_block
 from whatsapp_crm.integration import SETTINGS
 
 

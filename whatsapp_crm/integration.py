@@ -2,7 +2,7 @@
 (once per window, surviving a failed request), the per-attempt log line and realtime progress.
 
 The protocol and the retry policy live in ``whatsapp_crm.gateway``; nothing here talks HTTP itself. A
-session's gateway server (client, breaker, webhook target, health) is ``whatsapp_crm.gateways.config``.
+session's gateway server (client, breaker, webhook target, health) is ``whatsapp_crm.gateway_records.config``.
 """
 
 from __future__ import annotations

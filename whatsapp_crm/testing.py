@@ -13,7 +13,7 @@ try:
 except ImportError:  # Frappe v15 (15.55.1 has no frappe.tests.IntegrationTestCase)
 	from frappe.tests.utils import FrappeTestCase
 
-from whatsapp_crm.gateways.config import GATEWAY
+from whatsapp_crm.gateway_records.config import GATEWAY
 from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
 from whatsapp_crm.simulator import BaileysSimulator, make_simulator
 

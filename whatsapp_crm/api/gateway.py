@@ -6,7 +6,7 @@ import frappe
 from frappe import _
 
 from whatsapp_crm.gateway.acquire import CONNECTED
-from whatsapp_crm.gateways.config import GATEWAY, session_counts_by_status
+from whatsapp_crm.gateway_records.config import GATEWAY, session_counts_by_status
 
 
 @frappe.whitelist(methods=["GET", "POST"])  # the desk's xcall posts

@@ -33,7 +33,7 @@ from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.errors import NotConfigured
 from whatsapp_crm.gateway.policies import WEBHOOKS
 from whatsapp_crm.gateway.webhook import MAX_WEBHOOK_BODY, WebhookRejected, replay_key, verify
-from whatsapp_crm.gateways.config import GATEWAY, webhook_secret
+from whatsapp_crm.gateway_records.config import GATEWAY, webhook_secret
 from whatsapp_crm.integration import SESSION, logger
 
 REPLAY_WINDOW_S = WEBHOOKS.replay_window_s

@@ -23,7 +23,7 @@ from whatsapp_crm.gateway.catchup import DUPLICATE, SKIPPED, STORED, Reconciler,
 from whatsapp_crm.gateway.errors import GatewayError, HistoryUnavailable, SessionNotFound
 from whatsapp_crm.gateway.messaging import InboundMessage
 from whatsapp_crm.gateway.policies import CATCHUP
-from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.gateway_records.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
 from whatsapp_crm.sessions import history, sweep
 

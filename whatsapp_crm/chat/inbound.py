@@ -18,7 +18,7 @@ from whatsapp_crm.gateway.messaging import SENT, Ack, InboundMessage, MediaRef, 
 from whatsapp_crm.gateway.phones import with_plus
 from whatsapp_crm.gateway.policies import WEBHOOKS
 from whatsapp_crm.gateway.webhook import WebhookEvent, WebhookRejected, event_state
-from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.gateway_records.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, logger
 from whatsapp_crm.sessions import live
 

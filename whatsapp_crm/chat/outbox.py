@@ -48,7 +48,7 @@ from whatsapp_crm.gateway.messaging import (
 	checked_reaction,
 )
 from whatsapp_crm.gateway.policies import OUTBOX, SEND_RETRY, retrying
-from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.gateway_records.config import client_for
 from whatsapp_crm.integration import (
 	SESSION,
 	get_settings,

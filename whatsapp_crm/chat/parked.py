@@ -15,7 +15,7 @@ from whatsapp_crm.chat.inbound import apply_event, rollback, short_lock_wait
 from whatsapp_crm.gateway.adapters import parse_webhook
 from whatsapp_crm.gateway.policies import WEBHOOKS
 from whatsapp_crm.gateway.webhook import WebhookRejected
-from whatsapp_crm.gateways.config import PARKED
+from whatsapp_crm.gateway_records.config import PARKED
 from whatsapp_crm.integration import logger
 
 TITLE_PARKED = "WhatsApp Webhook Parked"

@@ -19,7 +19,7 @@ from whatsapp_crm.chat.test_messages import CUSTOMER, PREFIX, MessagesFixture
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.catchup import MARGIN_S
 from whatsapp_crm.gateway.messaging import message_id
-from whatsapp_crm.gateways.config import client_for
+from whatsapp_crm.gateway_records.config import client_for
 from whatsapp_crm.integration import SESSION, get_settings
 from whatsapp_crm.sessions import history, sweep
 from whatsapp_crm.simulator import SessionOptions

@@ -66,7 +66,7 @@ class MessagesFixture(FrappeTestCase):
 		session_id = f"{PREFIX}{self.gateway_type}"
 		self.sim.set_scenario(session_id, SessionOptions(qr_after_s=0, rotate_s=0))
 		self.session = make_session(session_id)
-		from whatsapp_crm.gateways.config import client_for
+		from whatsapp_crm.gateway_records.config import client_for
 
 		with client_for(self.session) as client:
 			client.create_session(session_id)
@@ -277,7 +277,7 @@ class MessagesCase(MessagesFixture):
 		self.assertTrue(all(doc.name in logs[0].error for doc in docs), logs[0].error)
 
 	def test_a_session_unknown_to_the_gateway_holds_the_message(self):
-		from whatsapp_crm.gateways.config import client_for
+		from whatsapp_crm.gateway_records.config import client_for
 
 		with client_for(self.session) as client:
 			client.delete_session(self.session.session_id)  # unlinked on the gateway: nothing can be sent

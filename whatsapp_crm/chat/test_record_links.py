@@ -15,7 +15,7 @@ from whatsapp_crm.chat import conversations, leads, provider
 from whatsapp_crm.chat.conversations import CONVERSATION, READ
 from whatsapp_crm.chat.test_leads import NEW, LeadsFixture, number
 from whatsapp_crm.chat.test_messages import ACCOUNT
-from whatsapp_crm.gateways.config import GATEWAY, PARKED
+from whatsapp_crm.gateway_records.config import GATEWAY, PARKED
 from whatsapp_crm.integration import SESSION
 from whatsapp_crm.sessions import history
 from whatsapp_crm.testing import convert_lead

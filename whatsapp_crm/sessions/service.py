@@ -38,7 +38,7 @@ from whatsapp_crm.gateway.errors import GatewayError, InvalidPhone
 from whatsapp_crm.gateway.phones import phone_digits
 from whatsapp_crm.gateway.qr import to_data_uri
 from whatsapp_crm.gateway.status import Kind, SessionState
-from whatsapp_crm.gateways.config import client_for, note_outcome, open_breaker
+from whatsapp_crm.gateway_records.config import client_for, note_outcome, open_breaker
 from whatsapp_crm.integration import (
 	TITLE_GATEWAY,
 	code_message,

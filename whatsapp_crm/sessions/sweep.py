@@ -27,7 +27,7 @@ from whatsapp_crm.gateway.errors import GatewayError, SessionEnded
 from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import lost_reason, one_read_policy
 from whatsapp_crm.gateway.policies import WATCHING
-from whatsapp_crm.gateways.config import breaker_for, client_factory, gateway_doc, note_outcome
+from whatsapp_crm.gateway_records.config import breaker_for, client_factory, gateway_doc, note_outcome
 from whatsapp_crm.integration import (
 	MANAGER_ROLE,
 	SESSION,

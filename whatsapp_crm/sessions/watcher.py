@@ -26,7 +26,7 @@ from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.fanout import Fanout
 from whatsapp_crm.gateway.monitor import MonitorPolicy, Watch, read_once, step
 from whatsapp_crm.gateway.policies import WATCHING
-from whatsapp_crm.gateways.config import client_factory, gateway_doc, note_outcome, open_breaker
+from whatsapp_crm.gateway_records.config import client_factory, gateway_doc, note_outcome, open_breaker
 from whatsapp_crm.integration import get_settings, logger, policy_from
 from whatsapp_crm.sessions import live
 from whatsapp_crm.sessions.service import SessionService

@@ -14,7 +14,7 @@ from frappe.utils.password import get_decrypted_password, set_encrypted_password
 from whatsapp_crm.api import session as api
 from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.monitor import Watch
-from whatsapp_crm.gateways.config import GATEWAY, breaker_for, pick_gateway
+from whatsapp_crm.gateway_records.config import GATEWAY, breaker_for, pick_gateway
 from whatsapp_crm.integration import SESSION, SETTINGS
 from whatsapp_crm.sessions import live, watcher
 from whatsapp_crm.simulator import SessionOptions, make_simulator
@@ -253,7 +253,7 @@ class TwoGateways(GatewayCase):
 		self.assertEqual(self.post(body(), "a-rotated-secret", gateway=TEST_GATEWAY)[0], 200)
 
 	def test_the_webhook_url_names_the_gateway(self):
-		from whatsapp_crm.gateways.config import gateway_doc, webhook_target
+		from whatsapp_crm.gateway_records.config import gateway_doc, webhook_target
 		from whatsapp_crm.integration import get_settings
 
 		configure(self.sim.url, webhook_secret=SECRET_A, public_site_url="https://crm.example.com")

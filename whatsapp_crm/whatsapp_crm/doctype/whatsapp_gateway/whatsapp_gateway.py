@@ -14,7 +14,7 @@ from whatsapp_crm.gateway.adapters import Detection
 from whatsapp_crm.gateway.client import normalise_base_url
 from whatsapp_crm.gateway.doctor import diagnose
 from whatsapp_crm.gateway.errors import NotConfigured
-from whatsapp_crm.gateways.config import (
+from whatsapp_crm.gateway_records.config import (
 	GATEWAY,
 	GATEWAY_TYPES,
 	PARKED,

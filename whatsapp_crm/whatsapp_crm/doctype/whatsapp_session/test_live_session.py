@@ -14,7 +14,7 @@ from whatsapp_crm.api import session as api
 from whatsapp_crm.api.webhook import receive
 from whatsapp_crm.gateway.monitor import Watch
 from whatsapp_crm.gateway.webhook import MAX_WEBHOOK_BODY, sign
-from whatsapp_crm.gateways.config import breaker_for
+from whatsapp_crm.gateway_records.config import breaker_for
 from whatsapp_crm.integration import SESSION, SETTINGS
 from whatsapp_crm.sessions import live, sweep, watcher
 from whatsapp_crm.simulator import SessionOptions

@@ -16,7 +16,7 @@ from whatsapp_crm.chat import catchup
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.client import SESSION_ID_RE
 from whatsapp_crm.gateway.status import SessionState
-from whatsapp_crm.gateways.config import GATEWAY, pick_gateway, session_counts
+from whatsapp_crm.gateway_records.config import GATEWAY, pick_gateway, session_counts
 from whatsapp_crm.integration import MANAGER_ROLE, code_message
 from whatsapp_crm.sessions.service import SessionService, delete_on_gateway
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import frappe
 
-from whatsapp_crm.gateways.config import GATEWAY, GATEWAY_TYPES
+from whatsapp_crm.gateway_records.config import GATEWAY, GATEWAY_TYPES
 from whatsapp_crm.terminal.cli import main
 
 AUTO_TYPE = "auto"
