@@ -32,13 +32,16 @@ doctype_js = {
 # newest old one, see history.clear_old).
 default_log_clearing_doctypes = {"WhatsApp Session Event": 90}
 
-# The app's own rows never stop a delete (a Lead with a conversation, an account, a session, a gateway);
-# chat/record_links.py decides what becomes of them, in the on_trash events below.
+# The app's own rows never stop a delete (a Lead with a conversation, an account, a session, a gateway), nor
+# do the WhatsApp Messages it stores as frappe_whatsapp's provider (else CRM's Delete dialog lists every message
+# as a document to delete or unlink first); chat/record_links.py decides what becomes of them, in the on_trash
+# events below: the messages stay, on the record that still holds the person.
 ignore_links_on_delete = [
 	"WhatsApp Conversation",
 	"WhatsApp Conversation Read",
 	"WhatsApp Session Event",
 	"WhatsApp Parked Event",
+	"WhatsApp Message",
 ]
 
 # A session's history goes with it; the records the app's rows point at keep them right when deleted or converted.

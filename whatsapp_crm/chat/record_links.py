@@ -24,7 +24,8 @@ from whatsapp_crm.chat.conversations import CONVERSATION, READ, describe
 LEAD, DEAL, CONTACT = "CRM Lead", "CRM Deal", "Contact"
 LEAD_ACCOUNT_FIELD = "whatsapp_account"  # crm_lead_fields.json
 WHATSAPP_SETTINGS = "WhatsApp Settings"  # frappe_whatsapp's
-TRAFFIC_DOCTYPES = (provider.MESSAGE, "WhatsApp Profiles")
+PROFILES = "WhatsApp Profiles"
+TRAFFIC_DOCTYPES = (provider.MESSAGE, PROFILES)
 
 
 def _successor(doctype: str, name: str) -> tuple[str | None, str | None]:
@@ -74,6 +75,9 @@ def move_references(old_doctype: str, old_name: str, new_doctype: str | None, ne
 def on_record_trash(doc, method: str | None = None) -> None:
 	"""on_trash of CRM Lead, CRM Deal and Contact."""
 	move_references(doc.doctype, doc.name, *_successor(doc.doctype, doc.name))
+	if doc.doctype == CONTACT and frappe.db.exists("DocType", PROFILES):
+		# frappe_whatsapp's profile of the number (made from the traffic this app stores) outlives the Contact
+		frappe.db.set_value(PROFILES, {"contact": doc.name}, "contact", None, update_modified=False)
 
 
 def on_deal_insert(doc, method: str | None = None) -> None:

@@ -82,6 +82,16 @@ class TestRecordLinks(LeadsFixture):
 		self.assertEqual(self.messages_point_at(1), {(None, None)})
 		self.assertTrue(self.read_by_admin(conversation))
 
+	def test_crms_delete_dialog_lists_none_of_the_whatsapp_rows(self):
+		"""CRM's Lead page opens a dialog listing the documents linked to the Lead, and offers a plain Delete
+		only when it lists none: the conversation and the messages must not be among them."""
+		from crm.api.doc import get_linked_docs_of_document
+
+		lead, _conversation = self.customer_writes(8)
+		forget_crm_notifications(lead)
+		linked = {d["reference_doctype"] for d in get_linked_docs_of_document(leads.LEAD, lead)}
+		self.assertFalse(linked & {CONVERSATION, READ, provider.MESSAGE}, linked)
+
 	def test_the_lead_pages_delete_works_too(self):
 		lead, conversation = self.customer_writes(2)
 		forget_crm_notifications(lead)  # CRM's own rows: its page offers to unlink them first
