@@ -13,24 +13,30 @@ TERMINAL = GATEWAY.parent / "terminal"
 FRAPPE_FREE = (GATEWAY, SIMULATOR, TERMINAL)
 
 
-def imports_of(path: Path) -> set[str]:
-	"""Modules a file imports at run time (``if TYPE_CHECKING:`` blocks left out), relative ones resolved
-	to their name inside the gateway package."""
-	tree = ast.parse(path.read_text(encoding="utf-8"))
-	found: set[str] = set()
+def import_nodes(path: Path) -> list[ast.Import | ast.ImportFrom]:
+	"""The import statements a file runs (``if TYPE_CHECKING:`` blocks left out), at any depth."""
+	found: list[ast.Import | ast.ImportFrom] = []
 
 	def walk(nodes):
 		for node in nodes:
 			if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
 				continue
-			if isinstance(node, ast.Import):
-				found.update(alias.name for alias in node.names)
-			elif isinstance(node, ast.ImportFrom):
-				found.add(("." * node.level) + (node.module or ""))
-			for child in ast.iter_child_nodes(node):
-				walk([child])
+			if isinstance(node, ast.Import | ast.ImportFrom):
+				found.append(node)
+			walk(ast.iter_child_nodes(node))
 
-	walk(tree.body)
+	walk(ast.parse(path.read_text(encoding="utf-8")).body)
+	return found
+
+
+def imports_of(path: Path) -> set[str]:
+	"""Modules a file imports at run time; relative ones keep their dots (``.errors``)."""
+	found: set[str] = set()
+	for node in import_nodes(path):
+		if isinstance(node, ast.Import):
+			found.update(alias.name for alias in node.names)
+		else:
+			found.add(("." * node.level) + (node.module or ""))
 	return found
 
 
@@ -185,26 +191,18 @@ def test_no_function_level_import_of_the_apps_own_modules_outside_the_justified_
 
 def app_edges(path: Path, names: set[str]) -> set[str]:
 	"""The app's modules a file imports at run time, ``from package import module`` resolved to the module."""
-	tree = ast.parse(path.read_text(encoding="utf-8"))
 	package = path.relative_to(APP.parent).with_suffix("").parts[:-1]
 	found: set[str] = set()
-
-	def walk(nodes):
-		for node in nodes:
-			if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
-				continue
-			if isinstance(node, ast.Import):
-				found.update(a.name for a in node.names if a.name in names)
-			elif isinstance(node, ast.ImportFrom):
-				base = node.module or ""
-				if node.level:
-					base = ".".join([*package[: len(package) - (node.level - 1)], *([base] if base else [])])
-				if base in names:
-					found.add(base)
-				found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in names)
-			walk(ast.iter_child_nodes(node))
-
-	walk(tree.body)
+	for node in import_nodes(path):
+		if isinstance(node, ast.Import):
+			found.update(a.name for a in node.names if a.name in names)
+			continue
+		base = node.module or ""
+		if node.level:
+			base = ".".join([*package[: len(package) - (node.level - 1)], *([base] if base else [])])
+		if base in names:
+			found.add(base)
+		found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in names)
 	return found
 
 
