@@ -14,6 +14,7 @@ from functools import partial
 from urllib.parse import quote
 
 import frappe
+from frappe.query_builder.functions import Count
 from frappe.utils import get_datetime, now_datetime
 
 from whatsapp_crm.gateway import errors
@@ -162,15 +163,16 @@ def session_counts_by_status() -> list:
 	return _count_sessions("gateway", "status")
 
 
+COUNT_AS = "n"  # the count's column in the rows
+
+
 def _count_sessions(*group_by: str) -> list:
 	"""COUNT(name) grouped by these columns, through the query builder: Frappe v16's get_all refuses a SQL
 	function written as a string in ``fields`` ("count(name) as n"), and v15's refuses the dict form v16
 	wants; a pypika query runs the same on both (no permission check, as get_all)."""
-	from frappe.query_builder.functions import Count
-
 	table = frappe.qb.DocType(SESSION)
 	columns = [table[c] for c in group_by]
-	query = frappe.qb.from_(table).select(*columns, Count(table.name).as_("n")).groupby(*columns)
+	query = frappe.qb.from_(table).select(*columns, Count(table.name).as_(COUNT_AS)).groupby(*columns)
 	return query.run(as_dict=True)
 
 
