@@ -58,18 +58,19 @@ def gateway_doc(name: str):
 		raise NotConfigured(f"the gateway {name!r} does not exist", reason="no_gateway") from None
 
 
-# (gateway, its record's modified) -> webhook secret: the secret is read once per edit of the record, not
-# once per webhook (a Password read is a query and a decryption; a burst of webhooks asks for it 200 times).
-_secrets: dict[str, tuple[str, str]] = {}
+# (site, gateway) -> (its record's modified, webhook secret): the secret is read once per edit of the record,
+# not once per webhook (a Password read is a query and a decryption; a burst asks for it 200 times). Keyed by
+# site too: one process serves every site of a bench.
+_secrets: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def webhook_secret(name: str) -> str:
 	"""The gateway's webhook secret ("" when none is set); NotConfigured when the gateway does not exist."""
 	doc = gateway_doc(name)
-	stamp = str(doc.modified)
-	known = _secrets.get(name)
+	stamp, key = str(doc.modified), (frappe.local.site, name)
+	known = _secrets.get(key)
 	if known is None or known[0] != stamp:
-		known = _secrets[name] = (stamp, doc.get_password("webhook_secret", raise_exception=False) or "")
+		known = _secrets[key] = (stamp, doc.get_password("webhook_secret", raise_exception=False) or "")
 	return known[1]
 
 
