@@ -113,7 +113,8 @@ def _replay(names: list[str], stats: dict) -> list[str]:
 	taken = []
 	for name in names:
 		if not frappe.db.sql(
-			f"select name from `tab{PARKED}` where name=%s and status='Pending' for update skip locked", name
+			f"select name from `tab{PARKED}` where name=%s and status='Pending' for update skip locked",
+			(name,),
 		):
 			continue
 		taken.append(name)
