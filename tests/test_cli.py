@@ -359,3 +359,35 @@ def test_no_desk_words_in_any_terminal_text():
 	for template in (*texts.BY_CODE.values(), texts.NOT_CREATED_YET, texts.HISTORY_STORE_OFF):
 		said = texts.for_terminal(template)
 		assert "Click" not in said and "click" not in said and "Retrying automatically" not in said, said
+
+
+def test_doctor_help_names_its_own_default(capsys):
+	with pytest.raises(SystemExit):
+		cli.main(["doctor", "--help"])
+	assert "default auto)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_doctor_json_speaks_as_the_terminal_does(capsys):
+	code, out, _ = run(capsys, "doctor", "--url", "http://127.0.0.1:9", "--api-key", "k", "--json")
+	[check] = json.loads(out)["checks"]
+	assert code == cli.EXIT_GATEWAY and check["code"] == "UNREACHABLE"
+	assert "--url" in check["text"] and "WhatsApp Gateway record" not in check["text"]
+
+
+def test_a_connect_that_gets_no_qr_says_why_not_waiting(gw, capsys):
+	gw.set_scenario("never", "offline")  # the gateway cannot reach WhatsApp: no QR, ever
+	code, out, _ = run(
+		capsys,
+		"connect",
+		"--url",
+		gw.url,
+		"--session",
+		"never",
+		"--api-key",
+		SENTINEL_KEY,
+		"--json",
+		"--deadline",
+		"2",
+	)
+	assert code == cli.EXIT_NO_QR
+	assert json.loads(out)["message"].startswith("The gateway produced no QR code in 2 s.")

@@ -38,6 +38,7 @@ from .outcome import (
 	EXIT_USAGE,
 	exit_code,
 	follow,
+	gave_up_text,
 	user_message,
 )
 
@@ -107,7 +108,11 @@ def cmd_connect(args: argparse.Namespace) -> int:
 	with client:
 		if args.json:
 			outcome = acquire_qr(client, args.session, policy)
-			print(json.dumps(_payload(outcome, _where(args)), indent=2))
+			payload = _payload(outcome, _where(args))
+			if exit_code(outcome) == EXIT_NO_QR:
+				# The deadline passed with no QR: say why one may never come, not "waiting".
+				payload["message"] = gave_up_text(args.deadline)
+			print(json.dumps(payload, indent=2))
 		else:
 			print(texts.CREATING)
 			outcome = follow(client, args.session, policy, give_up_after=args.wait, where=_where(args))
@@ -160,13 +165,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 		probe=args.probe,
 		probe_s=args.probe_s,
 	)
+	said = [texts.for_terminal(c.template, where=_where(args)).format(*c.args) for c in report.checks]
 	if args.json:
-		print(json.dumps(report.as_dict(), indent=2))
+		data = report.as_dict()
+		for check, text in zip(data["checks"], said, strict=True):
+			check["text"] = text  # the terminal's words, as printed without --json
+		print(json.dumps(data, indent=2))
 	else:
 		print(f"Checking {report.url or args.url}")
 		marks = {OK: "ok  ", FAIL: "FAIL", "skip": "--  "}
-		for check in report.checks:
-			text = texts.for_terminal(check.template, where=_where(args)).format(*check.args)
+		for check, text in zip(report.checks, said, strict=True):
 			print(f"  [{marks[check.result]}] {check.name:<9} {text}")
 		if not args.probe and report.ok:
 			print("Run again with --probe to check that the gateway can reach WhatsApp (a test session).")
@@ -317,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 			"--gateway-type",
 			choices=choices,
 			default=env_type if env_type in choices else default,
-			help=f"the gateway's API (or set ${TYPE_ENV}; default {DEFAULT_TYPE})",
+			help=f"the gateway's API (or set ${TYPE_ENV}; default {default})",
 		)
 
 	def where_arg(p: argparse.ArgumentParser) -> None:

@@ -17,6 +17,11 @@ CONFIG_CODES = {errors.NOT_CONFIGURED, errors.UNAUTHORIZED, errors.INVALID_SESSI
 NO_QR_CODES = {errors.QR_NOT_READY, errors.QR_GENERATION_ERROR}
 
 
+def gave_up_text(seconds: float) -> str:
+	"""Why a QR may never come, once the terminal has waited ``seconds`` for one."""
+	return texts.for_terminal(texts.NO_QR_CAUSES).format(f"{seconds:g}")
+
+
 def exit_code(outcome: QrOutcome) -> int:
 	if outcome.state in ("qr", "connected"):
 		return EXIT_OK
@@ -92,6 +97,8 @@ def follow(
 			return outcome
 		if clock() - started > give_up_after:
 			out(f"Gave up after {give_up_after:g} s.")
+			if outcome.state == "waiting":
+				out(gave_up_text(give_up_after))
 			return outcome
 		sleep(outcome.poll_after_ms / 1000)
 		outcome = acquire_qr(client, session_id, poll, clock=clock, sleep=sleep)
