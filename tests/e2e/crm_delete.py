@@ -22,7 +22,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crm_whatsapp import FAILED as FAILED_CHECKS
-from crm_whatsapp import Sim, Site, check, set_up, wait_for
+from crm_whatsapp import Sim, Site, check, set_up_newcomers, wait_for
 from form_qr import CHROMIUM_ARGS
 
 WORDS = {"en": {"delete": "Delete"}, "es": {"delete": "Eliminar"}}
@@ -40,13 +40,7 @@ def main() -> int:
 	sim = Sim("baileys")
 	session_id = "e2e-delete-baileys"
 	try:
-		account, _lead = set_up(site, sim, session_id, "+34 600 555 777")
-		acc = site.get("WhatsApp Account", account)
-		acc["unknown_number_action"] = "Create a Lead"
-		site.save(acc)
-		admin = site.get("User", "Administrator")
-		admin["language"] = args.lang
-		site.save(admin)
+		set_up_newcomers(site, sim, session_id, "+34 600 555 777", args.lang)
 		chat = f"3463{int(time.time()) % 10**7:07d}"
 		sim.control(
 			f"sessions/{session_id}/inbound",

@@ -242,6 +242,18 @@ def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str
 	return account["name"], lead["name"]
 
 
+def set_up_newcomers(site: Site, sim: Sim, session_id: str, lead_mobile: str, lang: str) -> str:
+	"""set_up(), with an account that makes a Lead of every new number, and Administrator in ``lang``."""
+	account, _lead = set_up(site, sim, session_id, lead_mobile)
+	acc = site.get("WhatsApp Account", account)
+	acc["unknown_number_action"] = "Create a Lead"
+	site.save(acc)
+	admin = site.get("User", "Administrator")
+	admin["language"] = lang
+	site.save(admin)
+	return account
+
+
 def _scan(sim: Sim, session_id: str) -> bool:
 	try:
 		sim.control(f"sessions/{session_id}/scan", {"phone": "34911222333"})

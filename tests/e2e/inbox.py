@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crm_whatsapp import Sim, Site, set_up, wait_for
+from crm_whatsapp import Sim, Site, set_up_newcomers, wait_for
 from form_qr import CHROMIUM_ARGS
 
 WORDS = {
@@ -54,13 +54,7 @@ def main() -> int:
 	session_id = "e2e-inbox-baileys"
 	timings: dict = {}
 	try:
-		account, _lead = set_up(site, sim, session_id, "+34 600 555 888")
-		acc = site.get("WhatsApp Account", account)
-		acc["unknown_number_action"] = "Create a Lead"
-		site.save(acc)
-		admin = site.get("User", "Administrator")
-		admin["language"] = args.lang
-		site.save(admin)
+		set_up_newcomers(site, sim, session_id, "+34 600 555 888", args.lang)
 		stamp = int(time.time()) % 10**6
 		with sync_playwright() as p:
 			browser = p.chromium.launch(
