@@ -10,7 +10,8 @@ from pathlib import Path
 GATEWAY = Path(__file__).resolve().parents[1] / "whatsapp_crm" / "gateway"
 SIMULATOR = GATEWAY.parent / "simulator"
 TERMINAL = GATEWAY.parent / "terminal"
-FRAPPE_FREE = (GATEWAY, SIMULATOR, TERMINAL)
+SENDING = GATEWAY.parent / "sending"
+FRAPPE_FREE = (GATEWAY, SENDING, SIMULATOR, TERMINAL)
 
 
 def import_nodes(path: Path) -> list[ast.Import | ast.ImportFrom]:
@@ -141,6 +142,7 @@ JUSTIFIED_LATE_IMPORTS = {
 # The layers, lowest first: a module imports its own layer or lower ones, never a higher one.
 LAYERS = (
 	("whatsapp_crm.gateway",),
+	("whatsapp_crm.sending",),
 	("whatsapp_crm.simulator",),
 	("whatsapp_crm.terminal",),
 	("whatsapp_crm.integration",),
