@@ -42,6 +42,8 @@ ignore_links_on_delete = [
 	"WhatsApp Session Event",
 	"WhatsApp Parked Event",
 	"WhatsApp Message",
+	"WhatsApp Campaign Recipient",
+	"WhatsApp Opt Out",
 ]
 
 # A session's history goes with it; the records the app's rows point at keep them right when deleted or converted.
@@ -63,19 +65,28 @@ doc_events = {
 			"whatsapp_crm.chat.provider.session_status_changed",
 			"whatsapp_crm.chat.catchup.on_session_event",
 			"whatsapp_crm.chat.outbox.flush_on_link",
+			# a phone linked by a scan starts its warm-up; logged out after a burst: ban watch
+			"whatsapp_crm.chat.sending.on_session_event",
+			"whatsapp_crm.chat.banwatch.on_session_event",
 		]
 	},
 	"WhatsApp Account": {
 		"validate": "whatsapp_crm.chat.provider.account_validate",
 		"on_trash": "whatsapp_crm.chat.record_links.on_account_trash",
 	},
-	# An agent's first WhatsApp reply on a Lead or Deal is its first response (as an email reply is).
+	# An agent's first WhatsApp reply on a Lead or Deal is its first response (as an email reply is). A
+	# customer's message may be an opt-out word, or a reply to a campaign; receipts move campaign recipients.
 	"WhatsApp Message": {
 		"after_insert": [
 			"whatsapp_crm.chat.leads.first_response",
 			"whatsapp_crm.chat.conversations.on_insert",
+			"whatsapp_crm.chat.optout.on_incoming",
+			"whatsapp_crm.chat.campaign_recipients.on_incoming",
 		],
-		"on_update": "whatsapp_crm.chat.conversations.on_change",
+		"on_update": [
+			"whatsapp_crm.chat.conversations.on_change",
+			"whatsapp_crm.chat.campaign_recipients.on_message_change",
+		],
 	},
 	# The inbox shows who a conversation's Lead or Deal is assigned to.
 	"ToDo": {
@@ -101,6 +112,9 @@ scheduler_events = {
 			"whatsapp_crm.chat.catchup.run_due",
 			"whatsapp_crm.chat.parked.replay_parked",
 			"whatsapp_crm.chat.outbox.sweep",
+			"whatsapp_crm.chat.campaigns.start_scheduled",
 		],
+		# numbers sending campaigns: delivery falling, many numbers not on WhatsApp (chat/banwatch.py)
+		"*/5 * * * *": ["whatsapp_crm.chat.banwatch.watch"],
 	},
 }

@@ -9,6 +9,9 @@
 - **Hanging gateways.** After a send times out, the session is *suspect*: its messages wait as queued and a
   probe (one short status read, re-queued behind other jobs) sends them once the gateway answers again. A
   worker is never held for a full read timeout per message, and one session's hang never delays another's.
+- **Paced.** Every message waits for its number's sending policy (chat/sending.py): replies first, then the
+  campaign messages this outbox claims one at a time (chat/campaign_recipients.py). A message over a limit
+  waits queued with its reason written on it; it is never dropped.
 - A send is retried at once only when the gateway cannot have sent it (nothing listened, or a proxy said the
   gateway is not there). Failures go to the Error Log by message name and code, never with the text.
 """
@@ -24,6 +27,8 @@ import frappe
 from frappe.utils import add_to_date, get_datetime, now_datetime
 
 from whatsapp_crm.chat import acks, inbound, provider, recent
+from whatsapp_crm.chat import campaign_recipients as campaigns
+from whatsapp_crm.chat import sending as pacing
 from whatsapp_crm.chat.catchup import to_unix
 from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateway.client import GatewayClient
@@ -70,7 +75,9 @@ PROBE_TIMEOUT_S = OUTBOX.probe_timeout_s
 PROBE_ROUNDS = OUTBOX.probe_rounds
 READ_BACK_S = OUTBOX.read_back_s
 FLUSH_BATCH = OUTBOX.batch
+NAP_S, RELAY_S, TURN_S = OUTBOX.pace_nap_s, OUTBOX.pace_relay_s, OUTBOX.pace_turn_s
 HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
+PACED = "paced"  # the next message waits for the sending policy
 
 
 def _key(kind: str, session: str) -> str:
@@ -94,18 +101,27 @@ def enqueue_flush(session: str) -> None:
 
 
 def flush(session: str) -> dict:
-	"""The job: send the session's queued messages, oldest first, one job per session at a time. A job
-	that finds another one running leaves it a note (the dirty flag) and ends; the runner looks again."""
-	stats = {"sent": 0, "failed": 0, "held": 0, "stopped": None}
+	"""The job: send the session's queued messages, replies first, each when its sending policy allows, one
+	job per session at a time. A job that finds another one running leaves it a note (the dirty flag) and
+	ends; the runner looks again. A short wait for the policy is slept here; a longer one hands the worker
+	over (module docstring, "Paced")."""
+	stats = {"sent": 0, "failed": 0, "held": 0, "stopped": None, "wait": None}
 	if not frappe.db.exists(SESSION, session):
 		return {**stats, "stopped": HELD}  # deleted after the job was queued
 	lock = _key("lock", session)
 	frappe.cache.set(_key("dirty", session), 1, ex=3600)
 	if not frappe.cache.set(lock, 1, nx=True, ex=LOCK_TTL_S):
 		return {**stats, "stopped": BUSY}
+	started = time.monotonic()
 	try:
 		while frappe.cache.delete(_key("dirty", session)):
 			stopped = _flush_once(session, stats)
+			if stopped == PACED and time.monotonic() - started < TURN_S and stats["wait"] <= NAP_S:
+				time.sleep(stats["wait"])
+				frappe.cache.set(_key("dirty", session), 1, ex=3600)
+				continue
+			if stopped is None and time.monotonic() - started >= TURN_S:
+				stopped, stats["wait"] = PACED, 0.0  # a long turn: hand the worker over, then go on
 			if stopped:
 				stats["stopped"] = stopped
 				break
@@ -113,25 +129,40 @@ def flush(session: str) -> dict:
 		frappe.cache.delete(lock)
 	if stats["stopped"] == SUSPECT:
 		enqueue_probe(session)
+	elif stats["stopped"] == PACED:
+		_come_back(session, stats["wait"])
 	elif frappe.cache.get(_key("dirty", session)) and stats["stopped"] is None:
 		enqueue_flush(session)  # a message came while the lock was being released
 	return stats
 
 
+def _come_back(session: str, wait: float) -> None:
+	"""After a paced stop: soon (the job queued again, behind other work) or at the sweep after ``wait``."""
+	if wait <= RELAY_S:
+		time.sleep(min(wait, NAP_S))
+		enqueue_flush(session)
+	else:
+		frappe.cache.set(_key("wake", session), time.time() + wait, ex=int(wait) + 3600)
+
+
 def _flush_once(session: str, stats: dict) -> str | None:
-	account = provider.account_for_session(session)
+	row = pacing.session_row(session)
+	account = provider.account_for_session(session) if row else None
 	if not account:
 		return HELD
-	names = frappe.get_all(
-		provider.MESSAGE,
-		filters={"whatsapp_account": account, "type": "Outgoing", "status": QUEUED},
-		pluck="name",
-		order_by="creation asc",
-		limit=FLUSH_BATCH,
-	)
-	for name in names:
+	for _turn in range(FLUSH_BATCH):
 		frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
-		outcome = send(name)
+		if row.status != CONNECTED:
+			name = _next_queued(account)
+			if name is None:
+				return None
+			outcome, message = send(name), None  # held for the phone, or failed when it waited too long
+		else:
+			pick = _pick(session, row, account, stats)
+			if pick in (None, PACED):
+				return pick
+			name, message = pick
+			outcome = send(name, paced=(row, account, message))
 		if outcome == SENT_NOW:
 			stats["sent"] += 1
 		elif outcome == FAILED_NOW:
@@ -139,13 +170,83 @@ def _flush_once(session: str, stats: dict) -> str | None:
 		elif outcome in (HELD, SUSPECT, BUSY):
 			stats["held"] += 1
 			return outcome  # the rest wait behind it, in order (BUSY: a dead job's fresh claim)
-	if len(names) == FLUSH_BATCH:
-		frappe.cache.set(_key("dirty", session), 1, ex=3600)  # more than one batch: go round again
+	frappe.cache.set(_key("dirty", session), 1, ex=3600)  # more than one batch: go round again
 	return None
 
 
-def send(name: str) -> str:
-	"""Send one queued message (or adopt it, when an uncertain claim's send did reach the gateway)."""
+def _queued(account: str) -> list:
+	"""Queued messages, oldest first: not a campaign's (replies, agents, automations), then the claimed
+	messages of Running campaigns."""
+	base = {"whatsapp_account": account, "type": "Outgoing", "status": QUEUED}
+	out = []
+	for extra in ({campaigns.CAMPAIGN_FIELD: ("is", "not set")}, {campaigns.CAMPAIGN_FIELD: ("is", "set")}):
+		rows = frappe.get_all(
+			provider.MESSAGE,
+			filters={**base, **extra},
+			fields=["name", "to", campaigns.CAMPAIGN_FIELD],
+			order_by="creation asc",
+			limit=FLUSH_BATCH,
+		)
+		out += [
+			r
+			for r in rows
+			if not r.get(campaigns.CAMPAIGN_FIELD) or campaigns.is_running(r.get(campaigns.CAMPAIGN_FIELD))
+		]
+	return out
+
+
+def _next_queued(account: str) -> str | None:
+	found = _queued(account)
+	return found[0].name if found else None
+
+
+def _pick(session: str, row, account: str, stats: dict, claim: bool = True):
+	"""The first queued message its number's policy lets go now, with the policy's view of it; messages to
+	one chat keep their order, and a message held for its own reason (quiet hours for a cold message, the
+	new conversations cap) does not hold back the others. None: nothing to send; PACED: all wait (the
+	soonest wait in ``stats``, each message's reason written on it)."""
+	judge = pacing.Judge(row, account)
+	held, soonest = set(), None
+	for r in _queued(account):
+		if not r.to or r.to in held:
+			continue
+		message = pacing.message_for(account, r.to, campaign=bool(r.get(campaigns.CAMPAIGN_FIELD)))
+		wait = judge.wait(message)
+		if wait.now(judge.now):
+			return r.name, message
+		pacing.hold(r.name, wait)
+		held.add(r.to)
+		soonest = wait.at if soonest is None else min(soonest, wait.at)
+	claimed = _next_campaign_message(session, row, account, judge) if claim else None
+	if claimed is not None and claimed != PACED:
+		return _pick(session, row, account, stats, claim=False)  # the message just claimed
+	if claimed == PACED:
+		soonest = judge.campaign_at if soonest is None else min(soonest, judge.campaign_at)
+	if soonest is None:
+		return None
+	stats["wait"] = max(0.0, soonest - time.time())
+	return PACED
+
+
+def _next_campaign_message(session: str, row, account: str, judge) -> str | None:
+	"""A campaign recipient claimed as a message, when the policy has a slot for one now; PACED when it has
+	not (the wait noted for the campaign form); None when no campaign has work for this number."""
+	if not campaigns.running_for(session):
+		campaigns.clear_wait(session)
+		return None
+	wait = judge.wait(pacing.Message(to="", first_contact=True, campaign=True))
+	if not wait.now(judge.now):
+		campaigns.note_wait(session, wait.reason, pacing.from_unix(wait.at))
+		judge.campaign_at = wait.at
+		return PACED
+	campaigns.clear_wait(session)
+	return campaigns.claim_next(session, row, account)
+
+
+def send(name: str, paced: tuple | None = None) -> str:
+	"""Send one queued message (or adopt it, when an uncertain claim's send did reach the gateway). ``paced``
+	(session row, account, the policy's view of the message): the chat is read and "typing…" shown first,
+	and the send is counted in the number's ledger."""
 	doc = frappe.get_doc(provider.MESSAGE, name)
 	if doc.message_id or doc.status != QUEUED:
 		return DONE  # already sent: a repeated job
@@ -167,9 +268,12 @@ def send(name: str) -> str:
 		outcome = _recover(doc, session, row.session_id)
 		if outcome is not None:
 			return outcome
+	if paced:
+		_show_reading_and_typing(session, paced, doc)
 	token = secrets.token_hex(8)
 	if not _take_claim(doc.name, token, claim):
 		return BUSY
+	sent_at = time.time()
 	try:
 		message = _outgoing(doc)
 		result = _deliver(session, row.session_id, message)
@@ -185,11 +289,23 @@ def send(name: str) -> str:
 	except GatewayError as e:
 		_failed(doc, session, e)
 		return FAILED_NOW
-	_store_sent(doc, session, result.message_id, message.text or doc.attach)
+	_store_sent(doc, session, result.message_id, message.text or doc.attach, paced=paced, at=sent_at)
 	return SENT_NOW
 
 
-def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
+def _show_reading_and_typing(session: str, paced: tuple, doc) -> None:
+	row, account, message = paced
+	try:
+		with client_for(session) as client:
+			pacing.show_reading_and_typing(client, row, account, message.to, _plain_text(doc))
+	except GatewayError as e:
+		logger().info("op=pace session=%s skipped code=%s", session, e.code)
+	frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
+
+
+def _store_sent(
+	doc, session: str, message_id: str, shown: str | None, paced: tuple | None = None, at: float | None = None
+) -> None:
 	holder = acks.claim(session, message_id, doc.name)
 	# The gateway's echo of this very message was stored first (its claim may be gone with Redis): this
 	# document is the one to keep.
@@ -202,6 +318,12 @@ def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
 	doc.message_id = message_id
 	doc.status = acks.pending_status(session, message_id, SENT)
 	doc.set(CLAIM_FIELD, None)
+	at = at or to_unix(get_datetime(doc.get(CLAIMED_AT) or doc.creation))
+	doc.set(pacing.SENT_AT, pacing.from_unix(at))
+	doc.set(pacing.WAIT_REASON, None)
+	doc.set(pacing.SEND_AFTER, None)
+	if paced:
+		doc.set(pacing.FIRST_CONTACT, int(paced[2].first_contact))
 	doc.save(ignore_permissions=True)
 	provider.refresh_crm(doc)
 	frappe.db.commit()  # nosemgrep: receipts look the id up from now on
@@ -210,6 +332,8 @@ def _store_sent(doc, session: str, message_id: str, shown: str | None) -> None:
 	if late != doc.status:
 		inbound.set_status(doc.name, late)
 	recent.add(session, message_id, "out", doc.to, shown, late)
+	if paced:
+		pacing.note_sent(paced[0], paced[2], at)
 	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
 
 
@@ -362,7 +486,9 @@ def probe(session: str, attempt: int = 0) -> bool:
 
 def sweep() -> dict:
 	"""Scheduler, every minute: outboxes with a message whose job is gone (queued with no claim for a
-	while, or a claim older than any send) are flushed again; the flush fails what waited too long."""
+	while, or a claim older than any send) are flushed again; the flush fails what waited too long. So are
+	outboxes a paced wait left to the sweep, once their time is within the minute, and the numbers of
+	Running campaigns (a restart loses no campaign)."""
 	if not provider.installed() or not frappe.get_meta(provider.MESSAGE).has_field(CLAIM_FIELD):
 		return {}
 	now = now_datetime()
@@ -377,10 +503,23 @@ def sweep() -> dict:
 		group_by="whatsapp_account",
 	)
 	sessions = {provider.session_for_account(r.whatsapp_account) for r in rows} - {None}
+	sessions |= set(
+		frappe.db.sql_list(
+			f"""select distinct n.session from `tab{campaigns.NUMBER}` n join `tab{campaigns.CAMPAIGN}` c
+			on c.name = n.parent and n.parenttype = %s where c.status = %s""",
+			(campaigns.CAMPAIGN, campaigns.RUNNING),
+		)
+	)
+	woken = 0
 	for session in sessions:
+		wake = frappe.cache.get(_key("wake", session))
+		if wake and float(wake) > time.time() + 60:
+			continue  # a paced wait that ends later: a later sweep
 		if not frappe.cache.get(_key("lock", session)):
+			frappe.cache.delete(_key("wake", session))
 			enqueue_flush(session)
-	return {"sessions": len(sessions)}
+			woken += 1
+	return {"sessions": len(sessions), "woken": woken}
 
 
 def flush_on_link(event, method: str | None = None) -> None:

@@ -33,6 +33,8 @@ FIELDS_FILE = Path(__file__).with_name("whatsapp_account_fields.json")
 # The outbox's send claim on frappe_whatsapp's WhatsApp Message.
 MESSAGE_FIELDS_FILE = Path(__file__).with_name("whatsapp_message_fields.json")
 LEAD_FIELDS_FILE = Path(__file__).with_name("crm_lead_fields.json")
+# A Contact's WhatsApp opt-out (Frappe's own Contact: there with or without CRM).
+CONTACT_FIELDS_FILE = Path(__file__).with_name("contact_fields.json")
 
 
 def installed() -> bool:
@@ -45,10 +47,12 @@ def setup() -> None:
 	frappe_whatsapp is installed after this app)."""
 	if not installed():
 		return
-	for path in (FIELDS_FILE, MESSAGE_FIELDS_FILE):
+	for path in (FIELDS_FILE, MESSAGE_FIELDS_FILE, CONTACT_FIELDS_FILE):
 		spec = json.loads(path.read_text(encoding="utf-8"))
 		create_custom_fields({spec["dt"]: spec["fields"]}, update=True)
 	frappe.db.add_index(MESSAGE, ["message_id"])
+	# the sending policy's ledger: one number's sends of the last day
+	frappe.db.add_index(MESSAGE, ["whatsapp_account", "gateway_sent_at"])
 	# the inbox's thread: one account's messages from or to one number (``from`` is a reserved word, which
 	# frappe.db.add_index does not quote)
 	for name, columns in (

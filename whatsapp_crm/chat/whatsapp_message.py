@@ -51,14 +51,20 @@ class GatewayWhatsAppMessage(WhatsAppMessage):
 				).format(frappe.bold(self.whatsapp_account)),
 				title=_("Not available on this account"),
 			)
-		provider.check_can_send(self.whatsapp_account)
+		if not self.flags.gateway_system_send:  # an opt-out confirmation, a campaign checked when started
+			provider.check_can_send(self.whatsapp_account)
 		self.to = with_plus(numbers.site_digits(self.to))
 		self.message_type = "Manual"
 		self.status = outbox.QUEUED
 		self.create_whatsapp_profile()
 
 	def after_insert(self) -> None:
-		if self._gateway_session() and self.type == "Outgoing" and not self.flags.from_gateway:
+		if (
+			self._gateway_session()
+			and self.type == "Outgoing"
+			and not self.flags.from_gateway
+			and not self.flags.gateway_no_flush
+		):
 			outbox.enqueue(self.name, self._gateway_session())
 
 	def send_template(self) -> None:

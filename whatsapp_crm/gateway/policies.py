@@ -35,6 +35,12 @@ class Outbox:
 	probe_rounds: int = 300  # a probe chain gives up after this many tries (about 10 min); the sweep goes on
 	read_back_s: float = 300  # how far around a claim the gateway's store is searched for the message
 	batch: int = 50  # messages one flush job sends before it hands over to the next
+	# Pacing (docs/messaging.md, "Sending policy"): a wait this short is slept in the job; a longer one up to
+	# pace_relay_s hands the worker over every pace_nap_s (the job re-queues itself behind other work); a
+	# longer one still is left to the minute sweep. A job paces at most pace_turn_s before handing over.
+	pace_nap_s: float = 2.0
+	pace_relay_s: float = 90.0
+	pace_turn_s: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.model.naming import append_number_if_name_exists
 
-from whatsapp_crm.chat import catchup
+from whatsapp_crm.chat import catchup, sending
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.client import SESSION_ID_RE
 from whatsapp_crm.gateway.status import SessionState
@@ -68,6 +68,7 @@ class WhatsAppSession(Document):
 		self.name = name
 
 	def validate(self) -> None:
+		sending.check_policy(self)  # no network: the values themselves
 		# No network in save hooks: the gateway is only contacted by the explicit actions below.
 		self.session_id = (self.session_id or "").strip()
 		if not SESSION_ID_RE.match(self.session_id):
