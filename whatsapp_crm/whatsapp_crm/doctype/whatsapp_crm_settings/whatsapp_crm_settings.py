@@ -56,6 +56,8 @@ class WhatsAppCRMSettings(Document):
 		max_attempts: DF.Int
 		monitor_cap: DF.Float
 		offline_hold_hours: DF.Int
+		opt_out_reply: DF.SmallText | None
+		opt_out_words: DF.SmallText | None
 		pairing_limit: DF.Int
 		pairing_window: DF.Int
 		poll_interval: DF.Float

@@ -44,6 +44,7 @@ frappe.ui.form.on("WhatsApp Session", {
 		frm.set_df_property("sync_watermark", "description", __("Every message the gateway knew of up to this time is in the CRM."));
 		if (frm.is_new()) return;
 		wa_listen(frm);
+		wa_sending(frm);
 		const status = frm.doc.status;
 		if (WA_CAN_CREATE.includes(status)) {
 			frm.add_custom_button(__("Create session"), () => wa_open_dialog(frm, "create")).addClass("btn-primary");
@@ -436,4 +437,36 @@ function wa_pairing(frm, state, render) {
 		__("Link with phone number"),
 		__("Get code")
 	);
+}
+
+// The Sending tab: the caps in force today, what was used, and why the next message waits (one load at a time).
+function wa_sending(frm) {
+	const field = frm.get_field("sending_intro");
+	if (!field || frm.wa.sending_loading) return;
+	frm.wa.sending_loading = true;
+	frappe
+		.xcall("whatsapp_crm.api.sending.session_status", { name: frm.doc.name })
+		.then((s) => {
+			const caps = s.caps || {};
+			const used = s.used || {};
+			const rows = [
+				[__("Messages Per Minute"), used.minute, caps.per_minute],
+				[__("Messages Per Hour"), used.hour, caps.per_hour],
+				[__("Messages Per Day"), used.day, caps.per_day],
+				[__("New Conversations Per Day"), used.new_day, caps.new_per_day],
+			];
+			let html = `<table class="table table-sm"><tr><th>${wa_esc(__("Limit"))}</th><th>${wa_esc(__("Used"))}</th><th>${wa_esc(__("In force today"))}</th></tr>`;
+			for (const [label, n, cap] of rows) {
+				html += `<tr><td>${wa_esc(label)}</td><td>${wa_esc(n == null ? "-" : n)}</td><td>${wa_esc(cap)}</td></tr>`;
+			}
+			html += "</table>";
+			if (s.warming_up) {
+				html += `<p>${wa_esc(__("This number is warming up: it may use {0}% of its limits today.", [Math.round((caps.share || 0) * 100)]))}</p>`;
+			}
+			html += `<p>${wa_esc(__("Messages waiting: {0}", [s.waiting || 0]))}${s.next ? " · " + wa_esc(s.next) : ""}</p>`;
+			field.$wrapper.html(html);
+		})
+		.finally(() => {
+			frm.wa.sending_loading = false;
+		});
 }

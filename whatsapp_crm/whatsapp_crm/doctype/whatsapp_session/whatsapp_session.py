@@ -32,6 +32,8 @@ class WhatsAppSession(Document):
 
 		attempts: DF.Int
 		connected_at: DF.Datetime | None
+		gap_max_s: DF.Float
+		gap_min_s: DF.Float
 		gateway: DF.Link | None
 		gateway_status: DF.Data | None
 		label: DF.Data | None
@@ -41,14 +43,123 @@ class WhatsAppSession(Document):
 		last_sync_at: DF.Datetime | None
 		last_sync_error: DF.SmallText | None
 		last_sync_found: DF.Int
+		linked_on: DF.Datetime | None
+		new_chats_per_day: DF.Int
 		owner_user: DF.Link | None
 		phone_number: DF.Data | None
 		qr_code: DF.LongText | None
+		quiet_from: DF.Literal[
+			"",
+			"00:00",
+			"00:30",
+			"01:00",
+			"01:30",
+			"02:00",
+			"02:30",
+			"03:00",
+			"03:30",
+			"04:00",
+			"04:30",
+			"05:00",
+			"05:30",
+			"06:00",
+			"06:30",
+			"07:00",
+			"07:30",
+			"08:00",
+			"08:30",
+			"09:00",
+			"09:30",
+			"10:00",
+			"10:30",
+			"11:00",
+			"11:30",
+			"12:00",
+			"12:30",
+			"13:00",
+			"13:30",
+			"14:00",
+			"14:30",
+			"15:00",
+			"15:30",
+			"16:00",
+			"16:30",
+			"17:00",
+			"17:30",
+			"18:00",
+			"18:30",
+			"19:00",
+			"19:30",
+			"20:00",
+			"20:30",
+			"21:00",
+			"21:30",
+			"22:00",
+			"22:30",
+			"23:00",
+			"23:30",
+		]
+		quiet_to: DF.Literal[
+			"",
+			"00:00",
+			"00:30",
+			"01:00",
+			"01:30",
+			"02:00",
+			"02:30",
+			"03:00",
+			"03:30",
+			"04:00",
+			"04:30",
+			"05:00",
+			"05:30",
+			"06:00",
+			"06:30",
+			"07:00",
+			"07:30",
+			"08:00",
+			"08:30",
+			"09:00",
+			"09:30",
+			"10:00",
+			"10:30",
+			"11:00",
+			"11:30",
+			"12:00",
+			"12:30",
+			"13:00",
+			"13:30",
+			"14:00",
+			"14:30",
+			"15:00",
+			"15:30",
+			"16:00",
+			"16:30",
+			"17:00",
+			"17:30",
+			"18:00",
+			"18:30",
+			"19:00",
+			"19:30",
+			"20:00",
+			"20:30",
+			"21:00",
+			"21:30",
+			"22:00",
+			"22:30",
+			"23:00",
+			"23:30",
+		]
 		recovered_last_7_days: DF.Int
+		send_per_day: DF.Int
+		send_per_hour: DF.Int
+		send_per_minute: DF.Int
 		session_id: DF.Data
+		show_typing: DF.Check
 		status: DF.Literal["Not Created", "Connecting", "QR Ready", "Connected", "Disconnected", "Failed"]
 		sync_state: DF.SmallText | None
 		sync_watermark: DF.Datetime | None
+		warmup_days: DF.Int
 	# end: auto-generated types
 
 	def before_insert(self) -> None:
