@@ -18,8 +18,6 @@ from whatsapp_crm.sending import recipients as lists
 
 OPT_OUT = campaign_recipients.OPT_OUT
 FLAG, FLAG_ON = "whatsapp_opted_out", "whatsapp_opted_out_on"
-# The confirmation, when the settings leave it empty; sent in the language of the word that matched.
-DEFAULT_REPLY = "You will not receive more messages from us. Write to us any time if you need anything."
 
 
 def add_indexes() -> None:
@@ -73,7 +71,11 @@ def record(session: str, number: str, found: tuple[str, str], message) -> bool:
 
 
 def _confirm(message, lang: str) -> None:
-	reply = (get_settings().opt_out_reply or "").strip() or _(DEFAULT_REPLY, lang=lang or None)
+	# The settings' text, else ours in the language of the word that matched.
+	reply = (get_settings().opt_out_reply or "").strip() or _(
+		"You will not receive more messages from us. Write to us any time if you need anything.",
+		lang=lang or None,
+	)
 	doc = frappe.new_doc(provider.MESSAGE)
 	doc.flags.gateway_system_send = True  # the webhook's request has no user who could send
 	doc.update(

@@ -121,7 +121,7 @@ function wac_render(frm, p) {
 	const field = frm.get_field("progress_html");
 	if (!field) return;
 	const by = p.by_status || {};
-	const parts = ["Waiting", "Sending", "Sent", "Delivered", "Read", "Replied", "Failed", "Skipped"]
+	const parts = ["Waiting", "Sending", "Sent", "Delivered", "Seen", "Replied", "Failed", "Skipped"]
 		.filter((s) => by[s])
 		.map((s) => `${wac_esc(__(s))}: ${wac_esc(by[s])}`);
 	const skipped = Object.entries(p.skipped || {}).map(([r, n]) => `${wac_esc(WAC_REASONS[r] || r)}: ${wac_esc(n)}`);
