@@ -1,6 +1,7 @@
 """The sending policy's maths, on a fake clock: caps in rolling windows, the warm-up curve, quiet hours
 across midnight and daylight saving time, typing time, and a campaign's pace against its policy."""
 
+import itertools
 import random
 from bisect import bisect_right
 from dataclasses import replace
@@ -53,7 +54,7 @@ def test_the_defaults_are_a_valid_policy():
 def test_warm_up_starts_low_and_rises_day_by_day_to_the_full_caps():
 	shares = [policy.warmup_share(d, 14) for d in range(16)]
 	assert shares[0] == pytest.approx(policy.WARMUP_START)
-	assert all(a < b for a, b in zip(shares[:14], shares[1:15], strict=True))
+	assert all(a < b for a, b in itertools.pairwise(shares))
 	assert shares[14] == shares[15] == 1.0
 	assert policy.warmup_share(None, 14) == 1.0 and policy.warmup_share(3, 0) == 1.0
 	day0 = policy.caps_for(SendingPolicy(), 0.2)
@@ -186,7 +187,7 @@ def test_a_campaign_of_1000_at_20_a_minute_never_exceeds_20_and_takes_the_policy
 	assert worst <= 20
 	expected = policy.expected_campaign_s(p, policy.caps_for(p, None), 1000)
 	assert abs((sends[-1] - sends[0]) / expected - 1) < 0.05
-	gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+	gaps = [b - a for a, b in itertools.pairwise(sends)]
 	assert len({round(g, 2) for g in gaps}) > 100  # no two gaps alike: not a metronome
 
 

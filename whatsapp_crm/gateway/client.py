@@ -15,6 +15,7 @@ import base64
 import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -23,6 +24,7 @@ from . import errors
 from .errors import (
 	BadResponse,
 	GatewayError,
+	GatewayTimeout,
 	InvalidMessage,
 	InvalidPhone,
 	InvalidSessionId,
@@ -32,6 +34,7 @@ from .errors import (
 	NotConfigured,
 	NotConnected,
 	NotOnWhatsApp,
+	NotSupported,
 	QrGenerationError,
 	QrNotReady,
 	ServerError,
@@ -44,7 +47,7 @@ from .qr import MAX_IMAGE_BYTES, PNG_MAGIC
 if TYPE_CHECKING:
 	from .messaging import HistoryPage, InboundMessage, Media, OutgoingMessage
 
-from .messaging import SendResult
+from .messaging import NumberCheck, SendResult
 from .messaging import message_id as read_id
 from .status import SessionState, body_failure
 from .transport import MAX_BODY_BYTES, Reply, Timeouts, Transport
@@ -63,6 +66,7 @@ __all__ = [
 ]
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_JID_RE = re.compile(r"^[0-9A-Za-z._:-]{1,64}@[a-z.]{1,32}$")  # a chat id a gateway names a number by
 # Never a real session: the key check asks for its status and expects "unknown session".
 PROBE_SESSION = "whatsapp-crm-probe-0"
 
@@ -174,6 +178,10 @@ class Budget:
 	def left(self) -> float:
 		return max(0.05, self.ends - time.monotonic())
 
+	def spent(self) -> bool:
+		"""Whether the time is over: a call of many requests stops before the next one."""
+		return time.monotonic() >= self.ends
+
 
 class GatewayClient(ABC):
 	gateway_type: ClassVar[str]
@@ -281,6 +289,32 @@ class GatewayClient(ABC):
 		[since, until], in the gateway's own order; pass the page's ``next_cursor`` for the next one.
 		HistoryUnavailable when the gateway keeps no readable store (final: say so, do not retry)."""
 
+	# -- pacing: what a careful sender does before sending (see docs/gateways.md, 'Pacing calls per gateway') --
+	# Not every gateway has them: the defaults raise NotSupported, and so does an adapter whose gateway answers
+	# 404/405 for the route itself (an older version). The app still sends without them, paced.
+
+	def mark_read(
+		self, session_id: str, chat: str, message_ids: Sequence[str], *, timeout: float | None = None
+	) -> None:
+		"""Mark the customer's messages ``message_ids`` in the chat with ``chat`` (digits, as a send's ``to``)
+		read: blue ticks on their phone. NotConnected when no phone is linked."""
+		raise NotSupported(f"{self.label} cannot mark messages read")
+
+	def start_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		"""Show "typing..." in the chat with ``chat`` (presence ``composing``)."""
+		raise NotSupported(f"{self.label} cannot show typing")
+
+	def stop_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		"""Stop showing "typing..." in the chat with ``chat`` (presence ``paused``)."""
+		raise NotSupported(f"{self.label} cannot show typing")
+
+	def check_numbers(
+		self, session_id: str, numbers: Sequence[str], *, timeout: float | None = None
+	) -> dict[str, NumberCheck]:
+		"""Whether each number (digits) has a WhatsApp account, by its digits. At most MAX_CHECK_NUMBERS
+		(InvalidMessage beyond, before any request); each number is checked like a send's ``to``."""
+		raise NotSupported(f"{self.label} cannot check numbers")
+
 	# -- shared plumbing for the adapters --------------------------------------------------------------------
 
 	@staticmethod
@@ -345,6 +379,38 @@ class GatewayClient(ABC):
 			raise BadResponse("the answer names no message id", **_private(reply.context()))
 		return SendResult(found, reply.status)
 
+	def _route_missing(self, reply: Reply) -> bool:
+		"""Whether the gateway answered that it has no such route (an older version), not that the session is
+		unknown: a 405, or a 404 with the framework's ``Cannot POST /path`` (Evolution's Express, WAHA's
+		NestJS). The Baileys contract overrides it."""
+		if reply.status == 405:
+			return True
+		message = (self._describe(reply.data)[2] or "").lower()
+		return reply.status == 404 and message.startswith("cannot ")
+
+	def _paced(
+		self,
+		method: str,
+		path: str,
+		what: str,
+		*,
+		timeout: float | None,
+		want: type = object,
+		**kwargs: Any,
+	) -> Any:
+		"""One pacing request (``what`` names it for NotSupported): see _paced_reply."""
+		return self._paced_reply(self._send(method, path, timeout=timeout, **kwargs), what, want=want)
+
+	def _paced_reply(self, reply: Reply, what: str, *, want: type = object) -> Any:
+		"""A pacing answer's JSON value; NotSupported when the gateway lacks the route, else the error a send
+		would get for the same answer (NotConnected, SessionNotFound...), without the body excerpt."""
+		if self._route_missing(reply):
+			raise NotSupported(f"the gateway has no route to {what}", **_private(reply.context()))
+		try:
+			return self._check(reply, not_found=SessionNotFound, want=want)
+		except GatewayError as e:
+			raise send_error(e) from None
+
 	def _logout_then_delete(
 		self, logout: tuple[str, str], delete: tuple[str, str], timeout: float | None
 	) -> bool:
@@ -368,6 +434,38 @@ class GatewayClient(ABC):
 		if len(reply.raw) > MAX_IMAGE_BYTES or not reply.raw.startswith(PNG_MAGIC):
 			raise BadResponse("the QR image is not a PNG within the size cap", **reply.context())
 		return "data:image/png;base64," + base64.b64encode(reply.raw).decode("ascii")
+
+
+def out_of_time(budget: Budget, done: int, total: int) -> None:
+	"""GatewayTimeout when a call of many requests has used its caller's time before request ``done + 1``."""
+	if done and budget.spent():
+		raise GatewayTimeout(f"the caller's time ran out after {done} of {total} requests")
+
+
+def number_checks(reply: Reply, wanted: list[str], rows: Any, read: Any) -> dict[str, NumberCheck]:
+	"""check_numbers' answer by number: ``read(row)`` gives (number, exists, jid) of one row of ``rows``;
+	every number asked about must be answered. BadResponse otherwise, without the excerpt (it lists numbers)."""
+	if not isinstance(rows, list):
+		raise BadResponse("the answer holds no list of numbers", **_private(reply.context()))
+	found: dict[str, NumberCheck] = {}
+	for row in rows:
+		if not isinstance(row, dict):
+			continue
+		number, exists, jid = read(row)
+		digits = _digits_or_none(number)
+		if digits in wanted and digits not in found:
+			jid = jid if exists and isinstance(jid, str) and _JID_RE.match(jid) else None
+			found[digits] = NumberCheck(digits, exists, jid)
+	if len(found) != len(wanted):
+		raise BadResponse("the answer does not name every number asked about", **_private(reply.context()))
+	return {number: found[number] for number in wanted}
+
+
+def _digits_or_none(value: Any) -> str | None:
+	try:
+		return phone_digits(str(value).split("@", 1)[0]) if isinstance(value, str | int) else None
+	except InvalidPhone:
+		return None
 
 
 def _private(ctx: dict) -> dict:

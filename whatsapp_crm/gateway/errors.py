@@ -30,6 +30,7 @@ HISTORY_UNAVAILABLE = "HISTORY_UNAVAILABLE"
 LICENSE_REQUIRED = "LICENSE_REQUIRED"
 CONFIRM_ON_PHONE = "CONFIRM_ON_PHONE"
 CONFIG_NOT_APPLIED = "CONFIG_NOT_APPLIED"
+NOT_SUPPORTED = "NOT_SUPPORTED"
 
 ALL_CODES = (
 	QR_GENERATION_ERROR,
@@ -52,6 +53,7 @@ ALL_CODES = (
 	LICENSE_REQUIRED,
 	CONFIRM_ON_PHONE,
 	CONFIG_NOT_APPLIED,
+	NOT_SUPPORTED,
 )
 
 EXCERPT_LIMIT = 1024
@@ -248,6 +250,14 @@ class MediaNotSupported(GatewayError):
 	"""The gateway cannot send files (WAHA Core: a Plus feature)."""
 
 	code = MEDIA_NOT_SUPPORTED
+
+
+class NotSupported(GatewayError):
+	"""The gateway has no such call: the adapter does not speak it, or the gateway answers 404/405 for the
+	route itself (an older version). Final for that gateway: the caller goes on without it (an unknown
+	session is still SessionNotFound)."""
+
+	code = NOT_SUPPORTED
 
 
 class HistoryUnavailable(GatewayError):

@@ -14,11 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidMessage, MediaTooLarge
-from .phones import jid_digits
+from .phones import jid_digits, phone_digits
 
 MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's own limit for images, audio and video
 MAX_TEXT_CHARS = 65536  # WhatsApp's limit for one text
@@ -26,10 +27,14 @@ MAX_CAPTION_CHARS = 1024
 MAX_NAME_CHARS = 128
 MAX_FILENAME_CHARS = 200
 MAX_REACTION_CHARS = 16  # one emoji, with its modifiers and joiners
+MAX_CHECK_NUMBERS = 50  # numbers one check_numbers call asks about
+MAX_READ_IDS = 50  # messages one mark_read call marks (WAHA 2024 takes one a request)
 
 # Delivery statuses, lower case as Frappe CRM's ticks expect; "played" (a voice note heard) counts as read.
 PENDING, SENT, DELIVERED, READ, FAILED = "pending", "sent", "delivered", "read", "failed"
 STATUS_RANK = {PENDING: 0, SENT: 1, DELIVERED: 2, READ: 3}
+# What a chat is told about us before a send ("typing..." and its end); WhatsApp's own presence words.
+COMPOSING, PAUSED = "composing", "paused"
 
 MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SERIALIZED_RE = re.compile(r"^(?:true|false)_[^_]+_([A-Za-z0-9]+)(?:_.*)?$")
@@ -72,6 +77,15 @@ class OutgoingMessage:
 class SendResult:
 	message_id: str
 	http_status: int
+
+
+@dataclass(frozen=True)
+class NumberCheck:
+	"""Whether a number has a WhatsApp account (``check_numbers``), before anything is sent to it."""
+
+	number: str  # the international digits asked about
+	exists: bool
+	jid: str | None  # the gateway's chat id for it ("...@s.whatsapp.net", WAHA "...@c.us"); None without one
 
 
 @dataclass(frozen=True)
@@ -308,3 +322,42 @@ def keep_status(current: str | None, new: str) -> bool:
 	if current == FAILED:
 		return new in (DELIVERED, READ)  # delivered after all
 	return STATUS_RANK.get(new, -1) > STATUS_RANK.get(current or "", -1)
+
+
+def checked_chat(chat: Any) -> str:
+	"""The customer's number a pacing call (mark_read, typing) names, as the digits a send's ``to`` holds;
+	InvalidPhone before any request otherwise."""
+	return phone_digits(chat)
+
+
+def checked_read_ids(message_ids: Any) -> list[str]:
+	"""The ids of the messages to mark read, in their common form, without repeats: 1-MAX_READ_IDS of them."""
+	if isinstance(message_ids, str | bytes) or not isinstance(message_ids, Sequence):
+		raise InvalidMessage("message ids must be a list")
+	if len(message_ids) > MAX_READ_IDS:
+		raise InvalidMessage(f"at most {MAX_READ_IDS} messages can be marked read at once")
+	found: list[str] = []
+	for value in message_ids:
+		mid = message_id(value)
+		if mid is None:
+			raise InvalidMessage("a message id is not valid")
+		if mid not in found:
+			found.append(mid)
+	if not found:
+		raise InvalidMessage("no message to mark read")
+	return found
+
+
+def checked_numbers(numbers: Any) -> list[str]:
+	"""The numbers a check_numbers call asks about, as digits, without repeats (Evolution refuses repeats):
+	at most MAX_CHECK_NUMBERS given (InvalidMessage beyond), each a number a send would take (InvalidPhone)."""
+	if isinstance(numbers, str | bytes) or not isinstance(numbers, Sequence):
+		raise InvalidMessage("numbers must be a list")
+	if len(numbers) > MAX_CHECK_NUMBERS:
+		raise InvalidMessage(f"at most {MAX_CHECK_NUMBERS} numbers can be checked at once")
+	found: list[str] = []
+	for number in numbers:
+		digits = phone_digits(number)
+		if digits not in found:
+			found.append(digits)
+	return found

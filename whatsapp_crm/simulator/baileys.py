@@ -16,6 +16,15 @@ true, "messages": [...], "nextCursor"}``, each the ``message`` webhook's object,
 latest receipt); ``nextCursor`` (opaque) names where the next page starts, null on the last page. Bad
 parameters are 400 ``INVALID_QUERY`` (``INVALID_CURSOR`` for a cursor it never gave).
 
+Pacing (the contract's extension, docs/gateways.md): ``POST /api/sessions/{id}/read`` ``{"jid":
+"<digits>@s.whatsapp.net", "messageIds": [...]}`` and ``POST /api/sessions/{id}/presence`` ``{"jid",
+"presence": "composing"|"paused"}`` answer 200 ``{"success": true}`` (logged for ``pacing()``; nothing checks
+the number, as Baileys does not); ``POST /api/sessions/{id}/check-numbers`` ``{"numbers": [1-50 numbers]}``
+answers 200 ``{"success": true, "results": [{"number", "exists", "jid"}]}`` (``jid`` null when it does not
+exist: ``NOT_ON_WHATSAPP`` and any number ending in ``000``, which a send refuses 400 ``NOT_ON_WHATSAPP``).
+As a send: 404 ``SESSION_NOT_FOUND``, 409 ``NOT_CONNECTED`` while no phone is linked, 400 ``INVALID_PHONE`` or
+``INVALID_MESSAGE`` for a bad body.
+
 Webhooks are pushed the way webhook.py reads them ("qr" on the first QR and on each rotation, "connection"
 once linked, "logout" on DELETE, "message" and "ack"), signed with HMAC or carrying the shared secret. The simulator signs with
 its own copy of the scheme, an independent implementation for webhook.verify() to be checked against.
@@ -36,8 +45,9 @@ from urllib.parse import unquote
 from .core import BaseSimulator
 from .model import (
 	DEFAULT_PHONE,
+	DIGITS_RE,
 	MAX_MEDIA,
-	NOT_ON_WHATSAPP,
+	PACING_ENDPOINTS,
 	PHONE_RE,
 	SCRIPT_MESSAGE,
 	Call,
@@ -48,6 +58,7 @@ from .model import (
 	Session,
 	SessionOptions,
 	control_route,
+	on_whatsapp,
 	pairing_code,
 	parse_json_object,
 	parse_media,
@@ -66,6 +77,9 @@ _MESSAGE_NOT_FOUND = {"success": False, "error": "MESSAGE_NOT_FOUND", "message":
 MAX_REACTION_CHARS = 16  # one emoji with its modifiers and joiners (the app's own limit)
 HISTORY_LIMIT = 50
 MAX_HISTORY_LIMIT = 100
+MAX_CHECK_NUMBERS = 50  # numbers one check-numbers request may ask about
+_PACING_ROUTES = {"read": "read", "presence": "presence", "check-numbers": "numbers"}
+PRESENCES = ("composing", "paused")
 
 
 def webhook_auth(body: bytes, secret: str, mode: str) -> dict[str, str]:
@@ -91,6 +105,8 @@ def _route(method: str, path: str) -> Route:
 		return Route(parts[3], parts[2], allowed=method == "GET")
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "pairing-code":
 		return Route("pairing", parts[2], allowed=method == "POST")
+	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] in _PACING_ROUTES:
+		return Route(_PACING_ROUTES[parts[3]], parts[2], allowed=method == "POST")
 	if len(parts) == 4 and parts[:2] == ["api", "sessions"] and parts[3] == "messages":
 		if method == "GET":
 			return Route("history", parts[2])
@@ -171,6 +187,9 @@ class BaileysSimulator(BaseSimulator):
 			return
 		if endpoint == "media":
 			self._media(handler, session_id, action or "")
+			return
+		if endpoint in PACING_ENDPOINTS:
+			handler.send_json(*self._pacing_call(endpoint, session_id, body))
 			return
 		phone = ""
 		if endpoint == "pairing":
@@ -282,6 +301,52 @@ class BaileysSimulator(BaseSimulator):
 			msg = self._record_send(session, to, reaction=Reaction(target.id, emoji, target_id))
 		return 201, {"success": True, "messageId": msg.id, "status": "sent"}
 
+	def _pacing_call(self, endpoint: str, session_id: str, body: bytes) -> tuple[int, dict[str, Any]]:
+		"""read, presence and check-numbers (see the module's docstring)."""
+		data = parse_json_object(body)
+		if data is None:
+			return 400, _INVALID_JSON
+		numbers, chat, ids, presence = data.get("numbers"), None, data.get("messageIds"), data.get("presence")
+		if endpoint == "numbers":
+			if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_CHECK_NUMBERS:
+				return 400, _invalid(
+					"INVALID_MESSAGE", f"numbers must be a list of 1-{MAX_CHECK_NUMBERS} numbers"
+				)
+			if not all(isinstance(n, str) and PHONE_RE.fullmatch(n) for n in numbers):
+				return 400, _invalid(
+					"INVALID_PHONE", "numbers must be 8-15 digits, with an optional leading +"
+				)
+		else:
+			chat = _jid_digits(data.get("jid"))
+			if chat is None:
+				return 400, _invalid("INVALID_PHONE", "jid must be <8-15 digits>@s.whatsapp.net")
+			if endpoint == "read" and (
+				not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids)
+			):
+				return 400, _invalid("INVALID_MESSAGE", "messageIds must be a non-empty list of message ids")
+			if endpoint == "presence" and presence not in PRESENCES:
+				return 400, _invalid("INVALID_MESSAGE", 'presence must be "composing" or "paused"')
+		with self._lock:
+			session = self._live(session_id, self.clock())
+			if session is None:
+				return 404, _NOT_FOUND
+			if not session.connected:
+				return 409, _NOT_CONNECTED
+			if endpoint == "numbers":
+				results = []
+				for number in numbers:
+					digits = number.removeprefix("+")
+					exists = on_whatsapp(digits)
+					jid = f"{digits}@s.whatsapp.net" if exists else None
+					results.append({"number": number, "exists": exists, "jid": jid})
+				return 200, {"success": True, "results": results}
+			assert chat is not None
+			if endpoint == "read":
+				self._log_read(session_id, chat, ids)
+			else:
+				self._log_presence(session_id, chat, presence)
+		return 200, {"success": True}
+
 	def _history(self, session_id: str, call: Call) -> tuple[int, dict[str, Any]]:
 		"""One page of the session's stored messages (see the module's docstring)."""
 		bounds: list[int | None] = []
@@ -324,7 +389,7 @@ class BaileysSimulator(BaseSimulator):
 			return None, (404, _NOT_FOUND)
 		if not session.connected:
 			return None, (409, _NOT_CONNECTED)
-		if to == NOT_ON_WHATSAPP:
+		if not on_whatsapp(to):
 			return None, (400, _invalid("NOT_ON_WHATSAPP", f"{to} is not on WhatsApp"))
 		return session, None
 
@@ -475,6 +540,12 @@ def _read_cursor(cursor: str) -> tuple[int, int] | None:
 	if not sep or not ts.isdigit() or not seq.isdigit():
 		return None
 	return int(ts), int(seq)
+
+
+def _jid_digits(jid: object) -> str | None:
+	"""The number of a person's jid (``<digits>@s.whatsapp.net``), or None."""
+	user, at, server = jid.partition("@") if isinstance(jid, str) else ("", "", "")
+	return user if at and server == "s.whatsapp.net" and DIGITS_RE.fullmatch(user) else None
 
 
 def _invalid(word: str, message: str) -> dict[str, Any]:

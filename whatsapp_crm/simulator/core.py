@@ -15,6 +15,20 @@ Messaging: ``inbound()`` (a message arrives, or is typed on the linked phone), t
 is a number every type refuses (or fails) its own way. Every message and every receipt it got stays in the
 store, delivered or not, for the type's history route (``count("history")``); ``set_receiver_down()`` (or
 ``POST /_sim/receiver {"down": true}``) drops webhook deliveries meanwhile, as a receiver that is unreachable.
+
+Pacing (what a careful sender does around a send): each type's mark-read, typing and number-check routes
+(endpoints ``read``, ``presence``, ``numbers``), with its gateway's answers, "not connected" ones included.
+A number has no WhatsApp when it is ``NOT_ON_WHATSAPP`` or its digits end in ``000`` (model.on_whatsapp):
+number checks say so, and a send to it fails the way the type's gateway fails it. Every session keeps a
+pacing log (model.PacingLog, the newest 5,000 entries of each kind): each send the gateway accepted with its
+receive time (``time.time()``), each presence told to a chat, each read mark. ``pacing(session_id)`` and
+``GET /_sim/sessions/{id}/pacing`` (``{"success", "sessionId", "sends": [{"id", "to", "at"}], "presence":
+[{"chat", "presence", "at"}], "reads": [{"chat", "ids", "at"}]}``) read it. ``pacing_routes=False`` plays a
+gateway from before those routes: they answer as any route it does not have.
+
+Control routes (``/_sim/...``, the type's own key): ``POST /_sim/restart``, ``/_sim/webhook``,
+``/_sim/receiver``; ``POST /_sim/sessions/{id}/scan|scenario|inbound|ack``; ``GET /_sim/sessions/{id}/sent``
+and ``/pacing``.
 Never imports frappe.
 """
 
@@ -38,10 +52,12 @@ from .model import (
 	FAULTS,
 	MAX_SEND_BODY,
 	NOT_ON_WHATSAPP,
+	PACING_ENDPOINTS,
 	SCENARIOS,
 	Call,
 	Media,
 	Message,
+	PacingLog,
 	Reaction,
 	Route,
 	Session,
@@ -74,6 +90,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 	gateway_type = "base"
 	auth_header = "X-API-Key"
 	qr_limit_ends = False  # whether SessionOptions.qr_limit ends a session
+	hang_endpoints = (*FaultAnswers.hang_endpoints, *PACING_ENDPOINTS)
 
 	def __init__(
 		self,
@@ -89,8 +106,10 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		webhook_mode: str | None = None,
 		auto_ack: bool = True,
 		ack_delay_s: float = 0.2,
+		pacing_routes: bool = True,
 	) -> None:
 		self.api_key = api_key
+		self.pacing_routes = pacing_routes  # False: a gateway from before the mark-read/typing/check routes
 		self.auto_ack = auto_ack
 		self.ack_delay_s = ack_delay_s
 		self.host = host
@@ -110,6 +129,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		self._sent: list[Message] = []
 		self._pending_acks: list[tuple[float, str, str, str]] = []
 		self._stored = 0  # messages stored so far: each one's Message.seq
+		self._pacing: dict[str, PacingLog] = {}  # by session id; kept across deletes and restarts
 		self._server: Server | None = None
 		self._thread: threading.Thread | None = None
 		self._bound: tuple[str, int] | None = None
@@ -283,6 +303,25 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		with self._lock:
 			return [m.sent_info() for m in self._sent if session_id is None or m.session_id == session_id]
 
+	def pacing(self, session_id: str) -> dict[str, list[dict[str, Any]]]:
+		"""The session's pacing log: ``{"sends": [{"id", "to", "at"}], "presence": [{"chat", "presence",
+		"at"}], "reads": [{"chat", "ids", "at"}]}``, oldest first, ``at`` wall-clock seconds (time.time())."""
+		with self._lock:
+			log = self._pacing.get(session_id)
+			return log.as_dict() if log is not None else PacingLog().as_dict()
+
+	def _pacing_log(self, session_id: str) -> PacingLog:
+		"""Under self._lock."""
+		return self._pacing.setdefault(session_id, PacingLog())
+
+	def _log_presence(self, session_id: str, chat: str, presence: str) -> None:
+		"""Under self._lock: the gateway told the chat ``presence`` (composing, paused...)."""
+		self._pacing_log(session_id).presence.append({"chat": chat, "presence": presence, "at": time.time()})
+
+	def _log_read(self, session_id: str, chat: str, ids: list[str]) -> None:
+		"""Under self._lock: the gateway sent read receipts for these messages of the chat."""
+		self._pacing_log(session_id).reads.append({"chat": chat, "ids": list(ids), "at": time.time()})
+
 	def ack(self, session_id: str, message_id: str, status: str) -> None:
 		"""The recipient's phone reports `status` for a message: queues the type's ack event."""
 		if status not in ACK_STATUSES:
@@ -364,6 +403,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		)
 		self._store(msg)
 		self._sent.append(msg)
+		self._pacing_log(session.session_id).sends.append({"id": msg.id, "to": chat, "at": time.time()})
 		self._after_send(session, msg)
 		# receipts come whether or not anybody listens: the store keeps them for the history routes
 		if self.auto_ack and acks:
@@ -530,6 +570,8 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		split = urlsplit(handler.path)
 		path, query = split.path, parse_qs(split.query)
 		route = self._route(method, path, query)
+		if route.endpoint in PACING_ENDPOINTS and not self.pacing_routes:
+			route = Route("other")  # a gateway from before them: the type's answer for a route it lacks
 		session_id = unquote(route.raw_id) if route.raw_id is not None else None
 		entry: dict[str, Any] = {
 			"method": method,
@@ -575,7 +617,7 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 		if data is None:
 			handler.send_json(400, _CTL_INVALID_JSON)
 			return
-		if action in ("inbound", "ack", "sent"):
+		if action in ("inbound", "ack", "sent", "pacing"):
 			self._control_messaging(handler, action, session_id, data)
 			return
 		if action == "scan":
@@ -604,6 +646,9 @@ class BaseSimulator(FaultAnswers, WebhookSender):
 	) -> None:
 		if action == "sent":
 			handler.send_json(200, {"success": True, "messages": self.sent(session_id)})
+			return
+		if action == "pacing":
+			handler.send_json(200, {"success": True, "sessionId": session_id, **self.pacing(session_id)})
 			return
 		try:
 			if action == "ack":

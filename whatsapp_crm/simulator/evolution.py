@@ -27,6 +27,19 @@ open answers 500 ``Connection Closed`` (what a real one says while connecting); 
 found``, which a real Evolution does not check). ``POST /chat/getBase64FromMediaMessage/{name}`` gives a
 stored message's media.
 
+Pacing, as 2.3.6's chat routes answer (checked against a real 2.3.6): ``POST /chat/markMessageAsRead/{name}``
+``{"readMessages": [{"remoteJid", "fromMe", "id"}]}`` answers 201 ``{"message": "Read messages", "read":
+"success"}`` (only ``@s.whatsapp.net`` and ``@g.us`` keys are read); ``POST /chat/sendPresence/{name}``
+``{"number", "presence", "delay"}`` (all three required) checks the number, tells the chat ``presence``, waits
+``delay`` ms (real time) before it answers 201 ``{"presence"}``, and then tells it ``paused`` (a number without
+WhatsApp: 400 ``["[object Object]"]``, its catch's words for the object it threw); ``POST
+/chat/whatsappNumbers/{name}`` ``{"numbers": [...]}`` (no repeats) answers 200 ``[{"jid", "exists",
+"number"}]``, ``exists`` false for ``NOT_ON_WHATSAPP`` and any number ending in ``000`` (which a send refuses
+like ``NOT_ON_WHATSAPP``). With no phone linked: 500 ``["Read messages fail", "Error: Connection Closed"]``,
+400 ``["Error: Connection Closed"]``, and a 400 whose body is Baileys' Boom (``{"isBoom": true, "output":
+{"statusCode": 428, "payload": {..., "message": "Connection Closed"}}}``), the route's own catch sending the
+error as it is.
+
 History: ``POST /chat/findMessages/{name}`` ``{"where": {"key": {"id", "remoteJid", "fromMe"}?,
 "messageTimestamp": {"gte", "lte"}}, "page": 1, "offset": 50}`` reads the instance's stored messages (open or
 not), newest first, ``offset`` records a page (default 50), ``page`` from 1: ``{"messages": {"total", "pages",
@@ -62,7 +75,6 @@ from .core import BaseSimulator
 from .model import (
 	DEFAULT_PHONE,
 	DIGITS_RE,
-	NOT_ON_WHATSAPP,
 	PHONE_RE,
 	SCRIPT_MESSAGE,
 	Call,
@@ -75,6 +87,7 @@ from .model import (
 	control_route,
 	decode_base64,
 	new_message_id,
+	on_whatsapp,
 	one_emoji,
 	pairing_code,
 	parse_json_object,
@@ -109,6 +122,18 @@ _SEND_ROUTES = {
 	("message", "sendText"): "send",
 	("message", "sendMedia"): "send",
 	("message", "sendReaction"): "send",
+}
+_CHAT_ROUTES = {"markMessageAsRead": "read", "sendPresence": "presence", "whatsappNumbers": "numbers"}
+PRESENCES = ("unavailable", "available", "composing", "recording", "paused")  # presenceSchema's enum
+_CONNECTION_CLOSED_BOOM = {
+	"data": None,
+	"isBoom": True,
+	"isServer": False,
+	"output": {
+		"statusCode": 428,
+		"payload": {"statusCode": 428, "error": "Precondition Required", "message": "Connection Closed"},
+		"headers": {},
+	},
 }
 _MEDIA_TYPES = ("image", "document", "video", "audio")
 # Baileys' status enum as Evolution names it, by the simulator's ack names
@@ -203,6 +228,14 @@ class EvolutionSimulator(BaseSimulator):
 			return Route("phone", action="fetch")
 		if len(parts) == 3 and parts[2] and method == "POST" and (parts[0], parts[1]) in _SEND_ROUTES:
 			return Route("send", parts[2], action=parts[1])
+		if (
+			len(parts) == 3
+			and parts[0] == "chat"
+			and parts[1] in _CHAT_ROUTES
+			and parts[2]
+			and method == "POST"
+		):
+			return Route(_CHAT_ROUTES[parts[1]], parts[2], action=parts[1])
 		if parts[:2] == ["chat", "findMessages"] and len(parts) == 3 and parts[2] and method == "POST":
 			return Route("history", parts[2], action="findMessages")
 		if (
@@ -272,6 +305,12 @@ class EvolutionSimulator(BaseSimulator):
 				handler.send_json(*self._get_media(name, call.body))
 			elif route.endpoint == "history":
 				handler.send_json(*self._find_messages(name, call.body))
+			elif route.endpoint == "read":
+				handler.send_json(*self._read_messages(name, call.body))
+			elif route.endpoint == "presence":
+				self._send_presence(handler, name, call.body)
+			elif route.endpoint == "numbers":
+				handler.send_json(*self._whatsapp_numbers(name, call.body))
 			else:
 				handler.send_json(*self._instance_call(route.endpoint, name))
 
@@ -408,7 +447,7 @@ class EvolutionSimulator(BaseSimulator):
 				}
 			number = data["number"]
 			chat, server = _parse_number(number)
-			if chat is None or chat == NOT_ON_WHATSAPP:
+			if chat is None or not on_whatsapp(chat):
 				jid = f"{chat or re.sub(r'[^0-9]', '', number)}@s.whatsapp.net"
 				return 400, error_with(400, {"jid": jid, "exists": False, "number": number})
 			# an unknown quoted id is dropped, as Evolution sends without the quote when its lookup fails
@@ -448,7 +487,7 @@ class EvolutionSimulator(BaseSimulator):
 					"response": {"message": "Connection Closed"},
 				}
 			chat, server = _parse_number(key["remoteJid"])
-			if chat is None or chat == NOT_ON_WHATSAPP:
+			if chat is None or not on_whatsapp(chat):
 				jid = f"{chat or re.sub(r'[^0-9]', '', key['remoteJid'])}@s.whatsapp.net"
 				return 400, error_with(400, {"jid": jid, "exists": False, "number": key["remoteJid"]})
 			# sic: a real Evolution reacts to any key; the simulator refuses one it never saw, as its edit does
@@ -463,6 +502,102 @@ class EvolutionSimulator(BaseSimulator):
 				reaction=Reaction(target.id, data["reaction"], key["id"]),
 			)
 			return 201, msg.extra["raw"]
+
+	def _read_messages(self, name: str, body: bytes) -> tuple[int, Any]:
+		"""markMessageAsRead (see the module's docstring)."""
+		data = parse_json_object(body)
+		if data is None:
+			return 400, error(400, "Unexpected token in JSON")
+		problems = _read_problems(data)
+		if problems:
+			return 400, {"status": 400, "error": "Bad Request", "response": {"message": [problems]}}
+		with self._lock:
+			session = self._live(name, self.clock())
+			if session is None:
+				return 404, _not_found(name)
+			if not session.connected:
+				# client.readMessages throws; the service wraps it in an InternalServerErrorException
+				return 500, error(500, "Read messages fail", "Error: Connection Closed")
+			read: dict[str, list[str]] = {}
+			for key in data["readMessages"]:
+				jid = key["remoteJid"]
+				user, _, server = jid.partition("@")
+				if server in ("s.whatsapp.net", "g.us"):  # isJidGroup || isPnUser: the rest is dropped
+					read.setdefault(user.split(":")[0], []).append(key["id"])
+			for chat, ids in read.items():
+				self._log_read(name, chat, ids)
+		return 201, {"message": "Read messages", "read": "success"}
+
+	def _send_presence(self, handler: Handler, name: str, body: bytes) -> None:
+		"""sendPresence: the presence at once, ``delay`` ms (real time) before the answer, then ``paused``."""
+		data = parse_json_object(body)
+		if data is None:
+			handler.send_json(400, error(400, "Unexpected token in JSON"))
+			return
+		problems = [
+			f'instance requires property "{n}"' for n in ("number", "presence", "delay") if n not in data
+		]
+		if "number" in data and not isinstance(data["number"], str):
+			problems.append("Invalid format")  # the number schema's description replaces the message
+		delay = data.get("delay")
+		if "delay" in data and (not isinstance(delay, int | float) or isinstance(delay, bool)):
+			problems.append("delay is not of a type(s) number")
+		if "presence" in data and data["presence"] not in PRESENCES:
+			problems.append(f"presence is not one of enum values: {','.join(PRESENCES)}")
+		if problems:
+			handler.send_json(
+				400, {"status": 400, "error": "Bad Request", "response": {"message": [problems]}}
+			)
+			return
+		presence, wait_s = data["presence"], max(0.0, float(delay)) / 1000
+		with self._lock:
+			session = self._live(name, self.clock())
+			if session is None:
+				handler.send_json(404, _not_found(name))
+				return
+			if not session.connected:
+				# its whatsappNumber check throws the Boom; the catch words it with toString()
+				handler.send_json(400, error(400, "Error: Connection Closed"))
+				return
+			chat, _server = _parse_number(data["number"])
+			if chat is None or not on_whatsapp(chat):
+				# BadRequestException(isWA) throws an object; the catch's toString() makes it "[object Object]"
+				handler.send_json(400, error(400, "[object Object]"))
+				return
+			self._log_presence(name, chat, presence)
+		if wait_s > 0 and handler.server.stopping.wait(min(wait_s, self.hang_max_s)):
+			handler.hang_up()
+			return
+		with self._lock:
+			self._log_presence(name, chat, "paused")
+		handler.send_json(201, {"presence": presence})
+
+	def _whatsapp_numbers(self, name: str, body: bytes) -> tuple[int, Any]:
+		"""whatsappNumber: one ``{"jid", "exists", "number"}`` per number, in the order given. This route
+		catches its own errors and sends them as they are (a 400 with the thrown object)."""
+		data = parse_json_object(body)
+		if data is None:
+			return 400, error(400, "Unexpected token in JSON")
+		numbers = data.get("numbers")
+		if "numbers" in data:
+			problems = _numbers_problems(numbers)
+			if problems:
+				return 400, {"status": 400, "error": "Bad Request", "message": [problems]}
+		if not isinstance(numbers, list):
+			return 400, {}  # data.numbers.forEach throws a TypeError, which JSON makes {}
+		with self._lock:
+			session = self._live(name, self.clock())
+			if session is None:
+				return 404, _not_found(name)
+			if not session.connected:
+				return 400, dict(_CONNECTION_CLOSED_BOOM)  # client.onWhatsApp's Boom, as JSON
+			answer = []
+			for number in numbers:
+				digits = re.sub(r"[^0-9]", "", number.split("@")[0].split(":")[0])
+				answer.append(
+					{"jid": f"{digits}@s.whatsapp.net", "exists": on_whatsapp(digits), "number": number}
+				)
+		return 200, answer
 
 	def _find_messages(self, name: str, body: bytes) -> tuple[int, Any]:
 		"""fetchMessages of Evolution 2.3.6, from the simulator's store (see the module's docstring)."""
@@ -871,6 +1006,51 @@ def _schema_problems(data: dict[str, Any], is_media: bool) -> list[str]:
 			problems.append(f"{name} is not of a type(s) string")
 	if is_media and "mediatype" in data and data["mediatype"] not in _MEDIA_TYPES:
 		problems.append(f"mediatype is not one of enum values: {','.join(_MEDIA_TYPES)}")
+	return problems
+
+
+def _read_problems(data: dict[str, Any]) -> list[str]:
+	"""readMessageSchema's messages, as Evolution's validator words them."""
+	if "readMessages" not in data:
+		return ['instance requires property "readMessages"']
+	keys = data["readMessages"]
+	if not isinstance(keys, list):
+		return ["readMessages is not of a type(s) array"]
+	if not keys:
+		return ["readMessages does not meet minimum length of 1"]
+	problems = []
+	if len({json.dumps(k, sort_keys=True) for k in keys}) != len(keys):
+		problems.append("readMessages contains duplicate item")
+	for i, key in enumerate(keys):
+		if not isinstance(key, dict):
+			problems.append(f"readMessages[{i}] is not of a type(s) object")
+			continue
+		problems += [
+			f'readMessages[{i}] requires property "{n}"'
+			for n in ("id", "fromMe", "remoteJid")
+			if n not in key
+		]
+		for n in ("id", "remoteJid"):
+			if n in key and not isinstance(key[n], str):
+				problems.append(f"readMessages[{i}].{n} is not of a type(s) string")
+			elif key.get(n) == "":
+				problems.append(f'The "{n}" cannot be empty')
+		if "fromMe" in key and not isinstance(key["fromMe"], bool):
+			problems.append(f"readMessages[{i}].fromMe is not of a type(s) boolean")
+	return problems
+
+
+def _numbers_problems(numbers: Any) -> list[str]:
+	"""whatsappNumberSchema's messages (an item's description replaces its own)."""
+	if not isinstance(numbers, list):
+		return ["numbers is not of a type(s) array"]
+	if not numbers:
+		return ["numbers does not meet minimum length of 1"]
+	problems = []
+	if len(set(map(json.dumps, numbers))) != len(numbers):
+		problems.append("numbers contains duplicate item")
+	if not all(isinstance(n, str) for n in numbers):
+		problems.append('"numbers" must be an array of numeric strings')
 	return problems
 
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -81,7 +82,9 @@ SCENARIOS: dict[str, SessionOptions] = {
 DEFAULT_SCENARIO = "linked"
 
 DEFAULT_PHONE = "34600111222"
-NOT_ON_WHATSAPP = "19999999999"  # sending to this number fails the gateway's way
+NOT_ON_WHATSAPP = "19999999999"  # sending to this number fails the gateway's way (see on_whatsapp)
+PACING_ENDPOINTS = ("read", "presence", "numbers")  # mark read, typing, number checks (count() names)
+PACING_LOG_MAX = 5000  # entries of each kind a session's pacing log keeps (the newest)
 ACK_STATUSES = ("sent", "delivered", "read", "played", "failed")
 MAX_MEDIA = 16 * 1024 * 1024  # decoded media bytes a send accepts (WhatsApp's own limit for most media)
 # what a send route reads: 16 MiB as base64 plus the JSON around it, so a too-large media gets a proper answer
@@ -95,6 +98,12 @@ NGINX_502 = (
 	b"<hr><center>nginx</center></body></html>"
 )
 SCRIPT_MESSAGE = "Something went wrong <script>alert(1)</script>"  # the client must not trust server text
+
+
+def on_whatsapp(digits: str) -> bool:
+	"""Whether the simulated WhatsApp has an account for the number: not NOT_ON_WHATSAPP, nor any number whose
+	digits end in ``000``. Number checks say so, and a send to one fails the way its gateway fails it."""
+	return digits != NOT_ON_WHATSAPP and not digits.endswith("000")
 
 
 def resolve(scenario: str | SessionOptions) -> SessionOptions:
@@ -185,6 +194,24 @@ class Call:
 		return values[0] if values else None
 
 
+@dataclass
+class PacingLog:
+	"""What one session told WhatsApp around its sends, the newest PACING_LOG_MAX of each kind: every send the
+	gateway accepted (``{"id", "to", "at"}``, ``at`` its receive time, ``time.time()``), each presence
+	(``{"chat", "presence", "at"}``) and each read mark (``{"chat", "ids", "at"}``)."""
+
+	sends: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=PACING_LOG_MAX))
+	presence: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=PACING_LOG_MAX))
+	reads: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=PACING_LOG_MAX))
+
+	def as_dict(self) -> dict[str, list[dict[str, Any]]]:
+		return {
+			"sends": [dict(e) for e in self.sends],
+			"presence": [dict(e) for e in self.presence],
+			"reads": [{**e, "ids": list(e["ids"])} for e in self.reads],
+		}
+
+
 def control_route(parts: list[str], method: str) -> Route | None:
 	if parts == ["_sim", "restart"]:
 		return Route("control", None, "restart", method == "POST")
@@ -198,8 +225,8 @@ def control_route(parts: list[str], method: str) -> Route | None:
 		and parts[3] in ("scan", "scenario", "inbound", "ack")
 	):
 		return Route("control", parts[2], parts[3], method == "POST")
-	if len(parts) == 4 and parts[:2] == ["_sim", "sessions"] and parts[3] == "sent":
-		return Route("control", parts[2], "sent", method == "GET")
+	if len(parts) == 4 and parts[:2] == ["_sim", "sessions"] and parts[3] in ("sent", "pacing"):
+		return Route("control", parts[2], parts[3], method == "GET")
 	return None
 
 

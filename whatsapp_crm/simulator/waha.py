@@ -21,10 +21,20 @@ Messaging as NOWEB: ``POST /api/sendText`` ``{"session", "chatId", "text", "repl
 Baileys' WebMessageInfo as JSON (longs as strings, status ``PENDING``); ``/api/sendFile`` and ``/api/sendImage``
 likewise, except on Core 2024, where they are Plus-only (422). A session that is not WORKING makes a send
 wait ``qr_route_wait_s`` (real: 5 s) for it, then 422; a stopped or unknown one is a 404. NOWEB checks no
-number: a send to ``NOT_ON_WHATSAPP`` is accepted and then acked ERROR. ``PUT /api/reaction`` ``{"session",
-"messageId": "false_<digits>@c.us_<id>", "reaction"}`` (``""`` takes it back) answers 200 with the reaction's
-WebMessageInfo (``message.reactionMessage``); a malformed messageId is NOWEB's 500, an unknown one a 422 (a real
-NOWEB does not look). ``GET /api/files/{session}/{file}`` serves media.
+number: a send to ``NOT_ON_WHATSAPP`` (or any number ending in ``000``) is accepted and then acked ERROR.
+``PUT /api/reaction`` ``{"session", "messageId": "false_<digits>@c.us_<id>", "reaction"}`` (``""`` takes it
+back) answers 200 with the reaction's WebMessageInfo (``message.reactionMessage``); a malformed messageId is
+NOWEB's 500, an unknown one a 422 (a real NOWEB does not look). ``GET /api/files/{session}/{file}`` serves
+media.
+
+Pacing, as 2024.10.8's NOWEB answers (checked against a real one): ``POST /api/sendSeen`` ``{"session",
+"chatId", "messageId": "false_<digits>@c.us_<id>"}`` marks that one message read and answers an empty 201
+(NOWEB reads only ``messageId``: without it, or malformed, a 500); ``POST /api/startTyping`` and
+``/api/stopTyping`` ``{"session", "chatId"}`` answer 201 ``{"result": true}``; ``GET
+/api/contacts/check-exists?phone=&session=`` answers 200 ``{"numberExists": false}`` for ``NOT_ON_WHATSAPP``
+and any number ending in ``000`` (a send to one is accepted, then acked ERROR), else ``{"numberExists": true,
+"chatId": "<digits>@c.us"}``. A session that is not WORKING answers as a send does (404, or 422 after the
+wait); a name other than ``default`` on Core before 2026.6 gets its 422.
 
 Webhooks: ``session.status`` on every status change (SCAN_QR_CODE carries no QR), ``message`` (arrived),
 ``message.any`` (arrived, phone-typed and API-sent: Baileys emits its own messages), ``message.ack`` (only
@@ -58,7 +68,7 @@ from .core import BaseSimulator
 from .model import (
 	DEFAULT_PHONE,
 	DIGITS_RE,
-	NOT_ON_WHATSAPP,
+	PACING_ENDPOINTS,
 	PHONE_RE,
 	SCRIPT_MESSAGE,
 	Call,
@@ -70,6 +80,7 @@ from .model import (
 	SessionOptions,
 	control_route,
 	new_message_id,
+	on_whatsapp,
 	pairing_code,
 	parse_json_object,
 	parse_media,
@@ -95,6 +106,7 @@ QR_WAIT_STEP_S = 0.05  # how often a waiting QR request looks again (a test may 
 _UNAUTHORIZED = {"message": "Unauthorized", "statusCode": 401}
 _LIFECYCLE = ("start", "stop", "logout")
 _SENDS = ("sendText", "sendFile", "sendImage")
+_PACING = {"sendSeen": "read", "startTyping": "presence", "stopTyping": "presence"}
 PLUS_FEATURE = "The feature is available only in Plus version. Check this out: https://waha.devlike.pro/"
 # WAMessageAck by the simulator's ack names
 _ACKS = {"sent": (1, "SERVER"), "delivered": (2, "DEVICE"), "read": (3, "READ"), "played": (4, "PLAYED")}
@@ -145,6 +157,10 @@ def _route(method: str, path: str) -> Route:
 		return Route("send", action=parts[1])
 	if parts == ["api", "reaction"] and method == "PUT":
 		return Route("send", action="reaction")
+	if len(parts) == 2 and parts[0] == "api" and parts[1] in _PACING and method == "POST":
+		return Route(_PACING[parts[1]], action=parts[1])
+	if parts == ["api", "contacts", "check-exists"] and method == "GET":
+		return Route("numbers", action="check-exists")
 	if (
 		len(parts) == 5
 		and parts[0] == "api"
@@ -171,7 +187,17 @@ class WahaSimulator(BaseSimulator):
 	gateway_type = "waha"
 	auth_header = "X-Api-Key"
 	json_content_type = "application/json; charset=utf-8"
-	hang_endpoints = ("create", "status", "qr", "pairing", "start", "send", "media", "history")
+	hang_endpoints = (
+		"create",
+		"status",
+		"qr",
+		"pairing",
+		"start",
+		"send",
+		"media",
+		"history",
+		*PACING_ENDPOINTS,
+	)
 	qr_limit_ends = True
 
 	def __init__(
@@ -257,6 +283,8 @@ class WahaSimulator(BaseSimulator):
 			self._create(handler, call)
 		elif route.endpoint == "send":
 			self._send(handler, call)
+		elif route.endpoint in PACING_ENDPOINTS:
+			self._pacing_call(handler, call)
 		elif not valid_id(name):
 			handler.send_json(404, _not_found(name or ""))  # such a name cannot exist
 		elif not self._common_faults(handler, route.endpoint, name, self.options_for(name)):
@@ -454,11 +482,80 @@ class WahaSimulator(BaseSimulator):
 				reply_to=reply_to,
 				message_id=new_message_id(36),  # Baileys 6.7's generateMessageID: 40 characters
 				# NOWEB checks no number: the send succeeds, the server's ack says it failed
-				acks=("failed",) if chat == NOT_ON_WHATSAPP else ("sent", "delivered", "read"),
+				acks=("sent", "delivered", "read") if on_whatsapp(chat) else ("failed",),
 				extra={"kind": "imageMessage" if action == "sendImage" else None, "group": group},
 			)
 			answer = msg.extra["answer"]
 		handler.send_json(201, answer)
+
+	def _pacing_call(self, handler: Handler, call: Call) -> None:
+		"""sendSeen, startTyping, stopTyping and contacts/check-exists (see the module's docstring)."""
+		action = call.route.action
+		if action == "check-exists":
+			data: dict[str, Any] | None = {}
+			name: Any = call.arg("session") or DEFAULT_SESSION
+		else:
+			data = parse_json_object(call.body)
+			if data is None:
+				handler.send_json(400, error(400, ["body must be a JSON object"]))
+				return
+			name = data.get("session", DEFAULT_SESSION)
+		self._set_logged_id(handler, name)
+		if not valid_id(name):
+			handler.send_json(404, _not_started(str(name)))
+			return
+		if self.one_session and name != DEFAULT_SESSION:
+			handler.send_json(422, error(422, PLUS_ONLY))
+			return
+		if self._common_faults(handler, call.route.endpoint, name, self.options_for(name)):
+			return
+		if not self._wait_working(handler, name):
+			return
+		with self._lock:
+			now = self.clock()
+			session = self._live(name, now)
+			if session is None or self._status(session, self.options_for(name), now) != "WORKING":
+				handler.send_json(404, _not_started(name))  # stopped between the wait and now
+				return
+			if action == "check-exists":
+				phone = call.arg("phone")
+				if phone is None:  # request.phone.split: a TypeError
+					where = "checkNumberStatus"
+					message = "Cannot read properties of undefined (reading 'split')"
+					handler.send_json(500, _internal_error(message, where))
+					return
+				digits = phone.split("@")[0]
+				if DIGITS_RE.fullmatch(digits) and on_whatsapp(digits):
+					handler.send_json(200, {"numberExists": True, "chatId": f"{digits}@c.us"})
+				else:
+					handler.send_json(200, {"numberExists": False})
+				return
+			assert data is not None
+			if action == "sendSeen":
+				message_id = data.get("messageId")
+				if not isinstance(message_id, str):  # parseMessageIdSerialized(undefined): a TypeError
+					message = "Cannot read properties of undefined (reading 'includes')"
+					handler.send_json(500, _internal_error(message, "parseMessageIdSerialized"))
+					return
+				parts = message_id.split("_")
+				if len(parts) != 3:
+					handler.send_json(500, _internal_error(MESSAGE_ID_FORMAT, "parseMessageIdSerialized"))
+					return
+				self._log_read(name, parts[1].split("@")[0], [parts[2]])
+				answer = None  # sock.readMessages resolves to nothing: NestJS sends an empty 201
+			else:
+				chat_id = data.get("chatId")
+				if not isinstance(chat_id, str):  # ensureSuffix(undefined): a TypeError
+					message = "Cannot read properties of undefined (reading 'includes')"
+					handler.send_json(500, _internal_error(message, "ensureSuffix"))
+					return
+				presence = "composing" if action == "startTyping" else "paused"
+				self._log_presence(name, chat_id.split("@")[0], presence)
+				answer = {"result": True}
+		if answer is None:
+			handler.send_bytes(201, b"", None)
+		else:
+			handler.send_json(201, answer)
 
 	def _send_reaction(self, handler: Handler, name: str, data: dict[str, Any]) -> None:
 		"""setReaction: parseMessageIdSerialized, then sock.sendMessage(remoteJid, {react}) as the answer."""

@@ -9,11 +9,18 @@ Messages (docs/gateways.md, 'Messaging extension'): ``POST /api/sessions/{id}/me
 ``{"to", "text"}`` or ``{"to", "media": {"data", "mimetype", "filename"}, "caption"}`` (optional ``replyTo``)
 answers ``{"messageId"}``; 409 ``NOT_CONNECTED``, 400 ``NOT_ON_WHATSAPP``; the file of an inbound message is
 ``GET /api/sessions/{id}/messages/{messageId}/media``; webhook events ``message`` and ``ack``.
+
+Pacing (docs/gateways.md, 'Pacing calls per gateway'): ``POST /api/sessions/{id}/read`` ``{"jid",
+"messageIds"}``, ``POST /api/sessions/{id}/presence`` ``{"jid", "presence": "composing"|"paused"}`` and
+``POST /api/sessions/{id}/check-numbers`` ``{"numbers"}`` (``{"results": [{"number", "exists", "jid"}]}``);
+409 ``NOT_CONNECTED`` as a send. A gateway from before them answers 404/405 without SESSION_NOT_FOUND:
+NotSupported.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +32,7 @@ from ..client import (
 	Health,
 	QrAnswer,
 	WebhookTarget,
+	number_checks,
 	pairing_code_from,
 	short,
 	validate_session_id,
@@ -41,17 +49,23 @@ from ..errors import (
 	Unreachable,
 )
 from ..messaging import (
+	COMPOSING,
 	FAILED,
 	MAX_MEDIA_BYTES,
+	PAUSED,
 	READ,
 	Ack,
 	HistoryPage,
 	InboundMessage,
 	Media,
 	MediaRef,
+	NumberCheck,
 	OutgoingMessage,
 	SendResult,
+	checked_chat,
 	checked_media,
+	checked_numbers,
+	checked_read_ids,
 	clean_mimetype,
 	collect_page,
 	int_of,
@@ -64,6 +78,7 @@ from ..messaging import (
 )
 from ..phones import phone_digits
 from ..status import SessionState, extract_qr, parse_status
+from ..transport import Reply
 from ..webhook import EVENT_ID_RE, WebhookEvent, WebhookRejected, session_name
 
 ACK_WORDS = {"sent": "sent", "delivered": "delivered", "read": READ, "played": READ, "failed": FAILED}
@@ -224,6 +239,45 @@ class BaileysClient(GatewayClient):
 			raise BadResponse("the answer's nextCursor is not a short string", **reply.context())
 		return HistoryPage(tuple(found), tuple(acks), next_cursor if rows else None, skipped)
 
+	def mark_read(
+		self, session_id: str, chat: str, message_ids: Sequence[str], *, timeout: float | None = None
+	) -> None:
+		body = {"jid": _jid(checked_chat(chat)), "messageIds": checked_read_ids(message_ids)}
+		path = f"/api/sessions/{self._seg(session_id)}/read"
+		self._paced("POST", path, "mark messages read", json_body=body, timeout=timeout)
+
+	def start_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		self._presence(session_id, chat, COMPOSING, timeout)
+
+	def stop_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		self._presence(session_id, chat, PAUSED, timeout)
+
+	def check_numbers(
+		self, session_id: str, numbers: Sequence[str], *, timeout: float | None = None
+	) -> dict[str, NumberCheck]:
+		wanted = checked_numbers(numbers)
+		path = f"/api/sessions/{self._seg(session_id)}/check-numbers"
+		if not wanted:
+			return {}
+		reply = self._send("POST", path, json_body={"numbers": wanted}, timeout=timeout)
+		data = self._paced_reply(reply, "check numbers", want=dict)
+		return number_checks(
+			reply,
+			wanted,
+			data.get("results"),
+			lambda row: (row.get("number"), row.get("exists") is True, row.get("jid")),
+		)
+
+	def _presence(self, session_id: str, chat: str, presence: str, timeout: float | None) -> None:
+		body = {"jid": _jid(checked_chat(chat)), "presence": presence}
+		path = f"/api/sessions/{self._seg(session_id)}/presence"
+		self._paced("POST", path, "show typing", json_body=body, timeout=timeout)
+
+	def _route_missing(self, reply: Reply) -> bool:
+		# As read_messages: a gateway from before the route answers 404/405 without SESSION_NOT_FOUND.
+		word = str((reply.obj or {}).get("error") or "").upper()
+		return reply.status in (404, 405) and word != errors.SESSION_NOT_FOUND
+
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:
 		"""The contract's ``message`` and ``ack`` events (the session events are read by webhook.parse_data)."""
@@ -247,6 +301,10 @@ class BaileysClient(GatewayClient):
 		if message is None:
 			raise WebhookRejected("MALFORMED", "a message event needs a message id")
 		return WebhookEvent(kind="message", message=message, **common)
+
+
+def _jid(digits: str) -> str:
+	return f"{digits}@s.whatsapp.net"
 
 
 def _message(msg: dict[str, Any], fallback_ts: int | None = None) -> InboundMessage | None:

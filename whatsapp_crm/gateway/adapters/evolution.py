@@ -13,6 +13,14 @@ answer the stored message (``key.id``); a file of an inbound message comes from
 ``POST /chat/getBase64FromMediaMessage/{name}``. Events ``messages.upsert`` (received, or typed on the phone)
 and ``messages.update`` (acks: ``SERVER_ACK``, ``DELIVERY_ACK``, ``READ``, ``PLAYED``, ``ERROR``).
 
+Pacing (docs/gateways.md, 'Pacing calls per gateway'): ``POST /chat/markMessageAsRead/{name}``
+``{"readMessages": [{"remoteJid", "fromMe": false, "id"}]}``; ``POST /chat/sendPresence/{name}``
+``{"number", "presence", "delay"}``, which checks the number, sends the presence, waits ``delay`` ms before it
+answers and then always sends ``paused`` (so "typing..." lasts ``delay``: TYPING_MS, within the caller's time);
+``POST /chat/whatsappNumbers/{name}`` ``{"numbers"}`` answers ``[{"jid", "exists", "number"}]`` (repeats are
+refused, so none are sent). With no phone linked they fail with Baileys' ``Connection Closed`` (a 500, a 400,
+and a Boom body): NotConnected. An unknown route is Express' 404 ``Cannot POST ...``: NotSupported.
+
 While linking, Evolution reports ``close`` every few seconds as it reconnects to WhatsApp: that is waiting,
 not the end. Only ``refused`` (the QR limit was reached) ends the wait.
 """
@@ -20,6 +28,7 @@ not the end. Only ``refused`` (the QR limit was reached) ends the wait.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +41,7 @@ from ..client import (
 	QrAnswer,
 	WebhookTarget,
 	error_words,
+	number_checks,
 	pairing_code_from,
 	short,
 	validate_session_id,
@@ -42,6 +52,7 @@ from ..errors import (
 	GatewayTimeout,
 	HistoryUnavailable,
 	LicenseRequired,
+	NotOnWhatsApp,
 	QrGenerationError,
 	QrNotReady,
 	SessionNotFound,
@@ -49,9 +60,11 @@ from ..errors import (
 	Unreachable,
 )
 from ..messaging import (
+	COMPOSING,
 	DELIVERED,
 	FAILED,
 	MAX_MEDIA_BYTES,
+	PAUSED,
 	READ,
 	SENT,
 	Ack,
@@ -59,10 +72,14 @@ from ..messaging import (
 	InboundMessage,
 	Media,
 	MediaRef,
+	NumberCheck,
 	OutgoingMessage,
 	SendResult,
 	best_ack,
 	chat_of,
+	checked_chat,
+	checked_numbers,
+	checked_read_ids,
 	clean_mimetype,
 	collect_page,
 	int_of,
@@ -94,6 +111,8 @@ WEBHOOK_EVENTS = [
 	"SEND_MESSAGE",
 ]
 ACKS = {"SERVER_ACK": SENT, "DELIVERY_ACK": DELIVERED, "READ": READ, "PLAYED": READ, "ERROR": FAILED}
+# How long sendPresence shows "typing...": the server answers only after it (then sends "paused" itself).
+TYPING_MS = 1000
 MEDIA_TYPES = (
 	"imageMessage",
 	"videoMessage",
@@ -113,7 +132,14 @@ class EvolutionClient(GatewayClient):
 	real_versions = ("2.3.6",)
 
 	def _describe(self, data: Any) -> tuple[bool, str | None, str | None]:
-		return error_words(data)
+		failed, word, message = error_words(data)
+		if word is None and message is None and isinstance(data, dict) and data.get("isBoom") is True:
+			# A Baileys Boom thrown through a route's own catch (whatsappNumbers with no phone linked):
+			# {"isBoom": true, "output": {"payload": {"error", "message": "Connection Closed"}}}
+			output = data.get("output") if isinstance(data.get("output"), dict) else {}
+			payload = output.get("payload") if isinstance(output.get("payload"), dict) else {}
+			return True, short(payload.get("error")), short(payload.get("message"))
+		return failed, word, message
 
 	def _check(self, reply: Reply, **kwargs: Any) -> Any:
 		# 2.4 before activation: a 503 that no retry will change.
@@ -306,6 +332,50 @@ class EvolutionClient(GatewayClient):
 		pages = int_of(block.get("pages")) or 0
 		more = not older and len(records) >= size and (not pages or page < pages)
 		return HistoryPage(tuple(found), tuple(acks), str(page + 1) if more else None, skipped)
+
+	def mark_read(
+		self, session_id: str, chat: str, message_ids: Sequence[str], *, timeout: float | None = None
+	) -> None:
+		jid = f"{checked_chat(chat)}@s.whatsapp.net"
+		keys = [{"remoteJid": jid, "fromMe": False, "id": mid} for mid in checked_read_ids(message_ids)]
+		path = f"/chat/markMessageAsRead/{self._seg(session_id)}"
+		self._paced("POST", path, "mark messages read", json_body={"readMessages": keys}, timeout=timeout)
+
+	def start_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		self._presence(session_id, chat, COMPOSING, timeout)
+
+	def stop_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		self._presence(session_id, chat, PAUSED, timeout)
+
+	def check_numbers(
+		self, session_id: str, numbers: Sequence[str], *, timeout: float | None = None
+	) -> dict[str, NumberCheck]:
+		wanted = checked_numbers(numbers)
+		path = f"/chat/whatsappNumbers/{self._seg(session_id)}"
+		if not wanted:
+			return {}
+		reply = self._send("POST", path, json_body={"numbers": wanted}, timeout=timeout)
+		rows = self._paced_reply(reply, "check numbers", want=list)
+		return number_checks(
+			reply, wanted, rows, lambda row: (row.get("number"), row.get("exists") is True, row.get("jid"))
+		)
+
+	def _presence(self, session_id: str, chat: str, presence: str, timeout: float | None) -> None:
+		"""sendPresence waits ``delay`` before it answers: composing lasts TYPING_MS, or less when the caller's
+		time is shorter (a second is kept for the answer); paused waits nothing."""
+		number = checked_chat(chat)
+		path = f"/chat/sendPresence/{self._seg(session_id)}"
+		room = min(self.timeouts.read, self.timeouts.read if timeout is None else timeout) - 1.0
+		delay = max(0, min(TYPING_MS, int(room * 1000))) if presence == COMPOSING else 0
+		body = {"number": number, "presence": presence, "delay": delay}
+		try:
+			self._paced("POST", path, "show typing", json_body=body, timeout=timeout)
+		except GatewayError as e:
+			# Its number check throws an object that its own catch words "[object Object]" (a 400): the only
+			# thing sendPresence throws that way is "this number has no WhatsApp".
+			if e.http_status == 400 and "[object object]" in (e.server_message or "").lower():
+				raise NotOnWhatsApp("the number has no WhatsApp account", **e.context()) from None
+			raise
 
 	@classmethod
 	def webhook_event(cls, data: dict[str, Any]) -> WebhookEvent | None:

@@ -14,6 +14,14 @@ Messages: ``POST /api/sendText`` ``{"session", "chatId": "<digits>@c.us", "text"
 names, fetched from the gateway's own address. Envelopes from 2025 on carry an ``id`` (``evt_<ulid>``), the
 event id a receiver de-duplicates by; Core 2024 sends none (its body is the replay key then).
 
+Pacing (docs/gateways.md, 'Pacing calls per gateway'), as WAHA 2024.10.8's NOWEB takes them:
+``POST /api/sendSeen`` ``{"session", "chatId", "messageId": "false_<chat>@c.us_<id>"}`` marks one message a
+request (NOWEB reads only ``messageId``; without it, a 500); ``POST /api/startTyping`` and ``/api/stopTyping``
+``{"session", "chatId"}``; ``GET /api/contacts/check-exists?phone=&session=`` answers ``{"numberExists",
+"chatId"}`` for one number a request. The requests of one call share the caller's time. A session that is not
+WORKING answers 422 "not as expected" after a 5 s wait: NotConnected. NestJS' 404 ``Cannot POST ...`` for the
+route itself: NotSupported.
+
 WAHA 2025.10.3+ refuses a request without a key (401); its GOWS engine reports ``PASSKEY_REQUIRED`` and
 ``PASSKEY_CONFIRMATION_REQUIRED`` while the phone must approve the link: waiting, never a QR or a failure.
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -38,6 +47,8 @@ from ..client import (
 	QrAnswer,
 	WebhookTarget,
 	error_words,
+	number_checks,
+	out_of_time,
 	pairing_code_from,
 	short,
 	validate_session_id,
@@ -67,10 +78,14 @@ from ..messaging import (
 	InboundMessage,
 	Media,
 	MediaRef,
+	NumberCheck,
 	OutgoingMessage,
 	SendResult,
 	chat_of,
+	checked_chat,
 	checked_media,
+	checked_numbers,
+	checked_read_ids,
 	clean_mimetype,
 	collect_page,
 	int_of,
@@ -83,6 +98,7 @@ from ..messaging import (
 )
 from ..phones import jid_digits, phone_digits
 from ..status import Kind, SessionState
+from ..transport import Reply
 from ..webhook import EVENT_ID_RE, MAX_STATUS_CHARS, WebhookEvent, WebhookRejected, bounded, session_name
 from .baileys import key_check
 
@@ -466,6 +482,62 @@ class WahaClient(GatewayClient):
 			needs_qr=kind == Kind.QR,
 			**common,
 		)
+
+	def mark_read(
+		self, session_id: str, chat: str, message_ids: Sequence[str], *, timeout: float | None = None
+	) -> None:
+		validate_session_id(session_id)
+		chat_id = f"{checked_chat(chat)}@c.us"
+		ids = checked_read_ids(message_ids)
+		budget = Budget(timeout, self.timeouts.read)
+		for done, mid in enumerate(ids):
+			out_of_time(budget, done, len(ids))
+			body = {"session": session_id, "chatId": chat_id, "messageId": f"false_{chat_id}_{mid}"}
+			self._paced_waha("POST", "/api/sendSeen", "mark messages read", budget.left(), json_body=body)
+
+	def start_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		self._typing(session_id, chat, "/api/startTyping", timeout)
+
+	def stop_typing(self, session_id: str, chat: str, *, timeout: float | None = None) -> None:
+		self._typing(session_id, chat, "/api/stopTyping", timeout)
+
+	def check_numbers(
+		self, session_id: str, numbers: Sequence[str], *, timeout: float | None = None
+	) -> dict[str, NumberCheck]:
+		validate_session_id(session_id)
+		wanted = checked_numbers(numbers)
+		budget = Budget(timeout, self.timeouts.read)
+		found: dict[str, NumberCheck] = {}
+		for done, number in enumerate(wanted):
+			out_of_time(budget, done, len(wanted))
+			reply = self._send(
+				"GET",
+				"/api/contacts/check-exists",
+				params={"phone": number, "session": session_id},
+				timeout=budget.left(),
+			)
+			data = self._waha_answer(reply, "check numbers", want=dict)
+			row = {"number": number, "exists": data.get("numberExists") is True, "jid": data.get("chatId")}
+			found |= number_checks(reply, [number], [row], lambda r: (r["number"], r["exists"], r["jid"]))
+		return found
+
+	def _typing(self, session_id: str, chat: str, route: str, timeout: float | None) -> None:
+		validate_session_id(session_id)
+		body = {"session": session_id, "chatId": f"{checked_chat(chat)}@c.us"}
+		self._paced_waha("POST", route, "show typing", timeout, json_body=body)
+
+	def _paced_waha(self, method: str, path: str, what: str, timeout: float | None, **kwargs: Any) -> Any:
+		return self._waha_answer(self._send(method, path, timeout=timeout, **kwargs), what)
+
+	def _waha_answer(self, reply: Reply, what: str, *, want: type = object) -> Any:
+		"""A pacing answer; Core's "only 'default'" 422 is SessionNotAllowed here too."""
+		if reply.status == 422:
+			message = (error_words(reply.data)[2] or "").lower()
+			if "only 'default'" in message or "support only" in message:
+				raise SessionNotAllowed(
+					"this WAHA edition runs only the session named 'default'", **reply.context()
+				)
+		return self._paced_reply(reply, what, want=want)
 
 	def _start(self, session_id: str, timeout: float) -> None:
 		reply = self._send("POST", f"/api/sessions/{self._seg(session_id)}/start", timeout=timeout)
