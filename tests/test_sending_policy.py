@@ -54,7 +54,7 @@ def test_the_defaults_are_a_valid_policy():
 def test_warm_up_starts_low_and_rises_day_by_day_to_the_full_caps():
 	shares = [policy.warmup_share(d, 14) for d in range(16)]
 	assert shares[0] == pytest.approx(policy.WARMUP_START)
-	assert all(a < b for a, b in itertools.pairwise(shares))
+	assert all(a < b for a, b in itertools.pairwise(shares[:15]))  # rising up to day 14
 	assert shares[14] == shares[15] == 1.0
 	assert policy.warmup_share(None, 14) == 1.0 and policy.warmup_share(3, 0) == 1.0
 	day0 = policy.caps_for(SendingPolicy(), 0.2)

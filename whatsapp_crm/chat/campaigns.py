@@ -60,6 +60,15 @@ def start(campaign: str) -> None:
 	if doc.status != DRAFT:
 		frappe.throw(_("Only a draft campaign can be started; this one is {0}.").format(_(doc.status)))
 	doc.check_ready()
+	for session in sessions_of(campaign):  # its messages go out as this user's would: the accounts' roles
+		account = provider.account_for_session(session)
+		if not account:
+			frappe.throw(
+				_("{0} backs no WhatsApp Account: link one to it before sending a campaign from it.").format(
+					frappe.bold(session)
+				)
+			)
+		provider.check_can_send(account)
 	doc.db_set("status", PREPARING)
 	frappe.enqueue(
 		"whatsapp_crm.chat.campaigns.prepare",
@@ -186,7 +195,8 @@ def resume(campaign: str) -> None:
 	doc = frappe.get_doc(CAMPAIGN, campaign)
 	if doc.status != PAUSED:
 		frappe.throw(_("Only a paused campaign can be resumed; this one is {0}.").format(_(doc.status)))
-	doc.db_set({"status": RUNNING, "paused_reason": None})
+	later = doc.start_at and get_datetime(doc.start_at) > now_datetime()
+	doc.db_set({"status": SCHEDULED if later else RUNNING, "paused_reason": None})
 	frappe.db.commit()  # nosemgrep
 	wake(campaign)
 	changed(campaign)
