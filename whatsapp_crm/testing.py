@@ -105,8 +105,32 @@ def configure(url: str, api_key: str = TEST_KEY, **overrides) -> None:
 	settings.save(ignore_permissions=True)
 
 
+# Sessions of tests about other things send at once (no caps in reach, no quiet hours, no typing or gaps):
+# chat/test_sending.py tests the sending policy itself, on its own values.
+OPEN_SENDING_POLICY = {
+	"send_per_minute": 60,
+	"send_per_hour": 1200,
+	"send_per_day": 10000,
+	"new_chats_per_day": 10000,
+	"warmup_days": 0,
+	"quiet_from": "",
+	"quiet_to": "",
+	"show_typing": 0,
+	"gap_min_s": 0,
+	"gap_max_s": 0,
+}
+
+
 def make_session(session_id: str, **fields):
-	doc = frappe.get_doc({"doctype": SESSION, "session_id": session_id, "label": session_id, **fields})
+	doc = frappe.get_doc(
+		{
+			"doctype": SESSION,
+			"session_id": session_id,
+			"label": session_id,
+			**OPEN_SENDING_POLICY,
+			**fields,
+		}
+	)
 	return doc.insert(ignore_permissions=True)
 
 

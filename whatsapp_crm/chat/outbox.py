@@ -78,6 +78,7 @@ FLUSH_BATCH = OUTBOX.batch
 NAP_S, RELAY_S, TURN_S = OUTBOX.pace_nap_s, OUTBOX.pace_relay_s, OUTBOX.pace_turn_s
 HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
 PACED = "paced"  # the next message waits for the sending policy
+PACE_QUEUE = "long"  # where a paced outbox waits: never the short queue, which the session watcher needs
 
 
 def _key(kind: str, session: str) -> str:
@@ -93,18 +94,23 @@ def enqueue(name: str, session: str | None = None) -> None:
 		enqueue_flush(session)
 
 
-def enqueue_flush(session: str) -> None:
+def enqueue_flush(session: str, queue: str = "short") -> None:
 	frappe.cache.set(_key("dirty", session), 1, ex=3600)
 	frappe.enqueue(
-		"whatsapp_crm.chat.outbox.flush", queue="short", enqueue_after_commit=True, session=session
+		"whatsapp_crm.chat.outbox.flush",
+		queue=queue,
+		enqueue_after_commit=True,
+		session=session,
+		lane=queue,
 	)
 
 
-def flush(session: str) -> dict:
+def flush(session: str, lane: str = "short") -> dict:
 	"""The job: send the session's queued messages, replies first, each when its sending policy allows, one
 	job per session at a time. A job that finds another one running leaves it a note (the dirty flag) and
-	ends; the runner looks again. A short wait for the policy is slept here; a longer one hands the worker
-	over (module docstring, "Paced")."""
+	ends; the runner looks again. ``lane``: the queue it runs on. A job on the short queue never waits for the
+	policy (the session watcher shares that queue): it hands a paced outbox to the long queue, whose job
+	sleeps short waits and re-queues itself behind other work for longer ones (module docstring, "Paced")."""
 	stats = {"sent": 0, "failed": 0, "held": 0, "stopped": None, "wait": None}
 	if not frappe.db.exists(SESSION, session):
 		return {**stats, "stopped": HELD}  # deleted after the job was queued
@@ -115,8 +121,9 @@ def flush(session: str) -> dict:
 	started = time.monotonic()
 	try:
 		while frappe.cache.delete(_key("dirty", session)):
-			stopped = _flush_once(session, stats)
-			if stopped == PACED and time.monotonic() - started < TURN_S and stats["wait"] <= NAP_S:
+			stopped = _flush_once(session, stats, lane)
+			napping = lane == PACE_QUEUE and time.monotonic() - started < TURN_S
+			if stopped == PACED and napping and stats["wait"] <= NAP_S:
 				time.sleep(stats["wait"])
 				frappe.cache.set(_key("dirty", session), 1, ex=3600)
 				continue
@@ -130,22 +137,24 @@ def flush(session: str) -> dict:
 	if stats["stopped"] == SUSPECT:
 		enqueue_probe(session)
 	elif stats["stopped"] == PACED:
-		_come_back(session, stats["wait"])
+		_come_back(session, stats["wait"], lane)
 	elif frappe.cache.get(_key("dirty", session)) and stats["stopped"] is None:
 		enqueue_flush(session)  # a message came while the lock was being released
 	return stats
 
 
-def _come_back(session: str, wait: float) -> None:
-	"""After a paced stop: soon (the job queued again, behind other work) or at the sweep after ``wait``."""
+def _come_back(session: str, wait: float, lane: str) -> None:
+	"""After a paced stop: on the long queue soon (the job queued again, behind other work), or at the sweep
+	after ``wait``."""
 	if wait <= RELAY_S:
-		time.sleep(min(wait, NAP_S))
-		enqueue_flush(session)
+		if lane == PACE_QUEUE:
+			time.sleep(min(wait, NAP_S))
+		enqueue_flush(session, PACE_QUEUE)
 	else:
 		frappe.cache.set(_key("wake", session), time.time() + wait, ex=int(wait) + 3600)
 
 
-def _flush_once(session: str, stats: dict) -> str | None:
+def _flush_once(session: str, stats: dict, lane: str = PACE_QUEUE) -> str | None:
 	row = pacing.session_row(session)
 	account = provider.account_for_session(session) if row else None
 	if not account:
@@ -161,6 +170,9 @@ def _flush_once(session: str, stats: dict) -> str | None:
 			pick = _pick(session, row, account, stats)
 			if pick in (None, PACED):
 				return pick
+			if lane != PACE_QUEUE and row.show_typing:
+				stats["wait"] = 0.0  # "typing…" takes seconds: not on the short queue
+				return PACED
 			name, message = pick
 			outcome = send(name, paced=(row, account, message))
 		if outcome == SENT_NOW:
