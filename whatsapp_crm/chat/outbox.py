@@ -22,6 +22,7 @@ import html
 import mimetypes
 import secrets
 import time
+from typing import NamedTuple
 
 import frappe
 from frappe.utils import add_to_date, get_datetime, now_datetime
@@ -60,6 +61,7 @@ from whatsapp_crm.integration import (
 	log_gateway_error,
 	logger,
 )
+from whatsapp_crm.sending.policy import TYPING_MAX_S
 
 QUEUED = "queued"
 TITLE_SEND = "WhatsApp Send Failed"
@@ -79,6 +81,17 @@ NAP_S, RELAY_S, TURN_S = OUTBOX.pace_nap_s, OUTBOX.pace_relay_s, OUTBOX.pace_tur
 HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
 PACED = "paced"  # the next message waits for the sending policy
 PACE_QUEUE = "long"  # where a paced outbox waits: never the short queue, which the session watcher needs
+
+
+class Paced(NamedTuple):
+	"""A message its number's policy lets go: typing starts now and the send waits for ``not_before``, so
+	the typing falls inside the wait instead of adding to it."""
+
+	row: object
+	account: str
+	message: pacing.Message
+	typing: float
+	not_before: float
 
 
 def _key(kind: str, session: str) -> str:
@@ -121,7 +134,12 @@ def flush(session: str, lane: str = "short") -> dict:
 	started = time.monotonic()
 	try:
 		while frappe.cache.delete(_key("dirty", session)):
-			stopped = _flush_once(session, stats, lane)
+			try:
+				stopped = _flush_once(session, stats, lane)
+			except (frappe.QueryDeadlockError, frappe.QueryTimeoutError):
+				# another job held the rows (a receipt, a claim): this look is undone, the next one goes on
+				frappe.db.rollback()
+				stopped, stats["wait"] = PACED, 1.0
 			napping = lane == PACE_QUEUE and time.monotonic() - started < TURN_S
 			if stopped == PACED and napping and stats["wait"] <= NAP_S:
 				time.sleep(stats["wait"])
@@ -165,16 +183,16 @@ def _flush_once(session: str, stats: dict, lane: str = PACE_QUEUE) -> str | None
 			name = _next_queued(account)
 			if name is None:
 				return None
-			outcome, message = send(name), None  # held for the phone, or failed when it waited too long
+			outcome = send(name)  # held for the phone, or failed when it waited too long
 		else:
 			pick = _pick(session, row, account, stats)
 			if pick in (None, PACED):
 				return pick
-			if lane != PACE_QUEUE and row.show_typing:
-				stats["wait"] = 0.0  # "typing…" takes seconds: not on the short queue
+			name, paced = pick
+			if lane != PACE_QUEUE and (paced.typing or paced.not_before > time.time()):
+				stats["wait"] = 0.0  # "typing…" or a wait takes seconds: not on the short queue
 				return PACED
-			name, message = pick
-			outcome = send(name, paced=(row, account, message))
+			outcome = send(name, paced=paced)
 		if outcome == SENT_NOW:
 			stats["sent"] += 1
 		elif outcome == FAILED_NOW:
@@ -195,7 +213,7 @@ def _queued(account: str) -> list:
 		rows = frappe.get_all(
 			provider.MESSAGE,
 			filters={**base, **extra},
-			fields=["name", "to", campaigns.CAMPAIGN_FIELD],
+			fields=["name", "to", "message", campaigns.CAMPAIGN_FIELD],
 			order_by="creation asc",
 			limit=FLUSH_BATCH,
 		)
@@ -224,8 +242,9 @@ def _pick(session: str, row, account: str, stats: dict, claim: bool = True):
 			continue
 		message = pacing.message_for(account, r.to, campaign=bool(r.get(campaigns.CAMPAIGN_FIELD)))
 		wait = judge.wait(message)
-		if wait.now(judge.now):
-			return r.name, message
+		typing = pacing.typing_for(judge.policy, html.unescape(r.message or ""))
+		if wait.at <= judge.now + typing:  # typing starts now and ends when the slot comes
+			return r.name, Paced(row, account, message, typing, wait.at)
 		pacing.hold(r.name, wait)
 		held.add(r.to)
 		soonest = wait.at if soonest is None else min(soonest, wait.at)
@@ -247,7 +266,8 @@ def _next_campaign_message(session: str, row, account: str, judge) -> str | None
 		campaigns.clear_wait(session)
 		return None
 	wait = judge.wait(pacing.Message(to="", first_contact=True, campaign=True))
-	if not wait.now(judge.now):
+	lead = TYPING_MAX_S if judge.policy.typing else 0.0  # claimed in time to type before the slot
+	if wait.at > judge.now + lead:
 		campaigns.note_wait(session, wait.reason, pacing.from_unix(wait.at))
 		judge.campaign_at = wait.at
 		return PACED
@@ -255,7 +275,7 @@ def _next_campaign_message(session: str, row, account: str, judge) -> str | None
 	return campaigns.claim_next(session, row, account)
 
 
-def send(name: str, paced: tuple | None = None) -> str:
+def send(name: str, paced: Paced | None = None) -> str:
 	"""Send one queued message (or adopt it, when an uncertain claim's send did reach the gateway). ``paced``
 	(session row, account, the policy's view of the message): the chat is read and "typing…" shown first,
 	and the send is counted in the number's ledger."""
@@ -282,6 +302,7 @@ def send(name: str, paced: tuple | None = None) -> str:
 			return outcome
 	if paced:
 		_show_reading_and_typing(session, paced, doc)
+		time.sleep(max(0.0, paced.not_before - time.time()))  # the policy's slot, if typing ended first
 	token = secrets.token_hex(8)
 	if not _take_claim(doc.name, token, claim):
 		return BUSY
@@ -305,18 +326,19 @@ def send(name: str, paced: tuple | None = None) -> str:
 	return SENT_NOW
 
 
-def _show_reading_and_typing(session: str, paced: tuple, doc) -> None:
-	row, account, message = paced
+def _show_reading_and_typing(session: str, paced: Paced, doc) -> None:
+	if paced.typing <= 0:
+		return
 	try:
 		with client_for(session) as client:
-			pacing.show_reading_and_typing(client, row, account, message.to, _plain_text(doc))
+			pacing.show_reading_and_typing(client, paced.row, paced.account, paced.message.to, paced.typing)
 	except GatewayError as e:
 		logger().info("op=pace session=%s skipped code=%s", session, e.code)
 	frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
 
 
 def _store_sent(
-	doc, session: str, message_id: str, shown: str | None, paced: tuple | None = None, at: float | None = None
+	doc, session: str, message_id: str, shown: str | None, paced: Paced | None = None, at: float | None = None
 ) -> None:
 	holder = acks.claim(session, message_id, doc.name)
 	# The gateway's echo of this very message was stored first (its claim may be gone with Redis): this
@@ -335,7 +357,7 @@ def _store_sent(
 	doc.set(pacing.WAIT_REASON, None)
 	doc.set(pacing.SEND_AFTER, None)
 	if paced:
-		doc.set(pacing.FIRST_CONTACT, int(paced[2].first_contact))
+		doc.set(pacing.FIRST_CONTACT, int(paced.message.first_contact))
 	doc.save(ignore_permissions=True)
 	provider.refresh_crm(doc)
 	frappe.db.commit()  # nosemgrep: receipts look the id up from now on
@@ -345,7 +367,7 @@ def _store_sent(
 		inbound.set_status(doc.name, late)
 	recent.add(session, message_id, "out", doc.to, shown, late)
 	if paced:
-		pacing.note_sent(paced[0], paced[2], at)
+		pacing.note_sent(paced.row, paced.message, at)
 	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
 
 

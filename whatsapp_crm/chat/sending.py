@@ -291,11 +291,11 @@ def hold(name: str, wait: Wait) -> None:
 # -- pacing around a send ------------------------------------------------------------------------------------
 
 
-def show_reading_and_typing(client, row, account: str, to: str, text: str | None) -> float:
-	"""Mark the customer's latest messages read and show "typing…" for as long as a person would type the
-	text. Returns the seconds spent. A gateway that cannot do either (or answers slowly) only gets the wait."""
+def show_reading_and_typing(client, row, account: str, to: str, typing: float) -> float:
+	"""Mark the customer's latest messages read and show "typing…" for ``typing`` seconds (``typing_for``).
+	Returns the seconds spent. A gateway that cannot do either (or answers slowly) only gets the wait."""
 	started = time.monotonic()
-	if not policy_of(row).typing:
+	if typing <= 0:
 		return 0.0
 	digits = to.lstrip("+")
 	unread = frappe.get_all(
@@ -313,12 +313,16 @@ def show_reading_and_typing(client, row, account: str, to: str, text: str | None
 	)
 	if unread:
 		_pacing_call(row.name, "read", client.mark_read, row.session_id, digits, unread)
-	typing = rules.typing_s(text)
 	typed = _pacing_call(row.name, "typing", client.start_typing, row.session_id, digits)
 	time.sleep(max(0.0, typing - (time.monotonic() - started)))
 	if typed:
 		_pacing_call(row.name, "paused", client.stop_typing, row.session_id, digits)
 	return time.monotonic() - started
+
+
+def typing_for(policy: SendingPolicy, text: str | None) -> float:
+	"""How long "typing…" shows before this text (0 when the number does not type)."""
+	return rules.typing_s(text) if policy.typing else 0.0
 
 
 def _pacing_call(session: str, what: str, call, *args) -> bool:
