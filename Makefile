@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-pythons pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync bench-inbox simulate clean
+.PHONY: demo test test-pythons pytest nodetest lint bench bench-live bench-scale bench-messages bench-sync bench-campaign bench-inbox simulate clean
 
 # Installed under the pins a Frappe 15 bench has (tests/bench-pins.txt), so the tests run what a bench runs.
 PINS := tests/bench-pins.txt
@@ -80,6 +80,12 @@ bench-messages:
 ## frappe_whatsapp and its workers running: make bench-sync BENCH=/path/to/frappe-bench SITE=mysite
 bench-sync:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_sync.py --site $(SITE) --base $(BASE)
+
+## Campaigns and the sending policy (S1-S4): pacing, a reply while a campaign runs, pause / resume / a killed worker,
+## 50,000 Leads prepared; inside a bench with Frappe CRM, frappe_whatsapp and its workers and scheduler running:
+## make bench-campaign BENCH=/path/to/frappe-bench SITE=mysite ARGS="--only S1,S2 --s1-recipients 120"
+bench-campaign:
+	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_campaign.py --site $(SITE) $(ARGS)
 
 simulate: $(STAMP)
 	$(VENV)/bin/whatsapp-crm simulate

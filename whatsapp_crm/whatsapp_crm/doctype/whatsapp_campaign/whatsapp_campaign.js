@@ -22,6 +22,13 @@ frappe.ui.form.on("WhatsApp Campaign", {
 
 	refresh(frm) {
 		wac_teardown(frm);
+		// The Datetime control appends the time zone to its description before translating it, so the lookup
+		// would miss: hand it the translated text.
+		frm.set_df_property(
+			"start_at",
+			"description",
+			__("When the first message may go. Empty: as soon as you click Start. Messages still wait for each number's sending policy (caps, quiet hours).")
+		);
 		if (frm.doc.source !== "Pasted list" && frm.doc.status === "Draft") {
 			frm.add_custom_button(__("Set filters"), () => wac_filters(frm));
 		}
@@ -62,9 +69,10 @@ function wac_esc(value) {
 }
 
 function wac_act(frm, action, confirm) {
+	// frm.save() on an unchanged form never settles: save only what changed.
+	const saved = () => (frm.is_dirty() ? frm.save() : Promise.resolve());
 	const go = () =>
-		frm
-			.save()
+		saved()
 			.then(() => frappe.xcall(WAC_API + action, { name: frm.doc.name }))
 			.then(() => frm.reload_doc());
 	if (confirm) frappe.confirm(wac_esc(confirm), go);
