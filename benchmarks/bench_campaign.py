@@ -12,7 +12,7 @@ S2  While a campaign runs (the S1 one, or a short one of its own): an agent's re
     inserted as CRM does, to a number that wrote in first) from its insert commit to the simulator's receive
     time, ~5 times: median and max (target <= 3 s).
 S3  Pause: from the pause commit to the last send of that campaign the simulator receives (target <= 2 s);
-    resume; the short-queue worker SIGKILLed mid-campaign (its process group: the work horse too) and
+    resume; the worker that sends (the long queue's) SIGKILLed mid-campaign (its process group: the work horse too) and
     started again by bench-ctl.sh: sends per number at the simulator vs recipients sent (none lost, none twice).
 S4  A campaign over 50,000 Leads (bulk-inserted, with duplicates and opted-out numbers): ``campaigns.prepare``
     wall time (target <= 30 s) and ``campaigns.progress`` p50 / p95 over 50 calls.
@@ -406,9 +406,13 @@ def run_campaign(fx: Number, part: str, count: int, replies: int) -> None:
 # -- S3: pause, resume, a killed worker -------------------------------------------------------------------
 
 
-def short_worker_pid() -> int | None:
+# The queue a paced outbox sends from (chat/outbox.py PACE_QUEUE): its worker is the one to kill mid-send.
+SENDING_WORKER = "worker_long"
+
+
+def sending_worker_pid() -> int | None:
 	out = subprocess.run(["bash", BENCH_CTL, "status"], capture_output=True, text=True, check=False).stdout
-	m = re.search(r"worker_short\s+running\s+pid\s+(\d+)", out)
+	m = re.search(SENDING_WORKER + r"\s+running\s+pid\s+(\d+)", out)
 	return int(m.group(1)) if m else None
 
 
@@ -456,7 +460,7 @@ def s3(fx: Number, count: int, kill_after: int) -> None:
 	until(resumed + kill_after, 180)
 	# Mid-send: a moment after a send, while the job sleeps, claims the next one or shows "typing…".
 	time.sleep(1.5)
-	pid = short_worker_pid()
+	pid = sending_worker_pid()
 	killed_at_sends = len(ours())
 	if pid:
 		try:
@@ -465,19 +469,19 @@ def s3(fx: Number, count: int, kill_after: int) -> None:
 			pid = None
 	killed = time.monotonic()
 	print(
-		f"S3 kill: short worker pid {pid} (its process group) SIGKILLed after {killed_at_sends} sends",
+		f"S3 kill: sending ({SENDING_WORKER}) pid {pid} (its process group) SIGKILLed after {killed_at_sends} sends",
 		flush=True,
 	)
 	time.sleep(1)
 	out = subprocess.run(["bash", BENCH_CTL, "start"], capture_output=True, text=True, check=False).stdout
-	if "worker_short already running" in out:
+	if f"{SENDING_WORKER} already running" in out:
 		# The killed worker is a zombie nobody reaps (kill -0 still answers): bench-ctl.sh start cannot tell it
 		# is dead, so restart the bench's processes instead.
 		out = subprocess.run(
 			["bash", BENCH_CTL, "restart"], capture_output=True, text=True, check=False
 		).stdout
 	print(
-		"   bench-ctl.sh start: " + " | ".join(line for line in out.splitlines() if "worker_short" in line),
+		"   bench-ctl.sh start: " + " | ".join(line for line in out.splitlines() if SENDING_WORKER in line),
 		flush=True,
 	)
 	deadline = time.monotonic() + 420

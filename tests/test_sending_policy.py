@@ -202,3 +202,26 @@ def test_caps_of_one_have_no_reply_reserve():
 	p = SendingPolicy(per_minute=1, per_hour=1, per_day=1, new_per_day=1, quiet_from=None, quiet_to=None)
 	assert policy.campaign_pace_s(p, Caps(1, 1, 1, 1)) == 3600
 	assert policy.next_send(p, Caps(1, 1, 1, 1), Ledger(), Message("1", campaign=True), T0, MADRID).now(T0)
+
+
+def test_a_campaign_whose_sends_are_each_a_little_late_keeps_its_pace():
+	"""Each send 0.3 s after its slot (the gateway call, the database): the next gap counts from the slot."""
+	p = SendingPolicy(
+		per_minute=20, per_hour=1200, per_day=10000, new_per_day=5000, quiet_from=None, quiet_to=None,
+		gap_min_s=1, gap_max_s=2,
+	)  # fmt: skip
+	rng, c, ledger, now, sends = random.Random(3), policy.caps_for(p, None), Ledger(), T0, []
+	for i in range(300):
+		msg = Message(f"3461{i:07d}", first_contact=True, campaign=True)
+		slot = policy.next_send(p, c, ledger, msg, now, MADRID).at
+		now = slot + 0.3
+		sends.append(now)
+		ledger = policy.after_send(p, c, ledger, msg, now, rng, slot=slot)
+	expected = policy.expected_campaign_s(p, c, 300)
+	assert abs((sends[-1] - sends[0]) / expected - 1) < 0.05
+	late = Ledger()
+	for i in range(300):  # without the slot, the lateness adds up
+		msg = Message(f"3462{i:07d}", first_contact=True, campaign=True)
+		now = policy.next_send(p, c, late, msg, now, MADRID).at + 0.3
+		late = policy.after_send(p, c, late, msg, now, rng)
+	assert (now - sends[-1]) > (sends[-1] - sends[0]) * 1.05

@@ -80,6 +80,7 @@ FLUSH_BATCH = OUTBOX.batch
 NAP_S, RELAY_S, TURN_S = OUTBOX.pace_nap_s, OUTBOX.pace_relay_s, OUTBOX.pace_turn_s
 HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
 PACED = "paced"  # the next message waits for the sending policy
+PREEMPTED = "preempted"  # a campaign message's typing gave way to a reply queued meanwhile
 PACE_QUEUE = "long"  # where a paced outbox waits: never the short queue, which the session watcher needs
 
 
@@ -142,7 +143,7 @@ def flush(session: str, lane: str = "short") -> dict:
 				stopped, stats["wait"] = PACED, 1.0
 			napping = lane == PACE_QUEUE and time.monotonic() - started < TURN_S
 			if stopped == PACED and napping and stats["wait"] <= NAP_S:
-				time.sleep(stats["wait"])
+				_nap(session, stats["wait"])
 				frappe.cache.set(_key("dirty", session), 1, ex=3600)
 				continue
 			if stopped is None and time.monotonic() - started >= TURN_S:
@@ -166,10 +167,19 @@ def _come_back(session: str, wait: float, lane: str) -> None:
 	after ``wait``."""
 	if wait <= RELAY_S:
 		if lane == PACE_QUEUE:
-			time.sleep(min(wait, NAP_S))
+			_nap(session, min(wait, NAP_S))
 		enqueue_flush(session, PACE_QUEUE)
 	else:
 		frappe.cache.set(_key("wake", session), time.time() + wait, ex=int(wait) + 3600)
+
+
+def _nap(session: str, seconds: float) -> None:
+	"""Sleep up to ``seconds``, cut short when a new message is queued for the number (a reply goes first)."""
+	ends = time.monotonic() + seconds
+	while (left := ends - time.monotonic()) > 0:
+		time.sleep(min(left, 0.2))
+		if frappe.cache.get(_key("dirty", session)):
+			return
 
 
 def _flush_once(session: str, stats: dict, lane: str = PACE_QUEUE) -> str | None:
@@ -179,6 +189,8 @@ def _flush_once(session: str, stats: dict, lane: str = PACE_QUEUE) -> str | None
 		return HELD
 	for _turn in range(FLUSH_BATCH):
 		frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
+		# this look sees everything queued so far: a message queued after it sets the flag again
+		frappe.cache.delete(_key("dirty", session))
 		if row.status != CONNECTED:
 			name = _next_queued(account)
 			if name is None:
@@ -242,21 +254,28 @@ def _pick(session: str, row, account: str, stats: dict, claim: bool = True):
 			continue
 		message = pacing.message_for(account, r.to, campaign=bool(r.get(campaigns.CAMPAIGN_FIELD)))
 		wait = judge.wait(message)
-		typing = pacing.typing_for(judge.policy, html.unescape(r.message or ""))
+		typing = pacing.typing_for(judge.policy, html.unescape(r.message or ""), r.name)
 		if wait.at <= judge.now + typing:  # typing starts now and ends when the slot comes
 			return r.name, Paced(row, account, message, typing, wait.at)
 		pacing.hold(r.name, wait)
 		held.add(r.to)
-		soonest = wait.at if soonest is None else min(soonest, wait.at)
+		ready = wait.at - typing  # when its typing must start
+		soonest = ready if soonest is None else min(soonest, ready)
 	claimed = _next_campaign_message(session, row, account, judge) if claim else None
 	if claimed is not None and claimed != PACED:
 		return _pick(session, row, account, stats, claim=False)  # the message just claimed
 	if claimed == PACED:
-		soonest = judge.campaign_at if soonest is None else min(soonest, judge.campaign_at)
+		ready = judge.campaign_at - lead_of(judge)
+		soonest = ready if soonest is None else min(soonest, ready)
 	if soonest is None:
 		return None
 	stats["wait"] = max(0.0, soonest - time.time())
 	return PACED
+
+
+def lead_of(judge) -> float:
+	"""How long before a campaign slot its recipient is claimed: in time to type before the slot."""
+	return TYPING_MAX_S if judge.policy.typing else 0.0
 
 
 def _next_campaign_message(session: str, row, account: str, judge) -> str | None:
@@ -266,8 +285,7 @@ def _next_campaign_message(session: str, row, account: str, judge) -> str | None
 		campaigns.clear_wait(session)
 		return None
 	wait = judge.wait(pacing.Message(to="", first_contact=True, campaign=True))
-	lead = TYPING_MAX_S if judge.policy.typing else 0.0  # claimed in time to type before the slot
-	if wait.at > judge.now + lead:
+	if wait.at > judge.now + lead_of(judge):
 		campaigns.note_wait(session, wait.reason, pacing.from_unix(wait.at))
 		judge.campaign_at = wait.at
 		return PACED
@@ -301,7 +319,8 @@ def send(name: str, paced: Paced | None = None) -> str:
 		if outcome is not None:
 			return outcome
 	if paced:
-		_show_reading_and_typing(session, paced, doc)
+		if not _show_reading_and_typing(session, paced, doc):
+			return PREEMPTED  # no claim taken: it stays queued, and the reply goes first
 		time.sleep(max(0.0, paced.not_before - time.time()))  # the policy's slot, if typing ended first
 	token = secrets.token_hex(8)
 	if not _take_claim(doc.name, token, claim):
@@ -326,15 +345,21 @@ def send(name: str, paced: Paced | None = None) -> str:
 	return SENT_NOW
 
 
-def _show_reading_and_typing(session: str, paced: Paced, doc) -> None:
+def _show_reading_and_typing(session: str, paced: Paced, doc) -> bool:
+	"""False when a campaign message's typing gave way to a message queued meanwhile (the dirty flag)."""
 	if paced.typing <= 0:
-		return
+		return True
+	stop = (lambda: bool(frappe.cache.get(_key("dirty", session)))) if paced.message.campaign else None
+	finished = True
 	try:
 		with client_for(session) as client:
-			pacing.show_reading_and_typing(client, paced.row, paced.account, paced.message.to, paced.typing)
+			finished = pacing.show_reading_and_typing(
+				client, paced.row, paced.account, paced.message.to, paced.typing, stop
+			)
 	except GatewayError as e:
 		logger().info("op=pace session=%s skipped code=%s", session, e.code)
 	frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
+	return finished
 
 
 def _store_sent(
@@ -367,7 +392,7 @@ def _store_sent(
 		inbound.set_status(doc.name, late)
 	recent.add(session, message_id, "out", doc.to, shown, late)
 	if paced:
-		pacing.note_sent(paced.row, paced.message, at)
+		pacing.note_sent(paced.row, paced.message, at, paced.not_before)
 	logger().info("op=send message=%s session=%s status=%s", doc.name, session, late)
 
 

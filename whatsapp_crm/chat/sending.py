@@ -7,6 +7,7 @@ docs/messaging.md, "Sending policy".
 from __future__ import annotations
 
 import json
+import random
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -228,10 +229,10 @@ def wait_for(row, account: str, message: Message) -> Wait:
 	return Judge(row, account).wait(message)
 
 
-def note_sent(row, message: Message, at: float) -> None:
+def note_sent(row, message: Message, at: float, slot: float | None = None) -> None:
 	"""After a send: the next gaps drawn and kept for the next message of this number."""
 	policy, caps = policy_of(row), caps_of(row)
-	after = rules.after_send(policy, caps, Ledger(**_ledger_marks(row.name)), message, at)
+	after = rules.after_send(policy, caps, Ledger(**_ledger_marks(row.name)), message, at, slot=slot)
 	frappe.cache.set(
 		_marks_key(row.name),
 		json.dumps(
@@ -291,12 +292,14 @@ def hold(name: str, wait: Wait) -> None:
 # -- pacing around a send ------------------------------------------------------------------------------------
 
 
-def show_reading_and_typing(client, row, account: str, to: str, typing: float) -> float:
+def show_reading_and_typing(client, row, account: str, to: str, typing: float, stop=None) -> bool:
 	"""Mark the customer's latest messages read and show "typing…" for ``typing`` seconds (``typing_for``).
-	Returns the seconds spent. A gateway that cannot do either (or answers slowly) only gets the wait."""
+	``stop``: asked every moment while typing; when it says so the typing ends early and this returns False
+	(a reply came in while a campaign message was being typed). A gateway that cannot read or type (or
+	answers slowly) only gets the wait."""
 	started = time.monotonic()
 	if typing <= 0:
-		return 0.0
+		return True
 	digits = to.lstrip("+")
 	unread = frappe.get_all(
 		provider.MESSAGE,
@@ -314,15 +317,21 @@ def show_reading_and_typing(client, row, account: str, to: str, typing: float) -
 	if unread:
 		_pacing_call(row.name, "read", client.mark_read, row.session_id, digits, unread)
 	typed = _pacing_call(row.name, "typing", client.start_typing, row.session_id, digits)
-	time.sleep(max(0.0, typing - (time.monotonic() - started)))
+	finished = True
+	while (left := typing - (time.monotonic() - started)) > 0:
+		time.sleep(min(left, 0.2))
+		if stop and stop():
+			finished = False
+			break
 	if typed:
 		_pacing_call(row.name, "paused", client.stop_typing, row.session_id, digits)
-	return time.monotonic() - started
+	return finished
 
 
-def typing_for(policy: SendingPolicy, text: str | None) -> float:
-	"""How long "typing…" shows before this text (0 when the number does not type)."""
-	return rules.typing_s(text) if policy.typing else 0.0
+def typing_for(policy: SendingPolicy, text: str | None, name: str) -> float:
+	"""How long "typing…" shows before this message (0 when the number does not type): drawn once per
+	message (seeded by its name), so a message judged twice is typed for the time it was judged with."""
+	return rules.typing_s(text, random.Random(name)) if policy.typing else 0.0
 
 
 def _pacing_call(session: str, what: str, call, *args) -> bool:

@@ -34,6 +34,9 @@ CAMPAIGN_JITTER = (0.75, 1.25)
 TYPING_BASE_S, TYPING_PER_CHAR_S, TYPING_MIN_S, TYPING_MAX_S = 0.6, 0.04, 1.0, 5.0
 # A message answers the customer when they wrote within this long: quiet hours do not hold it back.
 ANSWERING_S = HOUR
+# A campaign message sent this little after its slot counts from the slot: the pace holds over a long
+# campaign instead of drifting by each send's own latency.
+LATE_TOLERANCE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -269,13 +272,18 @@ def after_send(
 	message: Message,
 	at: float,
 	rng: random.Random | None = None,
+	slot: float | None = None,
 ) -> Ledger:
-	"""The ledger once ``message`` went at ``at``: its send counted, and the next gaps drawn."""
+	"""The ledger once ``message`` went at ``at`` (for its ``slot``): its send counted, and the next gaps
+	drawn. The windows count the real time; a campaign's next gap counts from the slot when the send was
+	only a little late."""
 	sent = [*ledger.sent, at]
 	firsts = [*ledger.first_contacts, at] if message.first_contact else list(ledger.first_contacts)
 	campaign_until = ledger.campaign_until
 	if message.campaign:
-		campaign_until = at + campaign_gap_s(policy, caps, rng)
+		late = at - slot if slot is not None else None
+		base = slot if late is not None and 0 <= late < LATE_TOLERANCE_S else at
+		campaign_until = base + campaign_gap_s(policy, caps, rng)
 	return Ledger(
 		sent=[t for t in sent if t > at - DAY],
 		first_contacts=[t for t in firsts if t > at - DAY],
