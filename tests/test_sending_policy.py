@@ -156,7 +156,7 @@ def test_typing_time_grows_with_the_text_within_bounds():
 	rng = random.Random(1)
 	short, medium, long = (policy.typing_s(t, rng) for t in ("ok", "x" * 60, "x" * 2000))
 	assert policy.TYPING_MIN_S <= short < medium < long == policy.TYPING_MAX_S
-	assert len({round(policy.typing_s("hello there", rng), 3) for _ in range(20)}) > 10  # never the same
+	assert len({round(policy.typing_s("hello there, how are you today?", rng), 3) for _ in range(20)}) > 10  # never the same
 
 
 def run_campaign(p: SendingPolicy, recipients: int, seed: int = 7) -> list[float]:

@@ -80,6 +80,7 @@ FLUSH_BATCH = OUTBOX.batch
 NAP_S, RELAY_S, TURN_S = OUTBOX.pace_nap_s, OUTBOX.pace_relay_s, OUTBOX.pace_turn_s
 HELD, SENT_NOW, FAILED_NOW, SUSPECT, BUSY, DONE = "held", "sent", "failed", "suspect", "busy", "done"
 PACED = "paced"  # the next message waits for the sending policy
+SHORT_TYPING_S = 2.5  # the most a short-queue job spends typing a reply (the watcher shares the queue)
 PREEMPTED = "preempted"  # a campaign message's typing gave way to a reply queued meanwhile
 PACE_QUEUE = "long"  # where a paced outbox waits: never the short queue, which the session watcher needs
 
@@ -173,6 +174,15 @@ def _come_back(session: str, wait: float, lane: str) -> None:
 		frappe.cache.set(_key("wake", session), time.time() + wait, ex=int(wait) + 3600)
 
 
+def _short_enough(paced: Paced) -> bool:
+	"""Whether the short queue may send it: a reply (not a campaign's) whose typing and wait are over within
+	SHORT_TYPING_S. Anything longer goes to the long queue; a reply is not sent one job later for a second
+	of "typing…"."""
+	if paced.message.campaign:
+		return not paced.typing and paced.not_before <= time.time()
+	return max(paced.typing, paced.not_before - time.time()) <= SHORT_TYPING_S
+
+
 def _nap(session: str, seconds: float) -> None:
 	"""Sleep up to ``seconds``, cut short when a new message is queued for the number (a reply goes first)."""
 	ends = time.monotonic() + seconds
@@ -201,8 +211,8 @@ def _flush_once(session: str, stats: dict, lane: str = PACE_QUEUE) -> str | None
 			if pick in (None, PACED):
 				return pick
 			name, paced = pick
-			if lane != PACE_QUEUE and (paced.typing or paced.not_before > time.time()):
-				stats["wait"] = 0.0  # "typing…" or a wait takes seconds: not on the short queue
+			if lane != PACE_QUEUE and not _short_enough(paced):
+				stats["wait"] = 0.0  # seconds of typing or waiting: not on the short queue
 				return PACED
 			outcome = send(name, paced=paced)
 		if outcome == SENT_NOW:

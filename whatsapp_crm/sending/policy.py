@@ -31,7 +31,7 @@ REPLY_RESERVE_PER_MINUTE = 1
 # Each campaign gap is the pace times a random factor in this range (its mean is 1: the pace holds on average).
 CAMPAIGN_JITTER = (0.75, 1.25)
 # Typing shown before a send: a fast typist's speed, within bounds (a long text is pasted, not typed).
-TYPING_BASE_S, TYPING_PER_CHAR_S, TYPING_MIN_S, TYPING_MAX_S = 0.6, 0.04, 1.0, 5.0
+TYPING_BASE_S, TYPING_PER_CHAR_S, TYPING_MIN_S, TYPING_MAX_S = 0.6, 0.03, 1.0, 5.0
 # A message answers the customer when they wrote within this long: quiet hours do not hold it back.
 ANSWERING_S = HOUR
 # A campaign message sent this little after its slot counts from the slot: the pace holds over a long
