@@ -40,7 +40,7 @@ class Outbox:
 	# longer one still is left to the minute sweep. A job paces at most pace_turn_s before handing over.
 	pace_nap_s: float = 2.0
 	pace_relay_s: float = 90.0
-	pace_turn_s: float = 20.0
+	pace_turn_s: float = 60.0
 
 
 @dataclass(frozen=True)

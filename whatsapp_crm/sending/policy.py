@@ -39,7 +39,7 @@ TYPING_BASE_S, TYPING_PER_CHAR_S, TYPING_MIN_S, TYPING_MAX_S = 0.6, 0.03, 1.0, 5
 ANSWERING_S = HOUR
 # A campaign message sent this little after its slot counts from the slot: the pace holds over a long
 # campaign instead of drifting by each send's own latency.
-LATE_TOLERANCE_S = 1.0
+LATE_TOLERANCE_S = 3.0
 
 
 @dataclass(frozen=True)
