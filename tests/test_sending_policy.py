@@ -156,7 +156,9 @@ def test_typing_time_grows_with_the_text_within_bounds():
 	rng = random.Random(1)
 	short, medium, long = (policy.typing_s(t, rng) for t in ("ok", "x" * 60, "x" * 2000))
 	assert policy.TYPING_MIN_S <= short < medium < long == policy.TYPING_MAX_S
-	assert len({round(policy.typing_s("hello there, how are you today?", rng), 3) for _ in range(20)}) > 10  # never the same
+	assert (
+		len({round(policy.typing_s("hello there, how are you today?", rng), 3) for _ in range(20)}) > 10
+	)  # never the same
 
 
 def run_campaign(p: SendingPolicy, recipients: int, seed: int = 7) -> list[float]:
@@ -225,3 +227,16 @@ def test_a_campaign_whose_sends_are_each_a_little_late_keeps_its_pace():
 		now = policy.next_send(p, c, late, msg, now, MADRID).at + 0.3
 		late = policy.after_send(p, c, late, msg, now, rng)
 	assert (now - sends[-1]) > (sends[-1] - sends[0]) * 1.05
+
+
+def test_each_reply_of_the_last_minute_keeps_one_more_slot_free_from_campaigns():
+	p = SendingPolicy(
+		per_minute=20, per_hour=1200, per_day=10000, new_per_day=5000, quiet_from=None, quiet_to=None
+	)
+	c = policy.caps_for(p, None)
+	campaign = [T0 - 50 + i * 2 for i in range(17)]
+	replies = [T0 - 10, T0 - 5]
+	ledger = Ledger(sent=sorted(campaign + replies), others=replies)  # 19 sent: 17 campaign, 2 replies
+	held = policy.next_send(p, c, ledger, Message("1", campaign=True), T0, MADRID)
+	assert held.reason == policy.PER_MINUTE  # 20 - 1 reserved - 2 replies = 17 for the campaign
+	assert policy.next_send(p, c, ledger, Message("2"), T0, MADRID).now(T0)  # a third reply still goes

@@ -183,8 +183,8 @@ def ledger(session: str, account: str) -> Ledger:
 	"""What the number sent in the last day (from the messages themselves: a Redis flush forgets no send) and
 	the pacing marks of its last send (in Redis: losing them costs one gap)."""
 	rows = frappe.db.sql(
-		f"""select `{SENT_AT}` as at, `{FIRST_CONTACT}` as first from `tab{provider.MESSAGE}`
-		where whatsapp_account = %s and `{SENT_AT}` > %s order by `{SENT_AT}`""",
+		f"""select `{SENT_AT}` as at, `{FIRST_CONTACT}` as first, gateway_campaign is null as other
+		from `tab{provider.MESSAGE}` where whatsapp_account = %s and `{SENT_AT}` > %s order by `{SENT_AT}`""",
 		(account, add_to_date(now_datetime(), days=-1)),
 		as_dict=True,
 	)
@@ -192,6 +192,7 @@ def ledger(session: str, account: str) -> Ledger:
 	return Ledger(
 		sent=[to_unix(r.at) for r in rows],
 		first_contacts=[to_unix(r.at) for r in rows if r.first],
+		others=[to_unix(r.at) for r in rows if r.other],
 		last_chat=marks.get("last_chat"),
 		chat_gap_until=float(marks.get("chat_gap_until") or 0),
 		campaign_until=float(marks.get("campaign_until") or 0),

@@ -173,6 +173,7 @@ class Ledger:
 
 	sent: Sequence[float] = ()
 	first_contacts: Sequence[float] = ()
+	others: Sequence[float] = ()  # the sends that were not a campaign's (replies, agents, automations)
 	last_chat: str | None = None
 	chat_gap_until: float = 0.0  # no send to another chat before this
 	campaign_until: float = 0.0  # no campaign message before this
@@ -214,7 +215,11 @@ def next_send(
 	"""The earliest time ``message`` may be handed to the gateway, and the reason for the longest wait."""
 	per_minute = caps.per_minute
 	if message.campaign and per_minute > REPLY_RESERVE_PER_MINUTE:
-		per_minute -= REPLY_RESERVE_PER_MINUTE
+		# a slot kept free for a reply, and one more for each reply of the last minute: a team answering
+		# customers during a campaign is not made to wait by it
+		start = bisect_right(ledger.others, now - MINUTE)
+		replies = len(ledger.others) - start
+		per_minute = max(1, per_minute - REPLY_RESERVE_PER_MINUTE - replies)
 	candidates = [
 		(_window_free_at(ledger.sent, now, MINUTE, per_minute), PER_MINUTE),
 		(_window_free_at(ledger.sent, now, HOUR, caps.per_hour), PER_HOUR),
@@ -286,6 +291,7 @@ def after_send(
 	only a little late."""
 	sent = [*ledger.sent, at]
 	firsts = [*ledger.first_contacts, at] if message.first_contact else list(ledger.first_contacts)
+	others = list(ledger.others) if message.campaign else [*ledger.others, at]
 	campaign_until = ledger.campaign_until
 	if message.campaign:
 		late = at - slot if slot is not None else None
@@ -294,6 +300,7 @@ def after_send(
 	return Ledger(
 		sent=[t for t in sent if t > at - DAY],
 		first_contacts=[t for t in firsts if t > at - DAY],
+		others=[t for t in others if t > at - DAY],
 		last_chat=message.to,
 		chat_gap_until=at + chat_gap_s(policy, rng),
 		campaign_until=campaign_until,
