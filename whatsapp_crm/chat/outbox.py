@@ -199,8 +199,10 @@ def _flush_once(session: str, stats: dict, lane: str = PACE_QUEUE) -> str | None
 		return HELD
 	for _turn in range(FLUSH_BATCH):
 		frappe.cache.expire(_key("lock", session), LOCK_TTL_S)
-		# this look sees everything queued so far: a message queued after it sets the flag again
+		# this look sees everything queued so far (a fresh snapshot: the job's transaction would not show a
+		# reply committed meanwhile); a message queued after it sets the flag again
 		frappe.cache.delete(_key("dirty", session))
+		frappe.db.commit()  # nosemgrep: nothing of this job is pending here; it only ends the old snapshot
 		if row.status != CONNECTED:
 			name = _next_queued(account)
 			if name is None:
