@@ -35,6 +35,7 @@ class SendingFixture(MessagesFixture):
 		super().setUp()
 		self.addCleanup(self.clean_campaigns)
 		self.clean_campaigns()
+		self.online()
 		self.policy(**OPEN_POLICY)
 		# the simulator lives for the class: this test's sends are the ones after these
 		self.earlier = len(self.sim.sent(self.session.session_id))
@@ -47,6 +48,13 @@ class SendingFixture(MessagesFixture):
 		return self.sim.sent(self.session.session_id)[self.earlier :]
 
 	def clean_campaigns(self):
+		# the bench's workers may be flushing this number: stop them from starting more, and let the one at
+		# work finish, before rows it may hold are deleted
+		if frappe.db.exists(SESSION, self.session.name):
+			self.offline()
+			deadline = time.monotonic() + 15
+			while frappe.cache.get(outbox._key("lock", self.session.name)) and time.monotonic() < deadline:
+				time.sleep(0.2)
 		for name in frappe.get_all(campaigns.CAMPAIGN, filters={"title": ("like", f"{TAG}%")}, pluck="name"):
 			frappe.db.delete(campaigns.RECIPIENT, {"campaign": name})
 			frappe.db.delete(campaign_recipients.NUMBER, {"parent": name})
