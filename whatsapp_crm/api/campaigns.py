@@ -4,6 +4,7 @@ campaign (Sales Manager, WhatsApp Manager and System Manager by default)."""
 from __future__ import annotations
 
 import frappe
+from frappe import _
 
 from whatsapp_crm.chat import campaigns
 
@@ -13,7 +14,7 @@ CAMPAIGN = campaigns.CAMPAIGN
 def _allowed(name: str, ptype: str = "write") -> None:
 	if not name or not frappe.db.exists(CAMPAIGN, name):
 		frappe.throw(
-			frappe._("WhatsApp Campaign {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError
+			_("WhatsApp Campaign {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError
 		)
 	frappe.has_permission(CAMPAIGN, ptype, doc=name, throw=True)
 

@@ -4,6 +4,7 @@ again after an opt-out."""
 from __future__ import annotations
 
 import frappe
+from frappe import _
 
 from whatsapp_crm.chat import optout, sending
 from whatsapp_crm.integration import SESSION
@@ -13,7 +14,7 @@ from whatsapp_crm.integration import SESSION
 def session_status(name: str) -> dict:
 	if not name or not frappe.db.exists(SESSION, name):
 		frappe.throw(
-			frappe._("WhatsApp Session {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError
+			_("WhatsApp Session {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError
 		)
 	frappe.has_permission(SESSION, "read", doc=name, throw=True)
 	return sending.status(name)
@@ -22,7 +23,7 @@ def session_status(name: str) -> dict:
 @frappe.whitelist(methods=["POST"])
 def opt_in(name: str, reason: str) -> dict:
 	if not name or not frappe.db.exists(optout.OPT_OUT, name):
-		frappe.throw(frappe._("Opt-out {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError)
+		frappe.throw(_("Opt-out {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError)
 	frappe.has_permission(optout.OPT_OUT, "write", doc=name, throw=True)
 	optout.opt_in(name, reason)
 	return {"name": name, "opted_out": 0}
