@@ -13,9 +13,7 @@ from whatsapp_crm.integration import SESSION
 @frappe.whitelist()
 def session_status(name: str) -> dict:
 	if not name or not frappe.db.exists(SESSION, name):
-		frappe.throw(
-			_("WhatsApp Session {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError
-		)
+		frappe.throw(_("WhatsApp Session {0} not found.").format(frappe.bold(name)), frappe.DoesNotExistError)
 	frappe.has_permission(SESSION, "read", doc=name, throw=True)
 	return sending.status(name)
 

@@ -19,7 +19,7 @@ from frappe.desk.form.assign_to import add as assign
 from frappe.model.db_query import DatabaseQuery
 from frappe.utils import now_datetime
 
-from whatsapp_crm.chat import conversations, leads, newcomers, provider
+from whatsapp_crm.chat import conversations, leads, newcomers, provider, sending
 from whatsapp_crm.chat.conversations import CONVERSATION, READ
 from whatsapp_crm.integration import SETTINGS
 
@@ -121,12 +121,12 @@ def thread_messages(row, before: str | None, limit: int) -> list[dict]:
 	messages = frappe.db.sql(
 		f"""select * from (
 			select m.name, m.type, m.message, m.content_type, m.attach, m.status, m.creation, m.is_reply,
-				m.reply_to_message_id, m.message_id, m.owner
+				m.reply_to_message_id, m.message_id, m.owner, m.gateway_wait_reason, m.gateway_send_after
 			from `tab{provider.MESSAGE}` m
 			where m.whatsapp_account = %(account)s and m.`from` in %(numbers)s{older}
 			union all
 			select m.name, m.type, m.message, m.content_type, m.attach, m.status, m.creation, m.is_reply,
-				m.reply_to_message_id, m.message_id, m.owner
+				m.reply_to_message_id, m.message_id, m.owner, m.gateway_wait_reason, m.gateway_send_after
 			from `tab{provider.MESSAGE}` m
 			where m.whatsapp_account = %(account)s and m.`to` in %(numbers)s and m.type = 'Outgoing'{older}
 		) t order by t.creation desc limit %(limit)s""",
@@ -135,6 +135,9 @@ def thread_messages(row, before: str | None, limit: int) -> list[dict]:
 	)
 	for m in messages:
 		m["text"] = html.unescape(m.pop("message") or "")  # stored as escaped HTML; shown as text
+		reason, after = m.pop("gateway_wait_reason"), m.pop("gateway_send_after")
+		# a queued message held by its number's sending policy says why and until when
+		m["waiting"] = sending.describe(reason, after) if m.status == "queued" and after else None
 	messages.reverse()
 	return messages
 

@@ -99,6 +99,18 @@ class SendingFixture(MessagesFixture):
 			time.sleep(min(stats.get("wait") or 0.5, 2.0))
 		self.fail("the outbox did not empty in time")
 
+	def settle(self, name: str) -> None:
+		"""Flush until ``name`` was sent or held with its reason (this job or a worker's, one at a time)."""
+		for _ in range(50):
+			outbox.flush(self.session.name, outbox.PACE_QUEUE)
+			frappe.db.commit()  # nosemgrep: see what the worker committed
+			row = frappe.db.get_value(
+				provider.MESSAGE, name, ["message_id", pacing.WAIT_REASON], as_dict=True
+			)
+			if row.message_id or row.get(pacing.WAIT_REASON):
+				return
+			time.sleep(0.2)
+
 	def policy(self, **values):
 		frappe.db.set_value(SESSION, self.session.name, values, update_modified=False)
 		frappe.db.commit()  # nosemgrep
@@ -181,6 +193,9 @@ class TestSendingPolicy(SendingFixture):
 		self.assertEqual(held.status, outbox.QUEUED)  # waiting, never dropped
 		self.assertEqual(held.get(pacing.WAIT_REASON), rules.PER_MINUTE)
 		self.assertGreater(held.get(pacing.SEND_AFTER), now_datetime())
+		shown = {m["name"]: m["waiting"] for m in inbox.thread_messages(row, None, 50)}
+		self.assertIn("limit of messages per minute", shown[from_inbox.name])  # the inbox says why and when
+		self.assertIsNone(shown[crm[0].name])
 		status = sending_api.session_status(self.session.name)
 		self.assertEqual(status["used"]["minute"], 2)
 		self.assertEqual(status["waiting"], 1)
@@ -192,7 +207,7 @@ class TestSendingPolicy(SendingFixture):
 		end = (now + frappe.utils.datetime.timedelta(hours=2)).strftime("%H:%M:00")
 		self.policy(quiet_from=start, quiet_to=end)
 		cold = self.outgoing("Hola", to="+34 600 555 444")
-		outbox.flush(self.session.name, outbox.PACE_QUEUE)
+		self.settle(cold.name)
 		self.assertEqual(
 			frappe.db.get_value(provider.MESSAGE, cold.name, pacing.WAIT_REASON), rules.QUIET_HOURS
 		)
@@ -206,7 +221,7 @@ class TestSendingPolicy(SendingFixture):
 		self.policy(new_chats_per_day=1)
 		first = self.outgoing("Hola", to="+34 600 555 401")
 		second = self.outgoing("Hola", to="+34 600 555 402")
-		outbox.flush(self.session.name, outbox.PACE_QUEUE)
+		self.settle(second.name)
 		self.assertTrue(frappe.db.get_value(provider.MESSAGE, first.name, pacing.FIRST_CONTACT))
 		self.assertEqual(
 			frappe.db.get_value(provider.MESSAGE, second.name, pacing.WAIT_REASON), rules.NEW_PER_DAY

@@ -232,7 +232,8 @@ class WhatsAppInbox {
 						: "";
 					const react = reactions[m.message_id] ? `<div class="wa-react">${wa_inbox_esc(reactions[m.message_id])}</div>` : "";
 					const reply = m.is_reply ? `<div class="text-muted small">↩ ${wa_inbox_esc(__("Reply"))}</div>` : "";
-					return `<div class="wa-msg ${dir}">${reply}${wa_inbox_esc(m.text)}${file}${react}
+					const waiting = m.waiting ? `<div class="text-muted small">${wa_inbox_esc(m.waiting)}</div>` : "";
+					return `<div class="wa-msg ${dir}">${reply}${wa_inbox_esc(m.text)}${file}${react}${waiting}
 						<div class="wa-time">${wa_inbox_esc(frappe.datetime.str_to_user(m.creation))}${tick}</div></div>`;
 				})
 				.join("") || `<p class="text-muted">${wa_inbox_esc(__("No messages yet."))}</p>`
