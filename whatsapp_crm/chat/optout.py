@@ -123,14 +123,3 @@ def opt_in(name: str, reason: str) -> None:
 	)
 	doc.add_comment("Info", _("Opted in again: {0}").format(frappe.utils.escape_html(reason[:1000])))
 	_flag(doc.reference_doctype, doc.reference_name, False)
-
-
-def state(session: str, number: str) -> dict | None:
-	"""The opt-out of ``number`` on ``session``, for the inbox: None when there is none."""
-	row = frappe.db.get_value(
-		OPT_OUT,
-		{"session": session, "number": number},
-		["name", "opted_out", "opted_out_on", "word"],
-		as_dict=True,
-	)
-	return row if row and row.opted_out else None

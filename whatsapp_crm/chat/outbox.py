@@ -30,7 +30,7 @@ from frappe.utils import add_to_date, get_datetime, now_datetime
 from whatsapp_crm.chat import acks, inbound, provider, recent
 from whatsapp_crm.chat import campaign_recipients as campaigns
 from whatsapp_crm.chat import sending as pacing
-from whatsapp_crm.chat.catchup import to_unix
+from whatsapp_crm.chat.catchup import from_unix, to_unix
 from whatsapp_crm.gateway.acquire import CONNECTED
 from whatsapp_crm.gateway.client import GatewayClient
 from whatsapp_crm.gateway.errors import (
@@ -298,7 +298,7 @@ def _next_campaign_message(session: str, row, account: str, judge) -> str | None
 		return None
 	wait = judge.wait(pacing.Message(to="", first_contact=True, campaign=True))
 	if wait.at > judge.now + lead_of(judge):
-		campaigns.note_wait(session, wait.reason, pacing.from_unix(wait.at))
+		campaigns.note_wait(session, wait.reason, from_unix(wait.at))
 		judge.campaign_at = wait.at
 		return PACED
 	campaigns.clear_wait(session)
@@ -390,7 +390,7 @@ def _store_sent(
 	doc.status = acks.pending_status(session, message_id, SENT)
 	doc.set(CLAIM_FIELD, None)
 	at = at or to_unix(get_datetime(doc.get(CLAIMED_AT) or doc.creation))
-	doc.set(pacing.SENT_AT, pacing.from_unix(at))
+	doc.set(pacing.SENT_AT, from_unix(at))
 	doc.set(pacing.WAIT_REASON, None)
 	doc.set(pacing.SEND_AFTER, None)
 	if paced:

@@ -17,6 +17,7 @@ from frappe import _
 from frappe.utils import add_to_date, format_datetime, get_system_timezone, get_time, now_datetime
 
 from whatsapp_crm.chat import provider
+from whatsapp_crm.chat.catchup import from_unix
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.integration import SESSION, logger
 from whatsapp_crm.sending import policy as rules
@@ -48,12 +49,9 @@ def zone() -> ZoneInfo:
 
 
 def to_unix(value: datetime) -> float:
-	"""A datetime as Frappe stores it (naive, in the system time zone) as unix seconds."""
+	"""A datetime as Frappe stores it (naive, in the system time zone) as unix seconds, with its fraction
+	(catchup.to_unix rounds to whole seconds, as gateway timestamps are; rolling windows need the fraction)."""
 	return value.replace(tzinfo=zone()).timestamp()
-
-
-def from_unix(ts: float) -> datetime:
-	return datetime.fromtimestamp(ts, zone()).replace(tzinfo=None)
 
 
 def _time(value) -> object:
@@ -224,10 +222,6 @@ class Judge:
 
 	def wait(self, message: Message) -> Wait:
 		return rules.next_send(self.policy, self.caps, self.book, message, self.now, self.tz)
-
-
-def wait_for(row, account: str, message: Message) -> Wait:
-	return Judge(row, account).wait(message)
 
 
 def note_sent(row, message: Message, at: float, slot: float | None = None) -> None:
