@@ -1,6 +1,7 @@
 """The gateway layer's shape: it never imports frappe, and its modules import each other one way only
 (messages of WhatsApp know nothing of the client that sends them), read from the source with ast. The simulator
-and the terminal command are frappe-free too, and sit above it: terminal -> simulator -> gateway."""
+and the terminal command are frappe-free too, and sit above it: terminal -> simulator -> gateway; so are the
+inbox's rules, which use only the gateway and sending."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ GATEWAY = Path(__file__).resolve().parents[1] / "whatsapp_crm" / "gateway"
 SIMULATOR = GATEWAY.parent / "simulator"
 TERMINAL = GATEWAY.parent / "terminal"
 SENDING = GATEWAY.parent / "sending"
-FRAPPE_FREE = (GATEWAY, SENDING, SIMULATOR, TERMINAL)
+INBOX = GATEWAY.parent / "inbox"
+FRAPPE_FREE = (GATEWAY, SENDING, INBOX, SIMULATOR, TERMINAL)
 
 
 def import_nodes(path: Path) -> list[ast.Import | ast.ImportFrom]:
@@ -132,6 +134,16 @@ def test_the_gateway_uses_neither_the_simulator_nor_the_terminal_and_the_simulat
 	assert not {k: v for k, v in found.items() if v}
 
 
+def test_the_inbox_rules_use_only_the_gateway_and_sending():
+	"""inbox -> sending -> gateway: the inbox's rules know nothing of the simulator, the terminal or Frappe."""
+	allowed = ("whatsapp_crm.gateway", "whatsapp_crm.sending", "whatsapp_crm.inbox")
+	found = {str(p.relative_to(APP)): uses(p, "whatsapp_crm") for p in modules(INBOX)}
+	assert {"inbox/hours.py", "inbox/files.py", "inbox/quick_replies.py"} <= found.keys()
+	assert "whatsapp_crm.gateway.messaging" in found["inbox/files.py"]  # the walk sees its imports
+	outside = {k: [m for m in v if ".".join(m.split(".")[:2]) not in allowed] for k, v in found.items()}
+	assert not {k: v for k, v in outside.items() if v}
+
+
 # -- no hidden cycles, no imports upward ------------------------------------------------------------------
 
 # Function-level imports of the app's own modules, each with its reason; any other one fails.
@@ -143,6 +155,7 @@ JUSTIFIED_LATE_IMPORTS = {
 LAYERS = (
 	("whatsapp_crm.gateway",),
 	("whatsapp_crm.sending",),
+	("whatsapp_crm.inbox",),
 	("whatsapp_crm.simulator",),
 	("whatsapp_crm.terminal",),
 	("whatsapp_crm.integration",),

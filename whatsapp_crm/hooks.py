@@ -13,6 +13,8 @@ after_migrate = [
 	"whatsapp_crm.install.set_missing_defaults",
 	"whatsapp_crm.chat.provider.setup",
 	"whatsapp_crm.gateway_records.install.ensure_block",
+	# the inbox's indexes: message text search, the list by status
+	"whatsapp_crm.chat.search.ensure_indexes",
 ]
 # frappe_whatsapp installed after this app: add the Gateway Session field to its WhatsApp Account then.
 after_app_install = "whatsapp_crm.chat.provider.after_app_install"
@@ -44,6 +46,7 @@ ignore_links_on_delete = [
 	"WhatsApp Message",
 	"WhatsApp Campaign Recipient",
 	"WhatsApp Opt Out",
+	"WhatsApp Conversation Cycle",
 ]
 
 # A session's history goes with it; the records the app's rows point at keep them right when deleted or converted.
@@ -80,8 +83,12 @@ doc_events = {
 		"after_insert": [
 			"whatsapp_crm.chat.leads.first_response",
 			"whatsapp_crm.chat.conversations.on_insert",
+			# after the conversation row exists: reopen it, open or answer its cycle
+			"whatsapp_crm.chat.status.on_message",
 			"whatsapp_crm.chat.optout.on_incoming",
 			"whatsapp_crm.chat.campaign_recipients.on_incoming",
+			# after opt-out: an opt-out word's confirmation is its only answer
+			"whatsapp_crm.chat.hours.on_incoming",
 		],
 		"on_update": [
 			"whatsapp_crm.chat.conversations.on_change",
@@ -99,8 +106,15 @@ doc_events = {
 override_doctype_class = {
 	"WhatsApp Message": "whatsapp_crm.chat.whatsapp_message.GatewayWhatsAppMessage",
 }
-has_permission = {"WhatsApp Message": "whatsapp_crm.chat.provider.message_has_permission"}
-permission_query_conditions = {"WhatsApp Message": "whatsapp_crm.chat.provider.message_query"}
+# A personal quick reply is its owner's alone.
+has_permission = {
+	"WhatsApp Message": "whatsapp_crm.chat.provider.message_has_permission",
+	"WhatsApp Quick Reply": "whatsapp_crm.chat.quick_replies.has_permission",
+}
+permission_query_conditions = {
+	"WhatsApp Message": "whatsapp_crm.chat.provider.message_query",
+	"WhatsApp Quick Reply": "whatsapp_crm.chat.quick_replies.query",
+}
 
 # One watcher serves every waiting session (woken by requests); the scheduler revives it if its worker died,
 # and sweeps the linked sessions' health when the interval has passed.
@@ -113,6 +127,7 @@ scheduler_events = {
 			"whatsapp_crm.chat.parked.replay_parked",
 			"whatsapp_crm.chat.outbox.sweep",
 			"whatsapp_crm.chat.campaigns.start_scheduled",
+			"whatsapp_crm.chat.status.wake_snoozed",
 		],
 		# numbers sending campaigns: delivery falling, many numbers not on WhatsApp (chat/banwatch.py)
 		"*/5 * * * *": ["whatsapp_crm.chat.banwatch.watch"],

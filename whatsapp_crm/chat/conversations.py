@@ -79,9 +79,9 @@ def on_insert(doc, method: str | None = None) -> None:
 	frappe.db.sql(
 		f"""insert into `tab{CONVERSATION}` (name, creation, modified, owner, modified_by, docstatus, idx,
 			whatsapp_account, number, title, reference_doctype, reference_name, assignee, last_message,
-			last_message_at, last_direction, incoming_count)
+			last_message_at, last_direction, incoming_count, status)
 		values (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, 0, %(account)s, %(number)s,
-			%(title)s, %(ref_dt)s, %(ref)s, %(assignee)s, %(text)s, %(at)s, %(direction)s, %(incoming)s)
+			%(title)s, %(ref_dt)s, %(ref)s, %(assignee)s, %(text)s, %(at)s, %(direction)s, %(incoming)s, %(status)s)
 		on duplicate key update
 			last_message = if(%(at)s >= ifnull(last_message_at, '1970-01-01'), values(last_message), last_message),
 			last_direction = if(%(at)s >= ifnull(last_message_at, '1970-01-01'), values(last_direction), last_direction),
@@ -105,6 +105,8 @@ def on_insert(doc, method: str | None = None) -> None:
 			"at": at,
 			"direction": doc.type if doc.type in ("Incoming", "Outgoing") else "Incoming",
 			"incoming": 1 if doc.type == "Incoming" else 0,
+			# begun by the company (a campaign, a first message from CRM): waiting on the customer
+			"status": "Open" if doc.type == "Incoming" else "Pending",
 		},
 	)
 	announce(account, number)

@@ -68,6 +68,7 @@ def receive(session: str, message: InboundMessage) -> dict:
 	doc.flags.gateway_name = name
 	doc.flags.from_gateway = True
 	doc.flags.gateway_session = session
+	doc.flags.gateway_timestamp = message.timestamp  # unix seconds: catch-up's old messages get no auto reply
 	doc.update(
 		{
 			"type": "Outgoing" if message.from_me else "Incoming",

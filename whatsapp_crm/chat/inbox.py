@@ -16,10 +16,12 @@ import html
 import frappe
 from frappe import _
 from frappe.desk.form.assign_to import add as assign
+from frappe.desk.form.assign_to import remove as unassign_from
 from frappe.model.db_query import DatabaseQuery
 from frappe.utils import now_datetime
 
-from whatsapp_crm.chat import conversations, leads, newcomers, provider, sending
+from whatsapp_crm.chat import conversations, files, leads, newcomers, provider, sending
+from whatsapp_crm.chat import status as status_rules
 from whatsapp_crm.chat.conversations import CONVERSATION, READ
 from whatsapp_crm.integration import SETTINGS
 
@@ -80,8 +82,17 @@ def conversation_for(name: str) -> frappe._dict:
 	return rows[0]
 
 
-def page(user: str, scope: str, account: str | None, search: str | None, start: int, limit: int) -> dict:
-	"""One page of conversations, newest first, in one query."""
+def page(
+	user: str,
+	scope: str,
+	account: str | None,
+	search: str | None,
+	start: int,
+	limit: int,
+	status: str = "Open",
+) -> dict:
+	"""One page of conversations, newest first, in one query; the counts by status in a second (grouped, on
+	the same conditions but the status)."""
 	where = [visible(user)]
 	values: dict = {"user": user, "start": start, "limit": limit + 1}
 	if scope == "mine":
@@ -95,26 +106,55 @@ def page(user: str, scope: str, account: str | None, search: str | None, start: 
 		term = search.strip()[:60].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 		values["search"] = f"%{term}%"  # what the user typed, wildcards included, is matched as text
 		where.append("(c.title like %(search)s or c.number like %(search)s)")
+	counts = dict(
+		frappe.db.sql(
+			f"select c.status, count(*) from `tab{CONVERSATION}` c where {' and '.join(where)} group by c.status",
+			values,
+		)
+	)
+	if status in status_rules.STATUSES:
+		where.append("c.status = %(status)s")
+		values["status"] = status
 	rows = frappe.db.sql(
 		f"""select c.name, c.title, c.number, c.whatsapp_account, c.reference_doctype, c.reference_name,
-			c.assignee, c.last_message, c.last_message_at, c.last_direction,
+			c.assignee, u.full_name as assignee_name, u.user_image as assignee_image, c.last_message,
+			c.last_message_at, c.last_direction, c.status, c.snoozed_until,
 			greatest(c.incoming_count - ifnull(r.read_count, 0), 0) as unread
 		from `tab{CONVERSATION}` c
 		left join `tab{READ}` r on r.conversation = c.name and r.user = %(user)s
+		left join `tabUser` u on u.name = c.assignee
 		where {" and ".join(where)}
 		order by c.last_message_at desc, c.name desc
 		limit %(start)s, %(limit)s""",
 		values,
 		as_dict=True,
 	)
-	return {"rows": rows[:limit], "more": len(rows) > limit, "start": start}
+	return {
+		"rows": rows[:limit],
+		"more": len(rows) > limit,
+		"start": start,
+		"counts": {s: counts.get(s, 0) for s in status_rules.STATUSES},
+	}
 
 
-def thread_messages(row, before: str | None, limit: int) -> list[dict]:
-	"""The conversation's messages, newest last (``before``: older ones), as text."""
+def thread_messages(row, before: str | None, limit: int, around: str | None = None) -> list[dict]:
+	"""The conversation's messages, newest last (``before``: older ones; ``around``: a message of this
+	conversation and up to ``limit`` after it, so a search opens the thread at the hit), as text."""
 	numbers = (row.number, row.number.lstrip("+"))
 	values = {"account": row.whatsapp_account, "numbers": numbers, "limit": limit}
 	older = ""
+	if around:
+		at = frappe.db.get_value(provider.MESSAGE, around, "creation")
+		if at:
+			# the hit and what follows it: the newest ``limit`` up to a page after the hit
+			later = frappe.db.sql(
+				f"""select m.creation from `tab{provider.MESSAGE}` m
+				where m.whatsapp_account = %(account)s and (m.`from` in %(numbers)s or m.`to` in %(numbers)s)
+					and m.creation > %(at)s order by m.creation asc limit 1 offset %(offset)s""",
+				dict(values, at=at, offset=max(0, limit // 2)),
+			)
+			if later:
+				before = str(later[0][0])
 	if before:
 		older = " and m.creation < %(before)s"
 		values["before"] = before
@@ -139,6 +179,7 @@ def thread_messages(row, before: str | None, limit: int) -> list[dict]:
 		# a queued message held by its number's sending policy says why and until when
 		m["waiting"] = sending.describe(reason, after) if m.status == "queued" and after else None
 	messages.reverse()
+	files.for_messages(messages)
 	return messages
 
 
@@ -159,16 +200,18 @@ def mark_read(row, user: str) -> None:
 	)
 
 
-def queue_reply(row, text: str) -> frappe._dict:
-	"""A reply through the conversation's number, queued like a message from CRM's tab (the outbox sends it).
-	Who may send was checked by the caller: the conversation, the account's roles."""
+def queue_reply(row, text: str, file: frappe._dict | None = None) -> frappe._dict:
+	"""A reply through the conversation's number, queued like a message from CRM's tab (the outbox sends it);
+	``file``: an uploaded File of this conversation, sent with the text as its caption. Who may send was
+	checked by the caller: the conversation, the account's roles."""
 	doc = frappe.get_doc(
 		{
 			"doctype": provider.MESSAGE,
 			"type": "Outgoing",
 			"to": row.number,
-			"message": text,
-			"content_type": "text",
+			"message": text or (file.file_url if file else ""),
+			"attach": file.file_url if file else None,
+			"content_type": files.kind_for(file.file_name, None) if file else "text",
 			"whatsapp_account": row.whatsapp_account,
 			"reference_doctype": row.reference_doctype,
 			"reference_name": row.reference_name,
@@ -179,11 +222,35 @@ def queue_reply(row, text: str) -> frappe._dict:
 
 
 def assign_to(row, user: str) -> None:
-	"""The conversation's Lead, Deal or Contact assigned to ``user`` (Frappe's own assignment)."""
+	"""The conversation's Lead, Deal or Contact assigned to ``user`` (Frappe's own assignment, which checks
+	the user may be given it and shares it when they could not read it)."""
 	if user not in (frappe.db.get_value(row.reference_doctype, row.reference_name, "_assign") or ""):
 		assign({"doctype": row.reference_doctype, "name": row.reference_name, "assign_to": [user]})
 	conversations.on_assignment(
 		frappe._dict(reference_type=row.reference_doctype, reference_name=row.reference_name)
+	)
+	conversations.announce(row.whatsapp_account, row.number)
+
+
+def unassign(row, user: str) -> None:
+	if user in (frappe.db.get_value(row.reference_doctype, row.reference_name, "_assign") or ""):
+		unassign_from(row.reference_doctype, row.reference_name, user)
+	conversations.on_assignment(
+		frappe._dict(reference_type=row.reference_doctype, reference_name=row.reference_name)
+	)
+	conversations.announce(row.whatsapp_account, row.number)
+
+
+def teammates(search: str, limit: int = 20) -> list[dict]:
+	"""Enabled desk users by name or e-mail, for assignment and @mentions."""
+	term = "%" + (search or "").strip()[:60].replace("%", "\\%").replace("_", "\\_") + "%"
+	return frappe.db.sql(
+		"""select name as user, full_name, user_image as image from `tabUser`
+		where enabled = 1 and user_type = 'System User' and name not in ('Guest', 'Administrator')
+			and (full_name like %(t)s or name like %(t)s)
+		order by full_name limit %(limit)s""",
+		{"t": term, "limit": limit},
+		as_dict=True,
 	)
 
 

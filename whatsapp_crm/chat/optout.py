@@ -33,6 +33,7 @@ def on_incoming(doc, method: str | None = None) -> None:
 		return
 	found = words.match(html.unescape(doc.message or ""), words.parse_words(get_settings().opt_out_words))
 	if found:
+		doc.flags.opt_out_word = True  # its confirmation is the only answer (no away message besides)
 		record(session, doc.get("from").lstrip("+"), found, doc)
 
 

@@ -12,7 +12,7 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.model.naming import append_number_if_name_exists
 
-from whatsapp_crm.chat import catchup, sending
+from whatsapp_crm.chat import catchup, hours, sending
 from whatsapp_crm.gateway import errors
 from whatsapp_crm.gateway.client import SESSION_ID_RE
 from whatsapp_crm.gateway.status import SessionState
@@ -30,12 +30,19 @@ class WhatsAppSession(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
+		from whatsapp_crm.whatsapp_crm.doctype.whatsapp_business_hours.whatsapp_business_hours import (
+			WhatsAppBusinessHours,
+		)
+
 		attempts: DF.Int
+		away_message: DF.SmallText | None
+		business_hours: DF.Table[WhatsAppBusinessHours]
 		connected_at: DF.Datetime | None
 		gap_max_s: DF.Float
 		gap_min_s: DF.Float
 		gateway: DF.Link | None
 		gateway_status: DF.Data | None
+		greeting_message: DF.SmallText | None
 		label: DF.Data | None
 		last_checked: DF.Datetime | None
 		last_error_code: DF.Data | None
@@ -180,6 +187,7 @@ class WhatsAppSession(Document):
 
 	def validate(self) -> None:
 		sending.check_policy(self)  # no network: the values themselves
+		hours.check_session(self)
 		# No network in save hooks: the gateway is only contacted by the explicit actions below.
 		self.session_id = (self.session_id or "").strip()
 		if not SESSION_ID_RE.match(self.session_id):
