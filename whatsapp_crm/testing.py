@@ -13,6 +13,7 @@ try:
 except ImportError:  # Frappe v15 (15.55.1 has no frappe.tests.IntegrationTestCase)
 	from frappe.tests.utils import FrappeTestCase
 
+from whatsapp_crm.chat.context import crm_currency
 from whatsapp_crm.gateway_records.config import GATEWAY
 from whatsapp_crm.integration import SESSION, SETTINGS, TITLE_GATEWAY, TITLE_QR
 from whatsapp_crm.simulator import BaileysSimulator, make_simulator
@@ -176,14 +177,6 @@ def capture_realtime(action):
 	finally:
 		pubsub.close()
 	return result, events
-
-
-def crm_currency() -> str:
-	"""The currency a test Deal is made in: CRM's own base (FCRM Settings, or the USD CRM falls back to). Any
-	other makes CRM fetch an exchange rate from the internet, whatever the site's currency."""
-	if frappe.get_meta("FCRM Settings").has_field("currency"):
-		return frappe.db.get_single_value("FCRM Settings", "currency") or "USD"
-	return "USD"
 
 
 def convert_lead(lead: str) -> str:

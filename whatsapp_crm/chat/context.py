@@ -109,6 +109,14 @@ def set_status(row, status: str) -> None:
 	doc.save()
 
 
+def crm_currency() -> str:
+	"""CRM's own base currency (FCRM Settings, or the USD CRM falls back to): a Deal in any other makes CRM
+	fetch an exchange rate from the internet on convert."""
+	if frappe.get_meta("FCRM Settings").has_field("currency"):
+		return frappe.db.get_single_value("FCRM Settings", "currency") or "USD"
+	return "USD"
+
+
 def convert(row) -> str:
 	"""The Lead becomes a Deal as CRM's own Convert does; the conversation follows (record_links)."""
 	lead = _record(row, LEAD)
@@ -118,7 +126,8 @@ def convert(row) -> str:
 		deal = frappe.db.get_value(DEAL, {"lead": lead.name}, "name")
 		if deal:
 			return deal
-	return frappe.get_attr("crm.fcrm.doctype.crm_lead.crm_lead.convert_to_deal")(lead=lead.name)
+	convert_to_deal = frappe.get_attr("crm.fcrm.doctype.crm_lead.crm_lead.convert_to_deal")
+	return convert_to_deal(lead=lead.name, deal={"currency": crm_currency()})
 
 
 def add_task(row, title: str, due_date: str | None, assigned_to: str | None) -> str:

@@ -49,6 +49,11 @@ class TestInboxTeam(MessagesFixture):
 			frappe.db.delete("Comment", {"reference_name": lead})
 			frappe.db.delete("CRM Task", {"reference_docname": lead})
 			frappe.delete_doc(leads.LEAD, lead, force=True, ignore_permissions=True)
+		for doctype in ("CRM Deal", "Contact"):  # made by a conversion
+			for name in frappe.get_all(doctype, filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
+				frappe.db.delete("Comment", {"reference_name": name})
+				frappe.db.delete("CRM Task", {"reference_docname": name})
+				frappe.delete_doc(doctype, name, force=True, ignore_permissions=True)
 		frappe.db.delete(QUICK_REPLY, {"code": ("like", "wa-test-%")})
 		frappe.db.delete("File", {"attached_to_doctype": CONVERSATION, "file_name": ("like", "wa-test-%")})
 		frappe.db.delete("Notification Log", {"for_user": ("like", "wa-team-%")})
@@ -341,3 +346,44 @@ class TestInboxTeam(MessagesFixture):
 		with self.assertRaises(frappe.ValidationError):
 			session.save()
 		self.assertEqual(hours.ranges_for_session(self.session.name), [])
+
+	# 7. CRM context
+	def test_the_crm_beside_the_thread_status_convert_task_and_other_conversations(self):
+		self.say(83, "quiero un presupuesto", name="Marta")
+		c = self.conversation(83)
+		panel = inbox.context(c.name)
+		ref = panel["reference"]
+		self.assertEqual((ref["doctype"], ref["name"], ref["title"]), (leads.LEAD, c.reference_name, "Marta"))
+		self.assertIn(ref["status"], ref["statuses"])
+		self.assertTrue(ref["can_convert"])
+		self.assertFalse(panel["opted_out"])
+		other_status = next(s for s in ref["statuses"] if s != ref["status"])
+		after = inbox.set_reference_status(c.name, other_status)
+		self.assertEqual(after["reference"]["status"], other_status)
+		with self.assertRaises(frappe.ValidationError):
+			inbox.set_reference_status(c.name, "<b>Nope</b>")
+		task = inbox.add_task(c.name, "Enviar presupuesto", "2030-01-01 10:00:00")["task"]
+		self.assertEqual(
+			frappe.db.get_value("CRM Task", task, ["reference_doctype", "reference_docname"]),
+			(leads.LEAD, c.reference_name),
+		)
+		with self.assertRaises(frappe.ValidationError):
+			inbox.add_task(c.name, "  ")
+		deal = inbox.convert_to_deal(c.name)["deal"]
+		self.assertEqual(self.conversation(83).reference_name, deal)  # the conversation follows the Deal
+		panel = inbox.context(c.name)
+		self.assertEqual(panel["reference"]["doctype"], "CRM Deal")
+		self.assertFalse(panel["reference"]["can_convert"])
+		# the same number on another company number is one click away
+		frappe.get_doc(
+			{
+				"doctype": CONVERSATION,
+				"whatsapp_account": ACCOUNT,
+				"number": f"+{number(84)}",
+				"title": "otra",
+				"reference_doctype": "CRM Deal",
+				"reference_name": deal,
+				"last_message_at": now_datetime(),
+			}
+		).db_insert()
+		self.assertEqual([o.number for o in inbox.context(c.name)["others"]], [f"+{number(84)}"])
