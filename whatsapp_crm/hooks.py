@@ -95,6 +95,8 @@ doc_events = {
 			"whatsapp_crm.chat.campaign_recipients.on_message_change",
 		],
 	},
+	# an image's thumbnail (chat/files.py) goes with it
+	"File": {"on_trash": "whatsapp_crm.chat.files.on_file_trash"},
 	# The inbox shows who a conversation's Lead or Deal is assigned to.
 	"ToDo": {
 		"after_insert": "whatsapp_crm.chat.conversations.on_assignment",

@@ -116,6 +116,8 @@ def kind_for(file_name: str, content_type: str | None) -> str:
 
 def make_thumbnail(file) -> str | None:
 	"""A small JPEG beside a private image (Frappe's own thumbnail would be written under public/)."""
+	if not (file.file_url or "").startswith("/private/files/"):
+		return None
 	try:
 		with Image.open(io.BytesIO(file.get_content())) as image:
 			image = ImageOps.exif_transpose(image)
@@ -129,6 +131,15 @@ def make_thumbnail(file) -> str | None:
 		f.write(out.getvalue())
 	file.db_set("thumbnail_url", url, update_modified=False)
 	return url
+
+
+def on_file_trash(doc, method: str | None = None) -> None:
+	"""File on_trash: a thumbnail this app made goes with its file."""
+	url = doc.get("thumbnail_url") or ""
+	if url.startswith("/private/files/") and url.endswith(THUMB_SUFFIX):
+		path = frappe.get_site_path(url.lstrip("/"))
+		if os.path.exists(path):
+			os.remove(path)
 
 
 def for_messages(messages: list[dict]) -> None:

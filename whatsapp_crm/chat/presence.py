@@ -1,6 +1,6 @@
 """Who else has a conversation open in the inbox: each open page says so every 20 s (``viewing``); a
 mark older than a minute has gone. Kept in Redis, shared by every web worker; a change is announced on
-``whatsapp_inbox_viewers`` so the colleagues' pages update at once."""
+``whatsapp_inbox_viewers`` to those in the conversation, so their pages update at once."""
 
 from __future__ import annotations
 
@@ -26,15 +26,22 @@ def seen(conversation: str, user: str) -> list[dict]:
 	cache.expire(cache.make_key(key), STALE_S * 2)  # a page closed without a word leaves nothing behind
 	viewers = before | {user}
 	if user not in before:
-		frappe.publish_realtime(EVENT, {"conversation": conversation, "viewers": sorted(viewers)})
+		tell(conversation, viewers)
 	return people(sorted(viewers - {user}))
+
+
+def tell(conversation: str, viewers: set[str]) -> None:
+	"""Only those in the conversation hear who is in it."""
+	for viewer in viewers:
+		frappe.publish_realtime(
+			EVENT, {"conversation": conversation, "viewers": sorted(viewers)}, user=viewer
+		)
 
 
 def left(conversation: str, user: str) -> None:
 	cache = frappe.cache()
 	cache.hdel(_key(conversation), user)
-	viewers = _fresh(cache.hgetall(_key(conversation)) or {}, time.time())
-	frappe.publish_realtime(EVENT, {"conversation": conversation, "viewers": sorted(viewers)})
+	tell(conversation, set(_fresh(cache.hgetall(_key(conversation)) or {}, time.time())))
 
 
 def _fresh(marks: dict, now: float) -> list[str]:
