@@ -19,7 +19,7 @@ from whatsapp_crm.api import inbox
 from whatsapp_crm.chat import files, hours, leads, outbox, provider, status
 from whatsapp_crm.chat.conversations import CONVERSATION
 from whatsapp_crm.chat.quick_replies import QUICK_REPLY
-from whatsapp_crm.chat.test_inbox import forget_conversations
+from whatsapp_crm.chat.test_inbox import forget_conversations, forget_records
 from whatsapp_crm.chat.test_leads import NEW, number
 from whatsapp_crm.chat.test_messages import ACCOUNT, MessagesFixture
 from whatsapp_crm.integration import SESSION
@@ -53,16 +53,7 @@ class TestInboxTeam(MessagesFixture):
 			time.sleep(0.2)
 		forget_conversations()
 		frappe.db.delete(status.CYCLE, {"whatsapp_account": ACCOUNT})
-		for lead in frappe.get_all(leads.LEAD, filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
-			frappe.db.delete("ToDo", {"reference_name": lead})
-			frappe.db.delete("Comment", {"reference_name": lead})
-			frappe.db.delete("CRM Task", {"reference_docname": lead})
-			frappe.delete_doc(leads.LEAD, lead, force=True, ignore_permissions=True)
-		for doctype in ("CRM Deal", "Contact"):  # made by a conversion
-			for name in frappe.get_all(doctype, filters={"mobile_no": ("like", f"%{NEW}%")}, pluck="name"):
-				frappe.db.delete("Comment", {"reference_name": name})
-				frappe.db.delete("CRM Task", {"reference_docname": name})
-				frappe.delete_doc(doctype, name, force=True, ignore_permissions=True)
+		forget_records(leads.LEAD, "CRM Deal", "Contact")  # a conversion makes the last two
 		frappe.db.delete(QUICK_REPLY, {"code": ("like", "wa-test-%")})
 		frappe.db.delete("File", {"attached_to_doctype": CONVERSATION, "file_name": ("like", "wa-test-%")})
 		frappe.db.delete("Notification Log", {"for_user": ("like", "wa-team-%")})
