@@ -103,6 +103,9 @@ doc_events = {
 		"on_update": "whatsapp_crm.chat.conversations.on_assignment",
 	},
 }
+# The inbox's files never change once stored: the browser may keep them (chat/files.py).
+after_request = ["whatsapp_crm.chat.files.cache_media"]
+
 # The provider for frappe_whatsapp (optional: these name doctypes only that app has). doc_events run too late
 # to keep a message from going to Meta, so the class itself is extended.
 override_doctype_class = {

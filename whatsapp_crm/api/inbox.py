@@ -120,14 +120,14 @@ def media(message: str, thumb: int = 0) -> None:
 	"""A message's file, for users who may read its conversation (a thumbnail for images with ``thumb``)."""
 	row = files.message_for_media(message)
 	number = row.get("from") if row.type == "Incoming" else row.get("to")
-	name = frappe.db.get_value(
+	conversation = frappe.db.get_value(
 		inbox.CONVERSATION,
 		{"whatsapp_account": row.whatsapp_account, "number": "+" + (number or "").lstrip("+")},
-		"name",
+		["name", "reference_doctype", "reference_name"],
+		as_dict=True,
 	)
-	if not name:
+	if not conversation or not inbox.may_read(conversation):
 		raise frappe.PermissionError(_("You cannot open this file."))
-	inbox.conversation_for(name)
 	files.serve(row, bool(cint(thumb)))
 
 

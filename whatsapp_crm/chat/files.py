@@ -19,7 +19,9 @@ from whatsapp_crm.chat.conversations import CONVERSATION
 from whatsapp_crm.inbox import files as rules
 from whatsapp_crm.inbox.errors import InboxError
 
-MEDIA_URL = "/api/method/whatsapp_crm.api.inbox.media?message={0}"
+MEDIA_PATH = "/api/method/whatsapp_crm.api.inbox.media"
+MEDIA_URL = MEDIA_PATH + "?message={0}"
+MEDIA_MAX_AGE_S = 3600
 THUMB_SIZE = (320, 320)
 THUMB_SUFFIX = "_wa_thumb.jpg"
 # shown in the page (img, audio, video, pdf viewer); anything else is a download, so a customer's HTML or
@@ -133,6 +135,18 @@ def make_thumbnail(file) -> str | None:
 	return url
 
 
+def cache_media(response=None, request=None) -> None:
+	"""after_request: a file served by ``media`` never changes, so the browser keeps it (for this user only)
+	and a thread opened again loads no thumbnail twice."""
+	if (
+		request is not None
+		and response is not None
+		and request.path == MEDIA_PATH
+		and response.status_code == 200
+	):
+		response.headers["Cache-Control"] = f"private, max-age={MEDIA_MAX_AGE_S}"
+
+
 def on_file_trash(doc, method: str | None = None) -> None:
 	"""File on_trash: a thumbnail this app made goes with its file."""
 	url = doc.get("thumbnail_url") or ""
@@ -152,7 +166,9 @@ def for_messages(messages: list[dict]) -> None:
 			filters={"file_url": ("in", urls)},
 			fields=["file_url", "file_name", "file_size", "thumbnail_url"],
 		):
-			found.setdefault(f.file_url, f)
+			# Frappe may keep two rows for one file (attach_files_to_document): the one with the thumbnail
+			if f.file_url not in found or f.thumbnail_url:
+				found[f.file_url] = f
 	for m in messages:
 		url = m.pop("attach", None)
 		f = found.get(url) if url else None
@@ -180,6 +196,7 @@ def serve(message: dict, thumb: bool) -> None:
 		{"file_url": message.attach},
 		["name", "file_name", "file_url", "thumbnail_url", "is_private"],
 		as_dict=True,
+		order_by="thumbnail_url desc",  # of two rows for one file (attach_files_to_document), the one with it
 	)
 	if not file:
 		raise frappe.DoesNotExistError(_("The file is no longer stored."))

@@ -12,7 +12,7 @@ import html
 
 import frappe
 
-from whatsapp_crm.chat import acks, leads, provider, recent
+from whatsapp_crm.chat import acks, files, leads, provider, recent
 from whatsapp_crm.gateway.errors import GatewayError
 from whatsapp_crm.gateway.messaging import SENT, Ack, InboundMessage, MediaRef, keep_status
 from whatsapp_crm.gateway.phones import with_plus
@@ -172,13 +172,17 @@ def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
 			"is_private": 1,
 			"attached_to_doctype": provider.MESSAGE,
 			"attached_to_name": name,
+			"attached_to_field": "attach",  # else Frappe's attach_files_to_document adds a second File on save
 		}
 	).insert(ignore_permissions=True)
+	if files.kind_for(file.file_name, _content_type(ref)) == "image":
+		files.make_thumbnail(file)  # the inbox shows a customer's photo from its thumbnail
 	doc = frappe.get_doc(provider.MESSAGE, name)
 	doc.attach = file.file_url
-	if doc.message == html.escape(_media_label(ref) or "", quote=False):
-		doc.message = file.file_url  # what Frappe CRM shows under a file without a caption
 	doc.save(ignore_permissions=True)
+	if doc.message == html.escape(_media_label(ref) or "", quote=False):
+		# what Frappe CRM shows under a file without a caption; written past save(): the field is set only once
+		doc.db_set("message", file.file_url)
 	provider.refresh_crm(doc)
 
 

@@ -82,6 +82,19 @@ def conversation_for(name: str) -> frappe._dict:
 	return rows[0]
 
 
+def may_read(row, user: str | None = None) -> bool:
+	"""The same answer as ``visible()`` for one conversation, by a record-level check (no SQL condition to
+	build): each file of a thread asks it."""
+	user = user or frappe.session.user
+	if user == "Administrator":
+		return True
+	if row.reference_doctype and row.reference_name:
+		return row.reference_doctype in _reference_types() and bool(
+			frappe.has_permission(row.reference_doctype, "read", row.reference_name, user=user)
+		)
+	return bool(set(frappe.get_roles(user)) & unassigned_roles())
+
+
 def page(
 	user: str,
 	scope: str,

@@ -674,7 +674,8 @@ def _attachment(file_url: str):
 	if (file.file_size or 0) > MAX_MEDIA_BYTES:
 		raise MediaTooLarge(f"the file is over the {MAX_MEDIA_BYTES} byte limit")
 	mimetype = mimetypes.guess_type(file.file_name or "")[0]
-	return checked_media(file.get_content(), mimetype, file.file_name)
+	content = file.get_content()  # Frappe decodes a file that reads as UTF-8 (a .txt, a plain PDF) to str
+	return checked_media(content.encode() if isinstance(content, str) else content, mimetype, file.file_name)
 
 
 def send_test(session: str, number: str, text: str, local_id: str) -> None:
