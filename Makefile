@@ -67,7 +67,7 @@ BENCH ?= $(error set BENCH to the frappe-bench folder)
 bench-scale:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_scale.py --site $(SITE) --base $(BASE)
 
-## The inbox's numbers (I1 Leads from a burst, I2 the list over 5,000 conversations), inside a bench
+## The inbox's numbers (I1 Leads from a burst, I2 the list by status, I4 message search, I5 a thread of 20 photos), inside a bench
 bench-inbox:
 	cd $(BENCH)/sites && $(BENCH)/env/bin/python $(CURDIR)/benchmarks/bench_inbox.py --site $(SITE) --base $(BASE)
 

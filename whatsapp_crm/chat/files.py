@@ -150,7 +150,9 @@ def cache_media(response=None, request=None) -> None:
 def on_file_trash(doc, method: str | None = None) -> None:
 	"""File on_trash: a thumbnail this app made goes with its file."""
 	url = doc.get("thumbnail_url") or ""
-	if url.startswith("/private/files/") and url.endswith(THUMB_SUFFIX):
+	# Frappe gives the same bytes the same address: another File (the same photo sent twice) may share it
+	shared = frappe.db.exists("File", {"thumbnail_url": url, "name": ("!=", doc.name)})
+	if url.startswith("/private/files/") and url.endswith(THUMB_SUFFIX) and not shared:
 		path = frappe.get_site_path(url.lstrip("/"))
 		if os.path.exists(path):
 			os.remove(path)
@@ -200,10 +202,11 @@ def serve(message: dict, thumb: bool) -> None:
 	)
 	if not file:
 		raise frappe.DoesNotExistError(_("The file is no longer stored."))
-	if thumb and file.thumbnail_url:
-		with open(frappe.get_site_path(file.thumbnail_url.lstrip("/")), "rb") as f:
+	thumb_path = frappe.get_site_path((file.thumbnail_url or "").lstrip("/")) if file.thumbnail_url else None
+	if thumb and thumb_path and os.path.exists(thumb_path):
+		with open(thumb_path, "rb") as f:
 			content, name, mimetype = f.read(), file.file_name + ".jpg", "image/jpeg"
-	else:
+	else:  # no thumbnail (or it is gone): the file itself
 		content, name = frappe.get_doc("File", file.name).get_content(), file.file_name
 		mimetype = rules.mimetype_of(file.file_name)
 	inline = mimetype in INLINE

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import time
 
 import frappe
 
@@ -23,6 +24,7 @@ from whatsapp_crm.integration import SESSION, get_settings, log_gateway_error, l
 from whatsapp_crm.sessions import live
 
 TITLE_MEDIA = "WhatsApp Media Download Failed"
+ATTACH_ATTEMPTS = 3
 
 
 def gateway_name(session: str, message_id: str) -> str:
@@ -164,6 +166,20 @@ def fetch_media(name: str, session: str, message_id: str, media: dict) -> None:
 	except GatewayError as e:
 		log_gateway_error(TITLE_MEDIA, e, session, attempt=1, elapsed_ms=0, operation="media")
 		return
+	# The message may be saved at the same moment by its receipt or the next message's hooks: a deadlock
+	# rolls this back, and the downloaded bytes are attached again rather than lost.
+	for attempt in range(1, ATTACH_ATTEMPTS + 1):
+		try:
+			_attach(name, found, ref)
+			return
+		except frappe.QueryDeadlockError:
+			frappe.db.rollback()
+			if attempt == ATTACH_ATTEMPTS:
+				raise
+			time.sleep(0.2 * attempt)
+
+
+def _attach(name: str, found, ref: MediaRef) -> None:
 	file = frappe.get_doc(
 		{
 			"doctype": "File",

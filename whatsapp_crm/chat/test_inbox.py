@@ -35,6 +35,8 @@ def forget_records(*doctypes: str) -> None:
 				frappe.db.delete(child, {field: name})
 			if frappe.db.table_exists("CRM Task"):
 				frappe.db.delete("CRM Task", {"reference_docname": name})
+			if frappe.db.table_exists("CRM Notification"):  # a mention in a note, an assignment
+				frappe.db.delete("CRM Notification", {"reference_name": name})
 			frappe.delete_doc(doctype, name, force=True, ignore_permissions=True)
 
 

@@ -20,11 +20,13 @@ const wa_inbox_text = (html) =>
 	wa_inbox_esc(new DOMParser().parseFromString(String(html == null ? "" : html), "text/html").body.textContent || "");
 const WA_API = "whatsapp_crm.api.inbox.";
 const WA_TICKS = { sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠", Queued: "🕓", queued: "🕓" };
+// a conversation's status, an adjective ("Open" alone is also the verb): with a context, so a language may
+// say it in the conversation's gender; without a translation in that context, the word's own is used
 const WA_STATUS_LABELS = {
-	Open: () => __("Open"),
-	Pending: () => __("Pending"),
-	Snoozed: () => __("Snoozed"),
-	Resolved: () => __("Resolved"),
+	Open: () => __("Open", null, "Conversation status"),
+	Pending: () => __("Pending", null, "Conversation status"),
+	Snoozed: () => __("Snoozed", null, "Conversation status"),
+	Resolved: () => __("Resolved", null, "Conversation status"),
 	all: () => __("All"),
 };
 const WA_STATUS_COLORS = { Open: "blue", Pending: "orange", Snoozed: "purple", Resolved: "green" };
@@ -279,6 +281,7 @@ class WhatsAppInbox {
 			.wa-msg audio { max-width: 280px; display: block; }
 			.wa-file-card { display: flex; gap: 8px; align-items: center; padding: 6px 8px; border: 1px solid var(--border-color); border-radius: 6px; background: var(--card-bg); color: var(--text-color); }
 			.wa-file-card:hover { text-decoration: none; }
+			.wa-file-card .icon { margin: 0; flex: none; }
 			.wa-file-name { font-weight: 500; overflow: hidden; text-overflow: ellipsis; }
 			.wa-file-size { font-size: 11px; color: var(--text-muted); white-space: nowrap; }
 			.wa-thread-more { text-align: center; margin: 4px 0; }
@@ -765,7 +768,13 @@ class WhatsAppInbox {
 
 	handle_viewers(data) {
 		if (!data || data.conversation !== this.state.selected) return;
-		this.set_viewers(data.viewers || []);
+		const viewers = data.viewers || [];
+		this.set_viewers(viewers);
+		// the event names users only: someone this page has no name for (a user added since it loaded)
+		// would show as an e-mail address; the heartbeat's answer carries the full names
+		const known = (user) => this.names[user] || (frappe.boot.user_info && frappe.boot.user_info[user]);
+		const unknown = viewers.some((v) => typeof v === "string" && v !== frappe.session.user && !known(v));
+		if (unknown) this.beat(data.conversation);
 	}
 
 	render_viewers() {
