@@ -12,7 +12,15 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.test_translations import PO_PATH, POT_PATH, extract_all, header, messages, parse_po
+from tests.test_translations import (
+	CONTEXT_SEP,
+	PO_PATH,
+	POT_PATH,
+	extract_all,
+	header,
+	messages,
+	parse_po,
+)
 
 
 def quote(text: str) -> str:
@@ -41,7 +49,9 @@ def render(head: str, entries: list[tuple[str, list[str], str]], notes: dict[str
 	for msgid, refs, msgstr in entries:
 		out += notes.get(msgid, [])
 		out += [f"#: {ref}" for ref in refs]
-		out += [f"msgid {quote(msgid)}", f"msgstr {quote(msgstr)}", ""]
+		context, _, text = msgid.rpartition(CONTEXT_SEP)
+		out += [f"msgctxt {quote(context)}"] if context else []
+		out += [f"msgid {quote(text)}", f"msgstr {quote(msgstr)}", ""]
 	return "\n".join(out)
 
 

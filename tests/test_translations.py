@@ -35,6 +35,10 @@ ROLES = ("WhatsApp Manager",)
 SKIPPED_PY = {"testing.py"}
 
 JS_CALL = re.compile(r"""(?<![\w$.])__\(\s*"((?:[^"\\]|\\.)*)"(\s*[^\s])?""", re.S)
+# __("Open", null, "Conversation status"): a context, for a word Frappe translates one way and a screen
+# needs another; stored as gettext does, "context\x04msgid", and read by Frappe as "msgid:context"
+JS_CONTEXT = re.compile(r"""\s*,\s*null\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)""", re.S)
+CONTEXT_SEP = "\x04"
 JS_NON_DOUBLE_QUOTED = re.compile(r"""(?<![\w$.])__\(\s*['`]""")
 JS_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 PLACEHOLDER = re.compile(r"\{\w*\}")
@@ -109,7 +113,13 @@ def unescape_js(raw: str) -> str:
 
 
 def extract_js(path: Path) -> list[str]:
-	return [unescape_js(m.group(1)) for m in JS_CALL.finditer(path.read_text(encoding="utf-8"))]
+	text = path.read_text(encoding="utf-8")
+	found = []
+	for m in JS_CALL.finditer(text):
+		context = JS_CONTEXT.match(text, m.end(1) + 1)
+		msgid = unescape_js(m.group(1))
+		found.append(unescape_js(context.group(1)) + CONTEXT_SEP + msgid if context else msgid)
+	return found
 
 
 def extract_doctype(path: Path) -> list[str]:
@@ -251,11 +261,17 @@ def parse_po(path: Path) -> list[dict]:
 				pending["flags"] += [f.strip() for f in s[2:].split(",")]
 			elif s.startswith("#~"):
 				raise POError(f"{where}: obsolete entry; remove it")
-		elif s.startswith("msgctxt ") or s.startswith("msgid_plural ") or s.startswith("msgstr["):
-			raise POError(f"{where}: contexts and plurals are not used in this app")
+		elif s.startswith("msgid_plural ") or s.startswith("msgstr["):
+			raise POError(f"{where}: plurals are not used in this app")
+		elif s.startswith("msgctxt "):
+			finish()
+			pending["context"] = po_unquote(s[8:], where)
+			field = None
 		elif s.startswith("msgid "):
 			finish()
-			cur = {"msgid": po_unquote(s[6:], where), "line": n, **pending}
+			context = pending.pop("context", None)
+			msgid = po_unquote(s[6:], where)
+			cur = {"msgid": context + CONTEXT_SEP + msgid if context else msgid, "line": n, **pending}
 			pending = {"refs": [], "flags": []}
 			field = "msgid"
 		elif s.startswith("msgstr "):
@@ -312,6 +328,7 @@ def test_extraction_finds_strings(source):
 	assert len(source) > 50, f"only {len(source)} strings extracted: is the extractor broken?"
 	for expected in ("WhatsApp Session", "Not Created", "Test connection", "WhatsApp Manager"):
 		assert expected in source
+	assert "Conversation status" + CONTEXT_SEP + "Open" in source  # __("Open", null, "Conversation status")
 
 
 def test_extraction_reads_workspaces_and_number_cards(source):
@@ -425,4 +442,7 @@ def test_translate_calls_are_extractable():
 			if m.group(2) and m.group(2).strip() not in (",", ")"):
 				line = text.count("\n", 0, m.start()) + 1
 				problems.append(f"{rel(p)}:{line}: __() argument is not a single string literal")
+			elif ", null," in text[m.end(1) : m.end(1) + 12] and not JS_CONTEXT.match(text, m.end(1) + 1):
+				line = text.count("\n", 0, m.start()) + 1
+				problems.append(f"{rel(p)}:{line}: __()'s context is not a single string literal")
 	assert not problems, "translatable strings the extractor cannot see:\n" + "\n".join(problems)
