@@ -112,24 +112,25 @@ def main() -> int:
 			check("<img src=x" in shown, "the customer's markup shown as text in the thread", shown)
 			check(page.evaluate("document.body.dataset.xss") is None, "nothing from the customer ran")
 			check(row.locator(".wa-unread").count() == 0, "opened: no unread count left")
-			# assign to me
+			# assign to me (the Assign dialog's second button)
 			page.locator(".wa-assign").click()
+			page.locator(".modal.show .btn-modal-secondary, .modal.show .btn-secondary").first.click()
 			page.locator(".wa-inbox-row", has_text=f"Cliente {stamp}-0").first.locator(
 				"text=Administrator"
 			).wait_for(timeout=10000)
 			check(True, "assigned to the user (shown on the row)")
 			# reply: reaches the gateway, ticks come back
 			reply = f"Le atendemos enseguida {stamp}"
-			page.locator(".wa-inbox-reply textarea").fill(reply)
+			page.locator(".wa-reply-box").fill(reply)
 			started = time.monotonic()
-			page.locator(".wa-inbox-reply textarea").press("Enter")
+			page.locator(".wa-reply-box").press("Enter")
 			wait_for(
 				lambda: [
 					m
 					for m in sim.control(f"sessions/{session_id}/sent", method="GET")["messages"]
 					if m["text"] == reply
 				],
-				20,
+				90,  # the number's sending policy may hold it a while (6 a minute by default)
 				"the reply at the simulator",
 			)
 			timings["reply_reached_gateway_s"] = round(time.monotonic() - started, 3)
@@ -141,7 +142,7 @@ def main() -> int:
 			page.screenshot(path=str(shots / f"inbox-thread-{args.lang}.png"))
 			# open the new Lead in CRM: the whole conversation is there
 			with context.expect_page() as crm:
-				page.locator(".wa-open").click()
+				page.locator(".wa-inbox-panel a[href*='/crm/leads/']").first.click()
 			lead_page = crm.value
 			lead_page.wait_for_load_state("networkidle")
 			lead_page.locator(".activity", has_text=reply).wait_for(timeout=20000)

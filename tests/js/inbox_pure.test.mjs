@@ -399,8 +399,8 @@ test("a search result opens its conversation at the message found", () => {
 });
 
 test("a Lead or Deal opens in Frappe CRM, its name encoded; anything else in the desk", () => {
-	assert.equal(m.wa_inbox_reference_url({ doctype: "CRM Lead", name: "CRM-LEAD-2026-00001" }), "/crm/leads/CRM-LEAD-2026-00001");
-	assert.equal(m.wa_inbox_reference_url({ doctype: "CRM Deal", name: "a/b ?c" }), "/crm/deals/a%2Fb%20%3Fc");
+	assert.equal(m.wa_inbox_reference_url({ doctype: "CRM Lead", name: "CRM-LEAD-2026-00001" }), "/crm/leads/CRM-LEAD-2026-00001#whatsapp");
+	assert.equal(m.wa_inbox_reference_url({ doctype: "CRM Deal", name: "a/b ?c" }), "/crm/deals/a%2Fb%20%3Fc#whatsapp");
 	assert.equal(m.wa_inbox_reference_url({ doctype: "Contact", name: "Ana Ruiz" }), "/app/contact/Ana%20Ruiz");
 	assert.equal(m.wa_inbox_reference_url(null), null);
 });

@@ -584,8 +584,9 @@ function wa_inbox_result_target(result) {
 function wa_inbox_reference_url(ref) {
 	if (!ref || !ref.name) return null;
 	const name = encodeURIComponent(ref.name);
-	if (ref.doctype === "CRM Lead") return `/crm/leads/${name}`;
-	if (ref.doctype === "CRM Deal") return `/crm/deals/${name}`;
+	// CRM opens its WhatsApp tab on #whatsapp: the whole conversation, as in the inbox
+	if (ref.doctype === "CRM Lead") return `/crm/leads/${name}#whatsapp`;
+	if (ref.doctype === "CRM Deal") return `/crm/deals/${name}#whatsapp`;
 	const slug = String(ref.doctype || "")
 		.toLowerCase()
 		.replace(/[^a-z0-9]+/g, "-");
