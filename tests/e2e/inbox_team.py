@@ -579,6 +579,22 @@ def main() -> int:
 				"picking it fills the text with the Lead's first name",
 				box.input_value(),
 			)
+			# a file whose name lies (a PDF called .png) is refused in words, and nothing is attached
+			files_before = len(site.names("File", {"file_name": ["like", "e2e-team-%"]}))
+			page.locator(".wa-file").set_input_files(
+				{"name": "e2e-team-photo.png", "mimeType": "image/png", "buffer": pdf("not a photo")}
+			)
+			refusal = page.locator(".modal.show .msgprint")
+			refusal.first.wait_for(timeout=10000)
+			check(
+				"e2e-team-photo.png" in refusal.first.inner_text()
+				and page.locator(".wa-chips .wa-chip").count() == 0
+				and len(site.names("File", {"file_name": ["like", "e2e-team-%"]})) == files_before,
+				"a file that lies about its type is refused in words, nothing stored",
+				refusal.first.inner_text()[:200],
+			)
+			page.locator(".modal.show .btn-modal-close").first.click()
+			page.locator(".modal.show").first.wait_for(state="hidden", timeout=10000)
 			page.locator(".wa-file").set_input_files(
 				{
 					"name": "e2e-team-price-list.pdf",
