@@ -29,7 +29,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crm_whatsapp import FAILED as FAILED_CHECKS
-from crm_whatsapp import KEY, SECRET, TYPE_LABELS, Sim, Site, check, link, upsert_gateway, wait_for
+from crm_whatsapp import Sim, Site, check, own_number, wait_for
 from form_qr import CHROMIUM_ARGS
 
 WORDS = {
@@ -148,45 +148,9 @@ def recipients(site: Site, campaign: str) -> list[dict]:
 def set_up(site: Site, sim: Sim, session_id: str, lang: str) -> str:
 	"""As crm_whatsapp.set_up_newcomers, but with this script's own gateway record and account, none of them
 	a default: other runs on the same site re-point the shared e2e gateway and account at their simulators."""
-	gateway = GATEWAY
-	upsert_gateway(
-		site,
-		gateway,
-		enabled=1,
-		is_default=0,
-		gateway_url=sim.url,
-		api_key=KEY,
-		gateway_type=TYPE_LABELS[sim.type],
-		webhook_secret=SECRET,
+	return own_number(
+		site, sim, lang, gateway=GATEWAY, session_id=session_id, label="E2E campaign", account=ACCOUNT
 	)
-	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
-	if not settings.get("enabled") or not settings.get("public_site_url"):
-		settings.update({"enabled": 1, "public_site_url": site.base})
-		site.save(settings)
-	hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive?gateway={gateway}"
-	sim.control("webhook", {"url": hook, "secret": SECRET, "mode": "hmac"})
-	if not site.names("WhatsApp Session", {"name": session_id}):  # kept from earlier runs, linked again
-		site.insert(
-			{
-				"doctype": "WhatsApp Session",
-				"session_id": session_id,
-				"label": "E2E campaign",
-				"gateway": gateway,
-			}
-		)
-	link(site, sim, session_id)
-	values = {"whatsapp_session": session_id, "unknown_number_action": "Create a Lead"}
-	if site.names("WhatsApp Account", {"name": ACCOUNT}):
-		site.call("frappe.client.set_value", doctype="WhatsApp Account", name=ACCOUNT, fieldname=values)
-		account = site.get("WhatsApp Account", ACCOUNT)
-	else:
-		account = site.insert({"doctype": "WhatsApp Account", "account_name": ACCOUNT, **values})
-	check(account["status"] == "Active", "the session's account is Active", account["status"])
-	admin = site.get("User", "Administrator")
-	if admin.get("language") != lang:
-		admin["language"] = lang
-		site.save(admin)
-	return account["name"]
 
 
 def main() -> int:

@@ -242,6 +242,58 @@ def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str
 	return account["name"], lead["name"]
 
 
+def own_number(
+	site: Site,
+	sim: Sim,
+	lang: str,
+	*,
+	gateway: str,
+	session_id: str,
+	label: str,
+	account: str,
+	session_values: dict | None = None,
+) -> str:
+	"""A script's own gateway record, linked session and account, none of them a default (other runs on
+	the same site point the shared e2e gateway at their simulators); the user's language set. Its account."""
+	upsert_gateway(
+		site,
+		gateway,
+		enabled=1,
+		is_default=0,
+		gateway_url=sim.url,
+		api_key=KEY,
+		gateway_type=TYPE_LABELS[sim.type],
+		webhook_secret=SECRET,
+	)
+	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
+	if not settings.get("enabled") or not settings.get("public_site_url"):
+		settings.update({"enabled": 1, "public_site_url": site.base})
+		site.save(settings)
+	hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive?gateway={gateway}"
+	sim.control("webhook", {"url": hook, "secret": SECRET, "mode": "hmac"})
+	if not site.names("WhatsApp Session", {"name": session_id}):  # kept from earlier runs, linked again
+		site.insert(
+			{"doctype": "WhatsApp Session", "session_id": session_id, "label": label, "gateway": gateway}
+		)
+	link(site, sim, session_id)
+	if session_values:
+		site.call(
+			"frappe.client.set_value", doctype="WhatsApp Session", name=session_id, fieldname=session_values
+		)
+	values = {"whatsapp_session": session_id, "unknown_number_action": "Create a Lead"}
+	if site.names("WhatsApp Account", {"name": account}):
+		site.call("frappe.client.set_value", doctype="WhatsApp Account", name=account, fieldname=values)
+		row = site.get("WhatsApp Account", account)
+	else:
+		row = site.insert({"doctype": "WhatsApp Account", "account_name": account, **values})
+	check(row["status"] == "Active", "set-up: the session's account is Active", row["status"])
+	admin = site.get("User", "Administrator")
+	if admin.get("language") != lang:
+		admin["language"] = lang
+		site.save(admin)
+	return row["name"]
+
+
 def set_up_newcomers(site: Site, sim: Sim, session_id: str, lead_mobile: str, lang: str) -> str:
 	"""set_up(), with an account that makes a Lead of every new number, and Administrator in ``lang``."""
 	account, _lead = set_up(site, sim, session_id, lead_mobile)

@@ -39,7 +39,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crm_whatsapp import FAILED as FAILED_CHECKS
-from crm_whatsapp import KEY, SECRET, TYPE_LABELS, Sim, Site, check, link, upsert_gateway, wait_for
+from crm_whatsapp import Sim, Site, check, own_number, wait_for
 from form_qr import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,48 +171,18 @@ def status_word(labels: dict[str, str], status: str) -> str:
 
 
 def set_up(site: Site, sim: Sim, lang: str) -> str:
-	"""As campaign.set_up: this script's own gateway record and account, none of them a default (other runs
-	on the same site point the shared e2e gateway at their simulators)."""
-	upsert_gateway(
+	"""This script's own gateway, session and account (crm_whatsapp.own_number), with an open sending
+	policy: the reply goes at once."""
+	return own_number(
 		site,
-		GATEWAY,
-		enabled=1,
-		is_default=0,
-		gateway_url=sim.url,
-		api_key=KEY,
-		gateway_type=TYPE_LABELS[sim.type],
-		webhook_secret=SECRET,
+		sim,
+		lang,
+		gateway=GATEWAY,
+		session_id=SESSION,
+		label="E2E team",
+		account=ACCOUNT,
+		session_values={"quiet_from": "", "quiet_to": "", "gap_min_s": 0, "gap_max_s": 1, "warmup_days": 0},
 	)
-	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
-	if not settings.get("enabled") or not settings.get("public_site_url"):
-		settings.update({"enabled": 1, "public_site_url": site.base})
-		site.save(settings)
-	hook = f"{site.base}/api/method/whatsapp_crm.api.webhook.receive?gateway={GATEWAY}"
-	sim.control("webhook", {"url": hook, "secret": SECRET, "mode": "hmac"})
-	if not site.names("WhatsApp Session", {"name": SESSION}):  # kept from earlier runs, linked again
-		site.insert(
-			{"doctype": "WhatsApp Session", "session_id": SESSION, "label": "E2E team", "gateway": GATEWAY}
-		)
-	link(site, sim, SESSION)
-	# an open sending policy: the reply goes at once
-	site.call(
-		"frappe.client.set_value",
-		doctype="WhatsApp Session",
-		name=SESSION,
-		fieldname={"quiet_from": "", "quiet_to": "", "gap_min_s": 0, "gap_max_s": 1, "warmup_days": 0},
-	)
-	values = {"whatsapp_session": SESSION, "unknown_number_action": "Create a Lead"}
-	if site.names("WhatsApp Account", {"name": ACCOUNT}):
-		site.call("frappe.client.set_value", doctype="WhatsApp Account", name=ACCOUNT, fieldname=values)
-		account = site.get("WhatsApp Account", ACCOUNT)
-	else:
-		account = site.insert({"doctype": "WhatsApp Account", "account_name": ACCOUNT, **values})
-	check(account["status"] == "Active", "set-up: the session's account is Active", account["status"])
-	admin = site.get("User", "Administrator")
-	if admin.get("language") != lang:
-		admin["language"] = lang
-		site.save(admin)
-	return account["name"]
 
 
 def enable_gateway(site: Site) -> None:
