@@ -37,4 +37,9 @@ frappe.query_reports["WhatsApp Response Times"] = {
 			reqd: 1,
 		},
 	],
+	// no cycle answered or resolved yet: an empty cell, not "0s"
+	formatter(value, row, column, data, default_formatter) {
+		if (column.fieldtype === "Duration" && data && data[column.fieldname] == null) return "";
+		return default_formatter(value, row, column, data);
+	},
 };
