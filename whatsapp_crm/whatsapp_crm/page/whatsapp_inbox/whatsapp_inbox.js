@@ -119,6 +119,18 @@ class WhatsAppInbox {
 			}
 		}
 		if (this.state.selected) this.heartbeat.start(this.state.selected);
+		this.open_linked();
+	}
+
+	// /app/whatsapp-inbox?conversation=NAME (a report's link, a colleague's): that conversation, once
+	open_linked() {
+		// Frappe's router turns a link's query into route_options; a typed address keeps it in the URL
+		const options = frappe.route_options || {};
+		const name = options.conversation || frappe.utils.get_url_arg("conversation");
+		if (options.conversation) frappe.route_options = null;
+		if (!name || name === this.linked) return;
+		this.linked = name;
+		this.open(name);
 	}
 
 	hide() {

@@ -12,4 +12,12 @@ frappe.query_reports["WhatsApp Unanswered Conversations"] = {
 			options: "WhatsApp Account",
 		},
 	],
+	// a conversation opens in the inbox (where anyone who may see it can answer), not as a bare record
+	formatter(value, row, column, data, default_formatter) {
+		if (column.fieldname === "conversation" && data && data.conversation) {
+			const url = `/app/whatsapp-inbox?conversation=${encodeURIComponent(data.conversation)}`;
+			return `<a href="${frappe.utils.escape_html(url)}">${frappe.utils.escape_html(data.conversation)}</a>`;
+		}
+		return default_formatter(value, row, column, data);
+	},
 };
