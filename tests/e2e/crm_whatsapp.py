@@ -171,20 +171,25 @@ def gateway_name(sim: Sim) -> str:
 	return f"e2e-{sim.type}"
 
 
-def point_site_at(site: Site, sim: Sim) -> str:
-	"""A WhatsApp Gateway record of this run's type aimed at the simulator (the default), the settings'
-	webhooks at the site. Returns the gateway's name."""
-	name = gateway_name(sim)
+def aim_gateway(site: Site, sim: Sim, name: str, *, is_default: int) -> None:
+	"""A WhatsApp Gateway record aimed at the simulator, with the e2e key and webhook secret."""
 	upsert_gateway(
 		site,
 		name,
 		enabled=1,
-		is_default=1,
+		is_default=is_default,
 		gateway_url=sim.url,
 		api_key=KEY,
 		gateway_type=TYPE_LABELS[sim.type],
 		webhook_secret=SECRET,
 	)
+
+
+def point_site_at(site: Site, sim: Sim) -> str:
+	"""A WhatsApp Gateway record of this run's type aimed at the simulator (the default), the settings'
+	webhooks at the site. Returns the gateway's name."""
+	name = gateway_name(sim)
+	aim_gateway(site, sim, name, is_default=1)
 	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
 	settings.update({"enabled": 1, "public_site_url": site.base, "use_monitor": 1})
 	site.save(settings)
@@ -255,16 +260,7 @@ def own_number(
 ) -> str:
 	"""A script's own gateway record, linked session and account, none of them a default (other runs on
 	the same site point the shared e2e gateway at their simulators); the user's language set. Its account."""
-	upsert_gateway(
-		site,
-		gateway,
-		enabled=1,
-		is_default=0,
-		gateway_url=sim.url,
-		api_key=KEY,
-		gateway_type=TYPE_LABELS[sim.type],
-		webhook_secret=SECRET,
-	)
+	aim_gateway(site, sim, gateway, is_default=0)
 	settings = site.get("WhatsApp CRM Settings", "WhatsApp CRM Settings")
 	if not settings.get("enabled") or not settings.get("public_site_url"):
 		settings.update({"enabled": 1, "public_site_url": site.base})

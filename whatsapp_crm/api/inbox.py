@@ -17,6 +17,7 @@ from whatsapp_crm.chat import files, inbox, leads, notes, presence, provider
 from whatsapp_crm.chat import quick_replies as replies
 from whatsapp_crm.chat import search as message_search
 from whatsapp_crm.chat import status as conversation_status
+from whatsapp_crm.gateway.messaging import MAX_CAPTION_CHARS
 from whatsapp_crm.inbox import files as file_rules
 
 PAGE_MAX = 50
@@ -92,7 +93,7 @@ def reply(conversation: str, text: str = "", file: str | None = None) -> dict:
 	attached = files.attached(row, file, frappe.session.user) if file else None
 	if not text and not attached:
 		frappe.throw(_("Write a message first."), title=_("Empty message"))
-	if attached and len(text) > files.caption_limit(True):
+	if attached and len(text) > MAX_CAPTION_CHARS:
 		frappe.throw(_("A caption under a file holds at most 1024 characters."), title=_("Message too long"))
 	if len(text) > REPLY_MAX:
 		frappe.throw(_("A WhatsApp message holds at most 4096 characters."), title=_("Message too long"))

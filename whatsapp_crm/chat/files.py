@@ -231,7 +231,3 @@ def message_for_media(name: str) -> frappe._dict:
 	if not row or not row.attach:
 		raise frappe.PermissionError(_("You cannot open this file."))
 	return row
-
-
-def caption_limit(has_file: bool) -> int:
-	return 1024 if has_file else 4096
