@@ -199,6 +199,28 @@ def point_site_at(site: Site, sim: Sim) -> str:
 	return name
 
 
+# The sending policy of whatsapp_crm.testing.OPEN_SENDING_POLICY: these scripts check what CRM and the inbox
+# do, not pacing (campaign.py keeps the real policy); otherwise a run at night waits for quiet hours to end.
+OPEN_SENDING_POLICY = {
+	"send_per_minute": 60,
+	"send_per_hour": 1200,
+	"send_per_day": 10000,
+	"new_chats_per_day": 10000,
+	"warmup_days": 0,
+	"quiet_from": "",
+	"quiet_to": "",
+	"show_typing": 0,
+	"gap_min_s": 0,
+	"gap_max_s": 0,
+}
+
+
+def open_policy(site: Site, session_id: str) -> None:
+	site.call(
+		"frappe.client.set_value", doctype="WhatsApp Session", name=session_id, fieldname=OPEN_SENDING_POLICY
+	)
+
+
 def link(site: Site, sim: Sim, session_id: str) -> None:
 	"""Create session on the site, the simulated phone scans, wait for Connected."""
 	site.call("whatsapp_crm.api.session.create_session", session=session_id)
@@ -221,6 +243,7 @@ def set_up(site: Site, sim: Sim, session_id: str, lead_mobile: str) -> tuple[str
 			}
 		)
 	link(site, sim, session_id)
+	open_policy(site, session_id)
 	if site.names("WhatsApp Account", {"name": ACCOUNT}):
 		account = site.get("WhatsApp Account", ACCOUNT)
 		account.update({"whatsapp_session": session_id, "is_default_outgoing": 1, "is_default_incoming": 1})

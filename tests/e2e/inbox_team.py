@@ -39,7 +39,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crm_whatsapp import FAILED as FAILED_CHECKS
-from crm_whatsapp import Sim, Site, check, own_number, wait_for
+from crm_whatsapp import OPEN_SENDING_POLICY, Sim, Site, check, own_number, wait_for
 from form_qr import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +181,7 @@ def set_up(site: Site, sim: Sim, lang: str) -> str:
 		session_id=SESSION,
 		label="E2E team",
 		account=ACCOUNT,
-		session_values={"quiet_from": "", "quiet_to": "", "gap_min_s": 0, "gap_max_s": 1, "warmup_days": 0},
+		session_values=OPEN_SENDING_POLICY,
 	)
 
 
